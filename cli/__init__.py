@@ -1,0 +1,1 @@
+"""The `ledger` command: a thin click layer over the `ledger` library."""
