@@ -75,7 +75,7 @@ class VerificationError(LedgerError):
                 merged[k] = v
         clone = type(self).__new__(type(self))
         VerificationError.__init__(
-            clone, self.message, category=self.category, code=self.code, where=Where(**merged)  # type: ignore[arg-type]
+            clone, self.message, category=self.category, code=self.code, where=Where(**merged)
         )
         clone.__cause__ = self.__cause__
         return clone

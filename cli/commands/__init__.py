@@ -1,0 +1,5 @@
+"""Every `ledger` subcommand, one module each; importing this package registers them all."""
+
+from cli.commands import (  # noqa: F401
+    validate,
+)

@@ -1,0 +1,1 @@
+"""`ledger validate` (placeholder until the importers land; replaced by the importers' work)."""

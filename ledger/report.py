@@ -1,0 +1,135 @@
+"""Findings and the report object that `ledger verify` and `ledger validate` print (DESIGN.md 7).
+
+A :class:`Finding` is one error or warning with where and why; a :class:`Report` collects them in
+log order with a summary. Both are plain values: the CLI only formats them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.errors import VerificationError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One error or warning: the JSON object F of DESIGN.md section 7."""
+
+    category: str
+    code: str
+    message: str
+    index: int | None = None
+    block: int | None = None
+    station: str | None = None
+    kind: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    @classmethod
+    def from_error(cls, error: VerificationError) -> Finding:
+        """The finding for a raised verification error, keeping its location."""
+        w = error.where
+        return cls(
+            category=error.category,
+            code=error.code,
+            message=error.message,
+            index=w.index,
+            block=w.block,
+            station=w.station,
+            kind=w.kind,
+            file=w.file,
+            line=w.line,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of DESIGN.md section 7 (every key present, null where unknown)."""
+        return {
+            "index": self.index,
+            "block": self.block,
+            "station": self.station,
+            "kind": self.kind,
+            "file": self.file,
+            "line": self.line,
+            "category": self.category,
+            "code": self.code,
+            "message": self.message,
+        }
+
+    def describe(self) -> str:
+        """One human line: location first, then the message and the code."""
+        loc = []
+        if self.file is not None:
+            loc.append(self.file + (f":{self.line}" if self.line is not None else ""))
+        elif self.line is not None:
+            loc.append(f"line {self.line}")
+        if self.index is not None:
+            loc.append(f"entry {self.index}")
+        if self.block is not None:
+            loc.append(f"block {self.block}")
+        if self.station is not None:
+            loc.append(f"station {self.station}")
+        prefix = ", ".join(loc)
+        text = f"{self.message} [{self.code}]"
+        return f"{prefix}: {text}" if prefix else text
+
+
+@dataclass(slots=True, kw_only=True)
+class Report:
+    """Errors and warnings in log order, plus the summary counters; built up by one run."""
+
+    origin: str | None = None
+    tree_size: int | None = None
+    root: bytes | None = None
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    entries: int = 0
+    blocks: int = 0
+    stations: int = 0
+    records_by_kind: Counter[str] = field(default_factory=Counter)
+    unsealed: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not self.errors
+
+    def error(self, finding: Finding) -> None:
+        """Record an error finding."""
+        self.errors.append(finding)
+
+    def warning(self, finding: Finding) -> None:
+        """Record a warning finding."""
+        self.warnings.append(finding)
+
+    def warnings_by_rule(self) -> dict[str, int]:
+        """Warning counts by rule code, sorted by code."""
+        return dict(sorted(Counter(w.code for w in self.warnings).items()))
+
+    def to_json(self) -> dict[str, Any]:
+        """The report object of DESIGN.md section 7."""
+        rate = self.entries / self.seconds if self.seconds > 0 else None
+        summary: dict[str, Any] = {
+            "entries": self.entries,
+            "blocks": self.blocks,
+            "stations": self.stations,
+            "records_by_kind": dict(sorted(self.records_by_kind.items())),
+            "warnings_by_rule": self.warnings_by_rule(),
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(rate, 1) if rate is not None else None,
+        }
+        if self.unsealed:
+            summary["unsealed"] = self.unsealed
+        summary.update(self.extra)
+        return {
+            "ok": self.ok,
+            "origin": self.origin,
+            "tree_size": self.tree_size,
+            "root": self.root.hex() if self.root is not None else None,
+            "errors": [f.to_json() for f in self.errors],
+            "warnings": [f.to_json() for f in self.warnings],
+            "summary": summary,
+        }
