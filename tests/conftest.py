@@ -1,0 +1,46 @@
+"""Shared fixtures: where the spec vectors and the real AEP data live.
+
+Tests read ``../shared/vectors`` and ``../shared/data`` when they sit beside the checkout, and the
+copies under ``tests/`` otherwise, so the suite runs without them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared"
+
+
+def _pick(name: str) -> Path:
+    shared = SHARED / name
+    return shared if shared.is_dir() else HERE / name
+
+
+VECTORS_DIR = _pick("vectors")
+DATA_DIR = _pick("data")
+GOLDEN_DIR = VECTORS_DIR / "election-ledger-v1"
+PV_2025 = DATA_DIR / "prezidentiale18052025" / "pv_part_cntry_prsd.csv"
+TURNOUT_2018 = DATA_DIR / "referendum07102018" / "presence_RO_2018-10-07_21-00.csv"
+
+
+def load_json(path: Path) -> Any:
+    """Read a JSON file as UTF-8."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def spec_vectors() -> dict[str, Any]:
+    """The public-spec vectors of ``vectors.json``."""
+    data: dict[str, Any] = load_json(VECTORS_DIR / "vectors.json")
+    return data
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    """The election-ledger v1 golden vectors folder."""
+    return GOLDEN_DIR
