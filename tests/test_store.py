@@ -1,0 +1,308 @@
+"""The LMDB store: durable appends, node hashes for proofs, locking, map growth, full disks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import StoreCorruptError, StoreError, StoreLockedError
+from ledger.hashing import EMPTY_ROOT, leaf_hash, node_hash
+from ledger.store import Commit, LookupKey, NewEntry, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reference_root(leaves: list[bytes]) -> bytes:
+    """RFC 9162 2.1.1 MTH, written the slow obvious way."""
+    if not leaves:
+        return EMPTY_ROOT
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return node_hash(reference_root(leaves[:k]), reference_root(leaves[k:]))
+
+
+def new_entries(start: int, count: int, *, tag: bytes = b"e") -> tuple[NewEntry, ...]:
+    out = []
+    for i in range(start, start + count):
+        data = tag + str(i).encode()
+        out.append(NewEntry(data=data, leaf_hash=leaf_hash(data),
+                            lookup=(LookupKey(station=f"AB-{i % 3}", kind="turnout"),)))
+    return tuple(out)
+
+
+def fill(store: Store, count: int, *, batch: int = 100) -> None:
+    size = store.size()
+    while count > 0:
+        n = min(batch, count)
+        store.commit(Commit(size=size, entries=new_entries(size, n)))
+        size, count = size + n, count - n
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.create(tmp_path / "ledger", {"origin": b"example.org/test"})
+    yield s
+    s.close()
+
+
+def test_new_store_is_empty_with_the_empty_root(store: Store) -> None:
+    assert store.size() == 0
+    assert store.root() == EMPTY_ROOT
+    assert store.meta("origin") == b"example.org/test"
+    assert store.latest_checkpoint() is None
+    assert store.block_count() == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(batches=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=6))
+def test_root_from_stored_nodes_matches_reference_at_every_size(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[int]
+) -> None:
+    with Store.create(tmp_path_factory.mktemp("s") / "l", {}) as store:
+        leaves: list[bytes] = []
+        for n in batches:
+            entries = new_entries(len(leaves), n)
+            store.commit(Commit(size=len(leaves), entries=entries))
+            leaves += [e.leaf_hash for e in entries]
+        for size in range(len(leaves) + 1):
+            assert store.root(size) == reference_root(leaves[:size])
+
+
+def test_node_reader_refuses_nodes_outside_the_tree(store: Store) -> None:
+    fill(store, 6)
+    read = store.node_reader(5)
+    assert read(2, 0) == reference_root([leaf_hash(b"e%d" % i) for i in range(4)])
+    assert read(0, 4) == leaf_hash(b"e4")
+    with pytest.raises(ValueError, match="not inside"):
+        read(1, 2)  # leaves 4..5: past size 5
+    with pytest.raises(ValueError, match="beyond"):
+        store.node_reader(7)
+
+
+def test_commit_at_the_wrong_size_writes_nothing(store: Store) -> None:
+    fill(store, 3)
+    with pytest.raises(ValueError, match="starts at 2"):
+        store.commit(Commit(size=2, entries=new_entries(2, 1)))
+    assert store.size() == 3
+
+
+def test_duplicate_entry_is_refused_whole_batch_unwritten(store: Store) -> None:
+    fill(store, 3)
+    dup = new_entries(3, 2) + new_entries(1, 1)
+    with pytest.raises(ValueError, match="duplicates"):
+        store.commit(Commit(size=3, entries=dup))
+    assert store.size() == 3
+    assert store.index_of(leaf_hash(b"e1")) == 1
+    assert store.index_of(leaf_hash(b"e3")) is None
+
+
+def test_wrong_expected_root_aborts_the_commit(store: Store) -> None:
+    with pytest.raises(StoreCorruptError, match="root"):
+        store.commit(Commit(size=0, entries=new_entries(0, 2), root=b"\x00" * 32))
+    assert store.size() == 0
+    entries = new_entries(0, 2)
+    store.commit(Commit(size=0, entries=entries,
+                        root=reference_root([e.leaf_hash for e in entries])))
+    assert store.size() == 2
+
+
+def test_blocks_checkpoints_and_state_commit_together(store: Store) -> None:
+    block = NewEntry(data=b"block0", leaf_hash=leaf_hash(b"block0"), block=0)
+    with pytest.raises(ValueError, match="block entry"):
+        store.commit(Commit(size=0, entries=new_entries(0, 1), checkpoint=b"cp"))
+    store.commit(Commit(size=0, entries=(*new_entries(0, 2), block), state=b"S1",
+                        checkpoint=b"cp0"))
+    assert store.block_count() == 1
+    assert store.block_index(0) == 2
+    assert store.checkpoint(0) == b"cp0"
+    assert store.latest_checkpoint() == (0, b"cp0")
+    assert store.snapshot() == (3, b"S1", (0, b"cp0"))
+    with pytest.raises(IndexError):
+        store.checkpoint(1)
+    with pytest.raises(IndexError):
+        store.block_index(1)
+    assert list(store.iter_blocks()) == [(0, 2)]
+
+
+def test_lookup_by_station_kind_and_category(store: Store) -> None:
+    e = NewEntry(data=b"r", leaf_hash=leaf_hash(b"r"),
+                 lookup=(LookupKey(station="AB-1", kind="report", category="PRSD"),))
+    store.commit(Commit(size=0, entries=(*new_entries(0, 6), e)))
+    assert store.lookup("AB-1") == [1, 4, 6]
+    assert store.lookup("AB-1", "turnout") == [1, 4]
+    assert store.lookup("AB-1", "report", "PRSD") == [6]
+    assert store.lookup("AB-1", "report", "PRSD_C") == []
+    assert store.lookup("AB-11") == []
+    with pytest.raises(ValueError, match="needs a kind"):
+        store.lookup("AB-1", category="PRSD")
+
+
+def test_entries_iterate_in_chunks_and_bounds_are_checked(store: Store) -> None:
+    fill(store, 9000, batch=3000)
+    got = list(store.iter_entries(10, 8500))
+    assert len(got) == 8490
+    assert got[0] == b"e10"
+    assert got[-1] == b"e8499"
+    assert store.entry(8999) == b"e8999"
+    with pytest.raises(IndexError):
+        store.entry(9000)
+    with pytest.raises(ValueError, match="range"):
+        list(store.iter_entries(5, 9001 - 9002 + 4))
+
+
+def test_reopen_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "l"
+    with Store.create(path, {"origin": b"o"}) as s:
+        fill(s, 250)
+        root = s.root()
+    with Store(path) as s:
+        assert s.size() == 250
+        assert s.root() == root
+        assert s.meta("origin") == b"o"
+
+
+def test_second_writer_is_refused_naming_the_holder(store: Store) -> None:
+    with pytest.raises(StoreLockedError, match=f"pid {os.getpid()} on host"):
+        Store(store.path, write=True)
+    reader = Store(store.path)  # readers are never refused
+    assert reader.size() == 0
+    with pytest.raises(StoreError, match="read-only"):
+        reader.commit(Commit(size=0))
+    reader.close()
+
+
+def test_second_writing_process_is_refused_naming_the_holder(store: Store) -> None:
+    code = f"""
+        from ledger.store import Store
+        from ledger.errors import StoreLockedError
+        try:
+            Store({str(store.path)!r}, write=True)
+        except StoreLockedError as e:
+            print(e)
+    """
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert f"pid {os.getpid()}" in out.stdout
+
+
+def test_lock_is_released_on_close(tmp_path: Path) -> None:
+    s = Store.create(tmp_path / "l", {})
+    s.close()
+    s.close()
+    Store(tmp_path / "l", write=True).close()
+
+
+def test_reader_in_another_process_sees_consistent_snapshots(store: Store) -> None:
+    code = f"""
+        import sys
+        from ledger.store import Store
+        s = Store({str(store.path)!r})
+        seen = set()
+        while len(seen) < 5:
+            size, _state, latest = s.snapshot()
+            leaves = [__import__("ledger.hashing").hashing.leaf_hash(e)
+                      for e in s.iter_entries(0, size)]
+            assert len(leaves) == size
+            from tests.test_store import reference_root
+            assert s.root(size) == reference_root(leaves), size
+            seen.add(size)
+            if size >= 400:
+                break
+        print("ok", len(seen))
+    """
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(40):
+        fill(store, 10, batch=10)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.startswith("ok")
+
+
+def test_map_grows_by_itself(tmp_path: Path) -> None:
+    with Store.create(tmp_path / "l", {}, map_size=256 << 10) as s:
+        s.commit(Commit(size=0, entries=tuple(
+            NewEntry(data=bytes([i % 256]) * 2000 + str(i).encode(),
+                     leaf_hash=leaf_hash(str(i).encode())) for i in range(600))))
+        assert s.size() == 600
+
+
+def test_map_at_its_cap_is_a_store_error_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "l"
+    with Store.create(path, {}, map_size=256 << 10, max_map_size=512 << 10) as s:
+        fill(s, 50)
+        root = s.root()
+        big = tuple(NewEntry(data=b"x" * 5000 + str(i).encode(),
+                             leaf_hash=leaf_hash(b"big%d" % i)) for i in range(200))
+        with pytest.raises(StoreError, match="full"):
+            s.commit(Commit(size=50, entries=big))
+        assert s.size() == 50
+    with Store(path) as s:
+        assert s.size() == 50
+        assert s.root() == root
+
+
+def test_full_disk_is_a_store_error_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "l"
+    code = f"""
+        import resource, signal
+        from ledger.errors import StoreError
+        from tests.test_store import fill
+        from ledger.store import Store
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        s = Store.create({str(path)!r}, {{}})
+        resource.setrlimit(resource.RLIMIT_FSIZE,
+                           (1 << 20, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        try:
+            for _ in range(10000):
+                fill(s, 500, batch=500)
+                print(s.size(), flush=True)
+        except StoreError as e:
+            print("StoreError", e, flush=True)
+    """
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    lines = out.splitlines()
+    assert lines[-1].startswith("StoreError")
+    committed = int(lines[-2])
+    with Store(path) as s:
+        assert s.size() == committed
+        leaves = [leaf_hash(e) for e in s.iter_entries()]
+        assert s.root() == reference_root(leaves)
+
+
+def test_not_a_ledger_directory_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not a ledger"):
+        Store(tmp_path)
+    with pytest.raises(StoreError, match="not a ledger"):
+        Store(tmp_path / "missing")
+
+
+def test_create_refuses_a_non_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("hello")
+    with pytest.raises(StoreError, match="not an empty directory"):
+        Store.create(tmp_path, {})
+
+
+def test_garbage_data_file_is_reported_as_corrupt(tmp_path: Path) -> None:
+    (tmp_path / "data.mdb").write_bytes(b"\x42" * 16384)
+    with pytest.raises(StoreCorruptError):
+        Store(tmp_path)
+
+
+def test_a_foreign_lmdb_environment_is_not_a_ledger(tmp_path: Path) -> None:
+    code = f"import lmdb; e = lmdb.open({str(tmp_path)!r}); e.close()"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    with pytest.raises(StoreError, match="not an election-ledger store"):
+        Store(tmp_path)
