@@ -46,6 +46,8 @@ _CORRUPT = (
     lmdb.BadChecksumError,
 )
 
+_RESERVED_META = frozenset({"format", "size", "state"})
+
 NodeReader = Callable[[int, int], bytes]
 
 
@@ -252,7 +254,7 @@ class Store:
                 txn.put(b"format", FORMAT, db=dbs[b"meta"])
                 txn.put(b"size", _u64(0), db=dbs[b"meta"])
                 for key, value in sorted(meta.items()):
-                    if key in ("format", "size", "state"):
+                    if key in _RESERVED_META:
                         raise ValueError(f"meta key {key!r} is reserved")
                     txn.put(key.encode(), value, db=dbs[b"meta"])
             env.close()
@@ -372,14 +374,25 @@ class Store:
 
     def node(self, level: int, index: int) -> bytes:
         """Hash of the perfect subtree at ``level`` covering leaves from ``index * 2**level``."""
-        with self._read() as txn:
-            return self._node(txn, level, index)
+        return self.nodes(level, index, 1)[0]
 
     def _node(self, txn: Any, level: int, index: int) -> bytes:
         value = txn.get(_node_key(level, index), db=self._dbs[b"nodes"])
         if value is None or len(value) != HASH_SIZE:
             raise StoreCorruptError(f"ledger {self.path} is missing node ({level}, {index})")
         return bytes(value)
+
+    def nodes(self, level: int, start: int, count: int) -> list[bytes]:
+        """``count`` consecutive perfect-subtree hashes at ``level`` (one read transaction).
+
+        Raises IndexError for a node not (yet) complete in the committed tree.
+        """
+        if not 0 <= level < _MAX_LEVEL or start < 0 or count < 0:
+            raise IndexError(f"no node ({level}, {start})")
+        with self._read() as txn:
+            if (start + count) << level > self._size(txn):
+                raise IndexError(f"nodes ({level}, {start}..{start + count}) are beyond the tree")
+            return [self._node(txn, level, start + i) for i in range(count)]
 
     def node_reader(self, size: int) -> NodeReader:
         """A merkle NodeReader over the tree of ``size`` leaves (refuses nodes beyond it)."""
@@ -389,7 +402,7 @@ class Store:
         def read(level: int, index: int) -> bytes:
             if not 0 <= level < _MAX_LEVEL or index < 0 or (index + 1) << level > size:
                 raise ValueError(f"node ({level}, {index}) is not inside a tree of size {size}")
-            return self.node(level, index)
+            return self.nodes(level, index, 1)[0]
 
         return read
 
@@ -476,17 +489,20 @@ class Store:
         Raises ValueError (a change that does not fit the store), StoreCorruptError (stored
         nodes disagree with ``change.root``), StoreError (disk full, map at its cap).
         """
+        if change.checkpoint is not None and (not change.entries
+                                              or change.entries[-1].block is None):
+            raise ValueError("a checkpoint must come with the block entry it seals")
+        self._write(lambda txn: self._apply(txn, change))
+
+    def _write(self, apply: Callable[[Any], object]) -> None:
         if not self.writable or self._lock is None:
             raise StoreError(f"ledger {self.path} is open read-only")
         if self._closed:
             raise StoreError(f"ledger {self.path} is closed")
-        if change.checkpoint is not None and (not change.entries
-                                              or change.entries[-1].block is None):
-            raise ValueError("a checkpoint must come with the block entry it seals")
         while True:
             try:
                 with self._env.begin(write=True) as txn:
-                    self._apply(txn, change)
+                    apply(txn)
                 return
             except lmdb.MapFullError:
                 self._grow()
@@ -496,6 +512,12 @@ class Store:
                 raise StoreError(
                     f"cannot write ledger {self.path}: {e}; nothing of this change was written"
                 ) from e
+
+    def put_meta(self, name: str, value: bytes) -> None:
+        """Set a meta value outside the reserved names, in its own durable transaction."""
+        if name in _RESERVED_META:
+            raise ValueError(f"meta key {name!r} is reserved")
+        self._write(lambda txn: txn.put(name.encode(), value, db=self._dbs[b"meta"]))
 
     def _grow(self) -> None:
         current = int(self._env.info()["map_size"])

@@ -306,3 +306,20 @@ def test_a_foreign_lmdb_environment_is_not_a_ledger(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     with pytest.raises(StoreError, match="not an election-ledger store"):
         Store(tmp_path)
+
+
+def test_meta_values_can_be_set_but_not_the_reserved_ones(store: Store) -> None:
+    store.put_meta("cosigned_checkpoint", b"note")
+    assert store.meta("cosigned_checkpoint") == b"note"
+    with pytest.raises(ValueError, match="reserved"):
+        store.put_meta("size", b"\x00" * 8)
+
+
+def test_nodes_reads_a_run_of_one_level(store: Store) -> None:
+    fill(store, 8)
+    assert store.nodes(0, 2, 3) == [leaf_hash(b"e%d" % i) for i in (2, 3, 4)]
+    assert store.nodes(1, 0, 2) == [store.node(1, 0), store.node(1, 1)]
+    with pytest.raises(IndexError, match="beyond"):
+        store.nodes(3, 1, 1)
+    with pytest.raises(IndexError, match="beyond"):
+        store.node(0, 8)
