@@ -1,0 +1,134 @@
+"""The entry envelope of DESIGN.md section 3: ``{body, key, sig, v}``, one leaf of the tree.
+
+``body`` holds canonical record bytes, ``key`` the signer's key id (SHA-256 of its public key),
+``sig`` Ed25519 over ``entry_signed_message(origin, body)``. Import these from
+:mod:`ledger.records`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.codec import decode_value, encode_value
+from ledger.errors import MalformedError, SignatureError
+from ledger.hashing import entry_signed_message, key_id
+from ledger.signing import Signer, verify_signature
+
+#: Largest entry: tlog-tiles entry bundles carry a 16-bit length (DESIGN.md section 3).
+MAX_ENTRY_SIZE = 65_535
+ENTRY_VERSION = 1
+KEY_ID_SIZE = 32
+SIGNATURE_SIZE = 64
+
+_ENTRY_KEYS = frozenset({"body", "key", "sig", "v"})
+# Envelope bytes around the body: map header, the four keys, the key/sig bin headers and v.
+_ENVELOPE = 1 + 5 + 4 + 2 + KEY_ID_SIZE + 4 + 2 + SIGNATURE_SIZE + 2 + 1
+
+
+def _bad(message: str, code: str) -> MalformedError:
+    return MalformedError(f"entry: {message}", code=code)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """One signed entry; built from untrusted bytes only by :func:`decode_entry`."""
+
+    body: bytes
+    key: bytes
+    sig: bytes
+    v: int = ENTRY_VERSION
+
+    def __post_init__(self) -> None:
+        if type(self.body) is not bytes:
+            raise _bad(f"body must be bin, got {type(self.body).__name__}", "bad-entry")
+        if type(self.key) is not bytes or len(self.key) != KEY_ID_SIZE:
+            raise _bad(f"key must be a {KEY_ID_SIZE}-byte bin", "bad-entry-key")
+        if type(self.sig) is not bytes or len(self.sig) != SIGNATURE_SIZE:
+            raise _bad(f"sig must be a {SIGNATURE_SIZE}-byte bin", "bad-entry-sig")
+        if type(self.v) is not int or self.v != ENTRY_VERSION:
+            raise _bad(f"v must be the int {ENTRY_VERSION}, got {self.v!r}", "bad-entry-version")
+
+
+def entry_size(body_size: int) -> int:
+    """Size in bytes of the encoded entry whose body has ``body_size`` bytes."""
+    header = 2 if body_size < 0x100 else 3 if body_size < 0x10000 else 5
+    return _ENVELOPE + header + body_size
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """Canonical entry bytes (keys body, key, sig, v in that order).
+
+    Raises:
+        MalformedError: the entry would be larger than :data:`MAX_ENTRY_SIZE`.
+    """
+    size = entry_size(len(entry.body))
+    if size > MAX_ENTRY_SIZE:
+        raise _bad(f"{size} bytes, over the limit of {MAX_ENTRY_SIZE}", "entry-too-large")
+    return encode_value({"body": entry.body, "key": entry.key, "sig": entry.sig, "v": entry.v})
+
+
+def decode_entry_envelope(data: bytes) -> Entry:
+    """The entry in ``data`` with its envelope checked but its body not decoded yet.
+
+    Raises:
+        MalformedError: over the size limit, not canonical, not exactly the four keys, or a
+            field of the wrong type or length.
+    """
+    if len(data) > MAX_ENTRY_SIZE:
+        raise _bad(f"{len(data)} bytes, over the limit of {MAX_ENTRY_SIZE}", "entry-too-large")
+    value = decode_value(data, max_size=MAX_ENTRY_SIZE)
+    if type(value) is not dict:
+        raise _bad(f"expected a map, got {type(value).__name__}", "bad-entry")
+    if value.keys() != _ENTRY_KEYS:
+        found = ", ".join(value.keys())
+        raise _bad(f"expected exactly the keys body, key, sig, v; got {found}", "bad-entry")
+    return Entry(body=value["body"], key=value["key"], sig=value["sig"], v=value["v"])
+
+
+def decode_body_value(entry: Entry) -> Any:
+    """The canonical value in an entry's body (a record, once checked by the caller).
+
+    Raises:
+        MalformedError: the body bytes are not one canonical value.
+    """
+    try:
+        return decode_value(entry.body, max_size=MAX_ENTRY_SIZE)
+    except MalformedError as e:
+        raise MalformedError(f"entry body: {e.message}", code=e.code, where=e.where) from e
+
+
+def decode_entry(data: bytes) -> Entry:
+    """An entry from its bytes: the envelope and the body both strictly canonical.
+
+    Raises:
+        MalformedError: see :func:`decode_entry_envelope` and :func:`decode_body_value`.
+    """
+    entry = decode_entry_envelope(data)
+    decode_body_value(entry)
+    return entry
+
+
+def sign_body(signer: Signer, origin: str, body: bytes) -> Entry:
+    """The entry for canonical record bytes ``body``, signed for the log ``origin``.
+
+    Raises:
+        MalformedError: the entry would be larger than :data:`MAX_ENTRY_SIZE`.
+    """
+    size = entry_size(len(body))
+    if size > MAX_ENTRY_SIZE:
+        raise _bad(f"{size} bytes, over the limit of {MAX_ENTRY_SIZE}", "entry-too-large")
+    sig = signer.sign(entry_signed_message(origin, body))
+    return Entry(body=body, key=signer.key_id, sig=sig)
+
+
+def verify_entry_signature(entry: Entry, origin: str, public_key: bytes) -> None:
+    """Check that ``public_key`` is the entry's key and signed its body for ``origin``.
+
+    Raises:
+        SignatureError: the key id differs (code ``key-mismatch``) or the signature does not
+            verify over this origin and body.
+    """
+    if key_id(public_key) != entry.key:
+        raise SignatureError("entry key id is not the id of the key given", code="key-mismatch")
+    verify_signature(public_key, entry_signed_message(origin, entry.body), entry.sig)
