@@ -112,7 +112,7 @@ def parse_tile_path(path: str) -> TileId | BundleId:
         raise _bad_path(path, "is not tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
     index = int(m["index"].replace("x", "").replace("/", ""))
     width = int(m["width"]) if m["width"] is not None else TILE_WIDTH
-    if width >= TILE_WIDTH:
+    if m["width"] is not None and width >= TILE_WIDTH:
         raise _bad_path(path, f"partial width must be 1..{TILE_WIDTH - 1}")
     level = m["level"]
     if level == "entries":
