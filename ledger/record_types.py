@@ -37,7 +37,8 @@ _STATION_ID = re.compile(r"\S+")
 
 def fail(kind: str, field: str, message: str, code: str = "bad-field") -> MalformedError:
     """The error for a bad ``field`` of a ``kind`` record (shared with record_values)."""
-    return MalformedError(f"{kind}.{field}: {message}", code=code, where=Where(kind=kind))
+    prefix = f"{kind}.{field}" if field else f"{kind} record"
+    return MalformedError(f"{prefix}: {message}", code=code, where=Where(kind=kind))
 
 
 def _need_str(kind: str, field: str, value: object) -> None:

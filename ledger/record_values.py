@@ -132,10 +132,10 @@ def _exact_keys(
     names = value.keys()
     missing = required - names
     if missing:
-        raise fail(kind, field, f"missing {', '.join(sorted(missing))}", "missing-field")
+        raise fail(kind, field, f"missing field {', '.join(sorted(missing))}", "missing-field")
     extra = names - required - optional
     if extra:
-        raise fail(kind, field, f"unknown {', '.join(sorted(extra))}", "unknown-field")
+        raise fail(kind, field, f"unknown field {', '.join(sorted(extra))}", "unknown-field")
     return value
 
 
@@ -295,7 +295,7 @@ def record_from_value(value: Any) -> Record:
     if spec is None:
         raise MalformedError(f"unknown record kind {kind!r}", code="unknown-kind")
     required, optional, parse = spec
-    return parse(_exact_keys(kind, "(record)", value, required, optional))
+    return parse(_exact_keys(kind, "", value, required, optional))
 
 
 # --- JSON form: bin values as {"$bin": "<lower-case hex>"} (the golden vectors' convention) --
