@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledger.errors import InputError, MalformedError, Where
 from ledger.hashing import HASH_SIZE
+from ledger.merkle import NodeReader
+from ledger.notes import MAX_NOTE_SIZE
 from ledger.tiles import (
     MAX_BUNDLE_BYTES,
     MAX_TILE_BYTES,
     TILE_HEIGHT,
     TILE_WIDTH,
-    NodeReader,
     TileNodeReader,
     bundle_path,
     bundles_for_size,
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
 
 CHECKPOINT_FILE = "checkpoint"
 LEDGER_JSON = "ledger.json"
-#: A signed note with 100 signature lines of long key names stays far below this.
-MAX_CHECKPOINT_BYTES = 256 << 10
+#: The largest signed note :mod:`ledger.notes` opens.
+MAX_CHECKPOINT_BYTES = MAX_NOTE_SIZE
 MAX_LEDGER_JSON_BYTES = 64 << 10
 HTTP_TIMEOUT = 30.0
 #: ``ledger.store.DATA_FILE``, repeated here so that recognising a ledger needs no lmdb.
@@ -350,7 +351,7 @@ class LedgerDirSource:
         first = index * TILE_WIDTH
         node_level = TILE_HEIGHT * level
         self._check_range(0, (first + width) << node_level, tile_path(level, index, width))
-        return format_hash_tile([self.store.node(node_level, first + i) for i in range(width)])
+        return format_hash_tile(self.store.nodes(node_level, first, width))
 
     def read_tile_if_present(self, level: int, index: int, width: int) -> bytes | None:
         return self.read_tile(level, index, width)

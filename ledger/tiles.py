@@ -23,8 +23,6 @@ MAX_ENTRY_SIZE = 0xFFFF
 MAX_TILE_BYTES = TILE_WIDTH * HASH_SIZE
 MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE)
 
-#: The hash of the perfect subtree at (tree level, index); level 0 = leaf hashes.
-NodeReader = Callable[[int, int], bytes]
 #: Reads the tile bytes at (tile level, tile index, width); used by :class:`TileNodeReader`.
 TileFetcher = Callable[[int, int, int], bytes]
 

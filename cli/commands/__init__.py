@@ -1,5 +1,6 @@
 """Every `ledger` subcommand, one module each; importing this package registers them all."""
 
 from cli.commands import (  # noqa: F401
+    publish,
     validate,
 )
