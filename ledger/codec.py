@@ -25,6 +25,7 @@ MAX_DEPTH = 8
 
 _INT_MIN = -(2**63)
 _UINT_MAX = 2**64 - 1
+_ENCODE_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +49,21 @@ def encode_value(value: Any) -> bytes:
     canonical = _canonical(value, 0)
     try:
         return msgpack.packb(canonical, use_bin_type=True)  # type: ignore[no-any-return]
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ValueError(f"cannot encode value: {e}") from e
+
+
+def encode_checked(value: Any) -> bytes:
+    """Bytes of a value already in canonical form: maps built in key order from checked fields.
+
+    The fast path for records (DESIGN.md section 10: no sorting in Python); it checks nothing,
+    so use :func:`encode_value` for anything not built that way.
+
+    Raises:
+        ValueError: a value msgpack cannot pack at all (an integer outside 64 bits).
+    """
+    try:
+        return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
     except (ValueError, TypeError, OverflowError) as e:
         raise ValueError(f"cannot encode value: {e}") from e
 
@@ -111,18 +127,26 @@ def _type_and_order_problem(value: Any, depth_left: int) -> str | None:
     if depth_left <= 0:
         return "nested too deep"
     if t is dict:
-        previous = None
+        previous = ""
+        first = True
         for key, item in value.items():
             if type(key) is not str:
                 return "a map key is not a str"
-            if previous is not None and key <= previous:
+            if key <= previous and not first:
                 return f"map key {key!r} is not after {previous!r}"
             previous = key
+            first = False
+            i = type(item)
+            if i is int or i is str or i is bytes or i is bool:
+                continue
             if (reason := _type_and_order_problem(item, depth_left - 1)) is not None:
                 return reason
         return None
     if t is list:
         for item in value:
+            i = type(item)
+            if i is int or i is str or i is bytes or i is bool:
+                continue
             if (reason := _type_and_order_problem(item, depth_left - 1)) is not None:
                 return reason
         return None
@@ -138,7 +162,7 @@ def _canonical(value: Any, depth: int) -> Any:
         if not _INT_MIN <= value <= _UINT_MAX:
             raise ValueError(f"integer {value} is outside the 64-bit range")
         return value
-    if depth >= MAX_DEPTH * 8:
+    if depth >= _ENCODE_DEPTH:
         raise ValueError("value nested too deep")
     if t is dict:
         items = []
@@ -166,5 +190,152 @@ def _canonical(value: Any, depth: int) -> Any:
 
 
 def _explain(data: bytes, limits: Limits) -> MalformedError | None:
-    """Scan ``data`` byte by byte and return the first canonical-form violation, or None."""
+    """Scan ``data`` byte by byte and return its first canonical-form violation, or None.
+
+    Slow but exact: it runs only once the fast path has refused ``data``, to say what and where.
+    """
+    scan = _Scan(data, limits)
+    try:
+        scan.value("", 0)
+        if scan.pos != len(data):
+            extra = len(data) - scan.pos
+            raise scan.error(
+                scan.pos, "", f"{extra} trailing byte(s) after the value", "trailing-bytes"
+            )
+    except MalformedError as e:
+        return e
     return None
+
+
+_FORBIDDEN = {0xC0: "nil", 0xC1: "the never-used byte 0xc1", 0xCA: "a float32", 0xCB: "a float64"}
+# Smallest value each wider header may carry: below it, a shorter form exists.
+_UINT_MIN = {0xCC: 0x80, 0xCD: 0x100, 0xCE: 0x1_0000, 0xCF: 0x1_0000_0000}
+_INT_MAX = {0xD0: -0x21, 0xD1: -0x81, 0xD2: -0x8001, 0xD3: -0x8000_0001}
+_WIDTH = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8}
+# header byte -> (what, length bytes, smallest length that needs this header)
+_SIZED = {
+    0xC4: ("bin", 1, 0),
+    0xC5: ("bin", 2, 0x100),
+    0xC6: ("bin", 4, 0x1_0000),
+    0xD9: ("str", 1, 32),
+    0xDA: ("str", 2, 0x100),
+    0xDB: ("str", 4, 0x1_0000),
+    0xDC: ("array", 2, 16),
+    0xDD: ("array", 4, 0x1_0000),
+    0xDE: ("map", 2, 16),
+    0xDF: ("map", 4, 0x1_0000),
+}
+
+
+class _Scan:
+    """A strict MessagePack reader over bytes that raises at the first non-canonical byte."""
+
+    __slots__ = ("data", "limits", "pos")
+
+    def __init__(self, data: bytes, limits: Limits) -> None:
+        self.data = data
+        self.limits = limits
+        self.pos = 0
+
+    def error(self, at: int, path: str, message: str, code: str) -> MalformedError:
+        where = f"in {path!r}" if path else "at the top level"
+        return MalformedError(f"byte {at} ({where}): {message}", code=code)
+
+    def take(self, n: int, path: str) -> bytes:
+        if self.pos + n > len(self.data):
+            left = len(self.data) - self.pos
+            raise self.error(
+                self.pos, path, f"truncated: {n} bytes needed, {left} left", "truncated"
+            )
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def value(self, path: str, depth: int) -> object:
+        """Read one value; return it when it is a str (map keys are compared), else None."""
+        at = self.pos
+        b = self.take(1, path)[0]
+        if b <= 0x7F or b >= 0xE0 or b in (0xC2, 0xC3):
+            return None
+        if b in _FORBIDDEN or 0xC7 <= b <= 0xC9 or 0xD4 <= b <= 0xD8:
+            what = _FORBIDDEN.get(b, "an ext type")
+            raise self.error(at, path, f"{what} (0x{b:02x}) is not allowed", "forbidden-type")
+        if b in _WIDTH:
+            self.integer(b, at, path)
+            return None
+        if 0x80 <= b <= 0x9F:
+            kind, n = ("map" if b < 0x90 else "array"), b & 0x0F
+        elif 0xA0 <= b <= 0xBF:
+            kind, n = "str", b & 0x1F
+        else:
+            kind, size, smallest = _SIZED[b]
+            n = int.from_bytes(self.take(size, path), "big")
+            if n < smallest:
+                raise self.error(
+                    at,
+                    path,
+                    f"{kind} of length {n} with a {size}-byte length "
+                    "header: a shorter header holds it",
+                    "not-shortest",
+                )
+        if kind == "str" or kind == "bin":
+            chunk = self.take(n, path)
+            if kind == "bin":
+                return None
+            try:
+                return chunk.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise self.error(at, path, f"str is not UTF-8: {e.reason}", "invalid-utf8") from e
+        if n > self.limits.max_items:
+            raise self.error(
+                at,
+                path,
+                f"{kind} of {n} items, over the limit of {self.limits.max_items}",
+                "too-many-items",
+            )
+        if depth >= self.limits.max_depth:
+            raise self.error(at, path, f"nested deeper than {self.limits.max_depth}", "too-deep")
+        if kind == "array":
+            for i in range(n):
+                self.value(f"{path}[{i}]", depth + 1)
+        else:
+            self.map_items(n, path, depth)
+        return None
+
+    def integer(self, b: int, at: int, path: str) -> None:
+        raw = self.take(_WIDTH[b], path)
+        if b in _UINT_MIN:
+            n = int.from_bytes(raw, "big")
+            if n < _UINT_MIN[b]:
+                raise self.error(
+                    at, path, f"{n} written as 0x{b:02x}: a shorter form holds it", "not-shortest"
+                )
+            return
+        n = int.from_bytes(raw, "big", signed=True)
+        if n >= 0:
+            raise self.error(
+                at,
+                path,
+                f"non-negative {n} in a signed format (0x{b:02x}): "
+                "non-negative integers use the unsigned forms",
+                "not-shortest",
+            )
+        if n > _INT_MAX[b]:
+            raise self.error(
+                at, path, f"{n} written as 0x{b:02x}: a shorter form holds it", "not-shortest"
+            )
+
+    def map_items(self, n: int, path: str, depth: int) -> None:
+        previous: bytes | None = None
+        for _ in range(n):
+            at = self.pos
+            key = self.value(f"{path}.<key>" if path else "<key>", depth + 1)
+            if not isinstance(key, str):
+                raise self.error(at, path, "a map key is not a str", "key-not-str")
+            raw = key.encode("utf-8")
+            if previous is not None and raw <= previous:
+                code = "duplicate-key" if raw == previous else "keys-unsorted"
+                order = "repeated" if raw == previous else "not after the key before it"
+                raise self.error(at, path, f"key {key!r} {order}", code)
+            previous = raw
+            self.value(f"{path}.{key}" if path else key, depth + 1)

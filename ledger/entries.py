@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.codec import decode_value, encode_value
+from ledger.codec import decode_value
 from ledger.errors import MalformedError, SignatureError
 from ledger.hashing import entry_signed_message, key_id
 from ledger.signing import Signer, verify_signature
@@ -22,8 +22,12 @@ KEY_ID_SIZE = 32
 SIGNATURE_SIZE = 64
 
 _ENTRY_KEYS = frozenset({"body", "key", "sig", "v"})
-# Envelope bytes around the body: map header, the four keys, the key/sig bin headers and v.
-_ENVELOPE = 1 + 5 + 4 + 2 + KEY_ID_SIZE + 4 + 2 + SIGNATURE_SIZE + 2 + 1
+# The canonical entry, byte for byte: {"body": bin, "key": bin 32, "sig": bin 64, "v": 1}.
+_HEAD = b"\x84\xa4body"
+_KEY = b"\xa3key\xc4\x20"
+_SIG = b"\xa3sig\xc4\x40"
+_TAIL = b"\xa1v\x01"
+_ENVELOPE = len(_HEAD) + len(_KEY) + KEY_ID_SIZE + len(_SIG) + SIGNATURE_SIZE + len(_TAIL)
 
 
 def _bad(message: str, code: str) -> MalformedError:
@@ -52,8 +56,15 @@ class Entry:
 
 def entry_size(body_size: int) -> int:
     """Size in bytes of the encoded entry whose body has ``body_size`` bytes."""
-    header = 2 if body_size < 0x100 else 3 if body_size < 0x10000 else 5
-    return _ENVELOPE + header + body_size
+    return _ENVELOPE + len(_bin_header(body_size)) + body_size
+
+
+def _bin_header(size: int) -> bytes:
+    if size < 0x100:
+        return b"\xc4" + size.to_bytes(1, "big")
+    if size < 0x1_0000:
+        return b"\xc5" + size.to_bytes(2, "big")
+    return b"\xc6" + size.to_bytes(4, "big")
 
 
 def encode_entry(entry: Entry) -> bytes:
@@ -65,7 +76,8 @@ def encode_entry(entry: Entry) -> bytes:
     size = entry_size(len(entry.body))
     if size > MAX_ENTRY_SIZE:
         raise _bad(f"{size} bytes, over the limit of {MAX_ENTRY_SIZE}", "entry-too-large")
-    return encode_value({"body": entry.body, "key": entry.key, "sig": entry.sig, "v": entry.v})
+    body = entry.body
+    return b"".join((_HEAD, _bin_header(len(body)), body, _KEY, entry.key, _SIG, entry.sig, _TAIL))
 
 
 def decode_entry_envelope(data: bytes) -> Entry:
@@ -77,6 +89,10 @@ def decode_entry_envelope(data: bytes) -> Entry:
     """
     if len(data) > MAX_ENTRY_SIZE:
         raise _bad(f"{len(data)} bytes, over the limit of {MAX_ENTRY_SIZE}", "entry-too-large")
+    entry = _exact_envelope(bytes(data))
+    if entry is not None:
+        return entry
+    # Not the one canonical layout: decode generically to say exactly what is wrong.
     value = decode_value(data, max_size=MAX_ENTRY_SIZE)
     if type(value) is not dict:
         raise _bad(f"expected a map, got {type(value).__name__}", "bad-entry")
@@ -84,6 +100,36 @@ def decode_entry_envelope(data: bytes) -> Entry:
         found = ", ".join(value.keys())
         raise _bad(f"expected exactly the keys body, key, sig, v; got {found}", "bad-entry")
     return Entry(body=value["body"], key=value["key"], sig=value["sig"], v=value["v"])
+
+
+def _exact_envelope(data: bytes) -> Entry | None:
+    """The entry if ``data`` is byte for byte the canonical layout, else None (fast path)."""
+    if not data.startswith(_HEAD) or len(data) < _ENVELOPE + 2:
+        return None
+    if data[6] == 0xC4:
+        size, start = data[7], 8
+    elif data[6] == 0xC5:
+        size, start = int.from_bytes(data[7:9], "big"), 9
+        if size < 0x100:
+            return None
+    else:
+        return None
+    end = start + size
+    if len(data) != end + _ENVELOPE - len(_HEAD):
+        return None
+    sig_at = end + len(_KEY) + KEY_ID_SIZE
+    tail_at = sig_at + len(_SIG) + SIGNATURE_SIZE
+    if (
+        data[end : end + len(_KEY)] != _KEY
+        or data[sig_at : sig_at + len(_SIG)] != _SIG
+        or data[tail_at:] != _TAIL
+    ):
+        return None
+    return Entry(
+        body=data[start:end],
+        key=data[end + len(_KEY) : sig_at],
+        sig=data[sig_at + len(_SIG) : tail_at],
+    )
 
 
 def decode_body_value(entry: Entry) -> Any:

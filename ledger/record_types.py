@@ -25,6 +25,8 @@ COUNTS_OPTIONAL = frozenset({"LSC", "LC"})
 
 KEY_ID_SIZE = 32
 PUBLIC_KEY_SIZE = 32
+#: Largest integer a record holds (MessagePack uint64).
+UINT_MAX = 2**64 - 1
 ATTACHMENT_SIZE = 32
 HASH_SIZE = 32
 
@@ -51,6 +53,8 @@ def _need_uint(kind: str, field: str, value: object) -> None:
         raise fail(kind, field, f"expected int, got {type(value).__name__}")
     if value < 0:
         raise fail(kind, field, f"must be non-negative, got {value}", "negative")
+    if value > UINT_MAX:
+        raise fail(kind, field, f"over the 64-bit limit, got {value}", "too-large")
 
 
 def _need_bin(kind: str, field: str, value: object, size: int) -> None:
@@ -69,8 +73,9 @@ def _need_uint_map(kind: str, field: str, value: object) -> None:
     if not isinstance(value, Mapping):
         raise fail(kind, field, f"expected map, got {type(value).__name__}")
     for name, count in value.items():
-        _need_str(kind, field, name)
-        _need_uint(kind, f"{field}.{name}", count)
+        if type(name) is not str or type(count) is not int or not 0 <= count <= UINT_MAX:
+            _need_str(kind, field, name)
+            _need_uint(kind, f"{field}.{name}", count)
 
 
 # --- the six record kinds ------------------------------------------------------------------

@@ -7,7 +7,7 @@ from here.
 
 from __future__ import annotations
 
-from ledger.codec import decode_value, encode_value
+from ledger.codec import decode_value, encode_checked
 from ledger.entries import (
     ENTRY_VERSION,
     KEY_ID_SIZE,
@@ -90,7 +90,8 @@ __all__ = [
 
 def encode_record(record: Record) -> bytes:
     """The canonical bytes of a record: what an entry's ``body`` holds."""
-    return encode_value(record_to_value(record))
+    # record_to_value builds every map in key order from fields checked on construction.
+    return encode_checked(record_to_value(record))
 
 
 def decode_record(data: bytes) -> Record:
