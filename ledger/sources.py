@@ -254,8 +254,10 @@ class HttpSource(_FetchingSource):
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                raw: bytes = response.read(limit + 1)
                 encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+                # gzip of incompressible bytes is a little longer than the bytes themselves
+                raw_limit = limit + (limit >> 8) + 1024 if encoding == "gzip" else limit
+                raw: bytes = response.read(raw_limit + 1)
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 return None
@@ -263,6 +265,8 @@ class HttpSource(_FetchingSource):
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
             raise _http_error(path, url, str(reason), category) from e
+        if len(raw) > raw_limit:
+            raise _too_large(path, limit, category)
         if encoding == "gzip":
             raw = _gunzip(raw, limit, path, category)
         elif encoding != "identity":

@@ -1,0 +1,380 @@
+"""Readers of a log: published directory, http(s) URL (a real server on 127.0.0.1), ledger dir."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.errors import InputError, MalformedError
+from ledger.merkle import root_from_nodes
+from ledger.records import Block, decode_entry_record
+from ledger.sources import (
+    HttpSource,
+    LedgerDirSource,
+    PublishedDirSource,
+    Source,
+    open_source,
+)
+from ledger.store import Commit, NewEntry, Store
+from ledger.tiles import bundles_for_size, leaf_hash, parse_entry_bundle, tiles_for_size
+from tests.conftest import GOLDEN_DIR, load_json
+
+VALID = GOLDEN_DIR / "valid"
+SMALL = GOLDEN_DIR / "valid-small"
+REJECT = GOLDEN_DIR / "reject"
+EXPECTED = load_json(VALID / "expected.json")
+
+
+def golden_entries(directory: Path, size: int) -> list[bytes]:
+    entries: list[bytes] = []
+    for ref in bundles_for_size(size):
+        entries += parse_entry_bundle((directory / ref.path).read_bytes(), ref.width)
+    return entries
+
+
+def published_files(directory: Path) -> dict[str, bytes]:
+    """Every file a publish writes (the golden folders also hold receipts and expected.json)."""
+    files = {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in (directory / "tile").rglob("*")
+        if p.is_file()
+    }
+    for name in ("checkpoint", "ledger.json"):
+        files[name] = (directory / name).read_bytes()
+    return files
+
+
+def publisher_only(note: bytes) -> bytes:
+    """A checkpoint note with its witness cosignature lines dropped (what a block embeds)."""
+    body, _, sigs = note.partition(b"\n\n")
+    origin = body.split(b"\n", 1)[0]
+    keep = [line for line in sigs.splitlines() if line.startswith("— ".encode() + origin + b" ")]
+    return body + b"\n\n" + b"".join(line + b"\n" for line in keep)
+
+
+def golden_ledger(directory: Path, target: Path, size: int) -> Store:
+    """An LMDB ledger holding a golden log's entries and block checkpoints (no lookup keys)."""
+    entries = golden_entries(directory, size)
+    final = (directory / "checkpoint").read_bytes()
+    vkey = load_json(directory / "ledger.json")["vkey"]
+    store = Store.create(target, {"vkey": vkey.encode()})
+    blocks = [(i, rec) for i, e in enumerate(entries)
+              for rec in [decode_entry_record(e)[1]] if isinstance(rec, Block)]
+    start = 0
+    for n, (index, _) in enumerate(blocks):
+        following = blocks[n + 1][1] if n + 1 < len(blocks) else None
+        assert following is None or isinstance(following, Block)
+        note = (following.checkpoint.encode() if following is not None and following.checkpoint
+                else publisher_only(final))
+        batch = tuple(
+            NewEntry(data=e, leaf_hash=leaf_hash(e), block=n if i == index else None)
+            for i, e in enumerate(entries[start : index + 1], start)
+        )
+        store.commit(Commit(size=start, entries=batch, checkpoint=note))
+        start = index + 1
+    store.put_meta("cosigned_checkpoint", final)
+    return store
+
+
+# --- a published directory ------------------------------------------------------------------
+
+
+def test_published_dir_reads_checkpoint_tiles_and_entries() -> None:
+    source = PublishedDirSource(VALID)
+    size = EXPECTED["tree_size"]
+    assert source.read_checkpoint() == (VALID / "checkpoint").read_bytes()
+    entries = list(source.iter_entries(0, size))
+    assert len(entries) == size
+    assert list(source.iter_entries(200, size)) == entries[200:]
+    assert list(source.iter_entries(size, size)) == []
+    assert source.entry_count() is None
+    assert source.publisher_vkey() == EXPECTED["vkey"]
+    assert "published directory" in source.describe()
+
+
+def test_published_dir_node_reader_gives_every_checkpoint_root() -> None:
+    source = PublishedDirSource(VALID)
+    for cp in EXPECTED["checkpoints"]:
+        reader = source.node_reader(cp["tree_size"])
+        assert root_from_nodes(reader, cp["tree_size"]).hex() == cp["root_hex"]
+
+
+def test_published_dir_missing_partial_tile_named() -> None:
+    source = PublishedDirSource(REJECT / "partial-hash-tile-missing")
+    assert source.read_tile_if_present(0, 0, 61) is None
+    with pytest.raises(MalformedError) as e:
+        source.read_tile(0, 0, 61)
+    assert (e.value.category, e.value.where.file) == ("tiles", "tile/0/000.p/61")
+    with pytest.raises(MalformedError) as e:
+        root_from_nodes(source.node_reader(61), 61)
+    assert e.value.where.file == "tile/0/000.p/61"
+
+
+def test_published_dir_missing_bundle_named() -> None:
+    source = PublishedDirSource(REJECT / "partial-entry-bundle-missing")
+    assert source.read_entry_bundle_if_present(0, 61) is None
+    with pytest.raises(MalformedError) as e:
+        list(source.iter_entries(0, 61))
+    assert (e.value.category, e.value.where.file) == ("tiles", "tile/entries/000.p/61")
+
+
+def test_published_dir_truncated_bundle_named() -> None:
+    source = PublishedDirSource(REJECT / "entry-bundle-truncated")
+    with pytest.raises(MalformedError) as e:
+        list(source.iter_entries(0, 61))
+    assert (e.value.category, e.value.where.file) == ("tiles", "tile/entries/000.p/61")
+
+
+def test_published_dir_short_tile_named(tmp_path: Path) -> None:
+    shutil.copytree(SMALL, tmp_path / "pub")
+    tile = tmp_path / "pub" / "tile/0/000.p/47"
+    tile.write_bytes(tile.read_bytes()[:-1])
+    source = PublishedDirSource(tmp_path / "pub")
+    with pytest.raises(MalformedError) as e:
+        source.read_tile(0, 0, 47)
+    assert (e.value.code, e.value.where.file) == ("tile-size", "tile/0/000.p/47")
+
+
+def test_published_dir_missing_checkpoint_is_a_finding(tmp_path: Path) -> None:
+    shutil.copytree(SMALL / "tile", tmp_path / "tile")
+    source = open_source(str(tmp_path))
+    with pytest.raises(MalformedError) as e:
+        source.read_checkpoint()
+    assert (e.value.category, e.value.where.file) == ("checkpoint", "checkpoint")
+
+
+def test_oversized_checkpoint_refused(tmp_path: Path) -> None:
+    (tmp_path / "checkpoint").write_bytes(b"x" * ((1 << 20) + 1))
+    with pytest.raises(MalformedError) as e:
+        PublishedDirSource(tmp_path).read_checkpoint()
+    assert e.value.code == "too-large"
+
+
+def test_bad_ledger_json_states_no_key(tmp_path: Path) -> None:
+    (tmp_path / "ledger.json").write_bytes(b"\xff{")
+    assert PublishedDirSource(tmp_path).publisher_vkey() is None
+    (tmp_path / "ledger.json").write_text('["vkey"]')
+    assert PublishedDirSource(tmp_path).publisher_vkey() is None
+
+
+# --- open_source ----------------------------------------------------------------------------
+
+
+def test_open_source_picks_the_reader(tmp_path: Path) -> None:
+    assert isinstance(open_source(str(VALID)), PublishedDirSource)
+    assert isinstance(open_source("http://127.0.0.1:1/log"), HttpSource)
+    assert isinstance(open_source(str(VALID)), Source)
+    with golden_ledger(SMALL, tmp_path / "ledger", 61):
+        opened = open_source(str(tmp_path / "ledger"))
+        assert isinstance(opened, LedgerDirSource)
+        opened.close()
+
+
+@pytest.mark.parametrize("spec", ["missing-dir", "a-file", "empty-dir", "ftp://example.org/x"])
+def test_open_source_refuses_what_is_not_a_log(tmp_path: Path, spec: str) -> None:
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "empty-dir").mkdir()
+    with pytest.raises(InputError):
+        open_source(spec if "://" in spec else str(tmp_path / spec))
+
+
+def test_http_source_refuses_odd_urls() -> None:
+    for url in ["http://", "http://h/x?y=1", "http://h/x#f", "file:///etc"]:
+        with pytest.raises(InputError):
+            HttpSource(url)
+
+
+# --- over HTTP, from a real server on 127.0.0.1 ---------------------------------------------
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Serves the tree; under /fail/ every path but the checkpoint is a 500; /gzip/ gzips;
+    /bomb/ answers a gzip bomb and /badgz/ bytes that claim to be gzip."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith(("/bomb/", "/badgz/")):
+            body = gzip.compress(bytes(1 << 20)) if self.path.startswith("/bomb/") else b"junk"
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if self.path.startswith("/fail/"):
+            if not self.path.endswith("/checkpoint"):
+                self.send_error(500, "boom")
+                return
+            self.path = self.path[len("/fail") :]
+        if self.path.startswith("/gzip/"):
+            local = Path(self.translate_path(self.path[len("/gzip") :]))
+            if not local.is_file():
+                self.send_error(404)
+                return
+            body = gzip.compress(local.read_bytes())
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("www")
+    shutil.copytree(VALID, root / "valid")
+    shutil.copytree(REJECT / "partial-hash-tile-missing", root / "no-tile")
+    shutil.copytree(REJECT / "entry-bundle-truncated", root / "cut")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("prefix", ["", "/gzip"])
+def test_http_gives_the_same_bytes_as_the_directory(server: str, prefix: str) -> None:
+    size = EXPECTED["tree_size"]
+    local = PublishedDirSource(VALID)
+    remote = open_source(f"{server}{prefix}/valid")
+    assert isinstance(remote, HttpSource)
+    assert remote.read_checkpoint() == local.read_checkpoint()
+    for tile in tiles_for_size(size):
+        assert remote.read_tile(tile.level, tile.index, tile.width) == local.read_tile(
+            tile.level, tile.index, tile.width
+        )
+    for bundle in bundles_for_size(size):
+        assert remote.read_entry_bundle(bundle.index, bundle.width) == local.read_entry_bundle(
+            bundle.index, bundle.width
+        )
+    assert list(remote.iter_entries(0, size)) == list(local.iter_entries(0, size))
+    assert root_from_nodes(remote.node_reader(93), 93) == root_from_nodes(
+        local.node_reader(93), 93
+    )
+    assert remote.publisher_vkey() == EXPECTED["vkey"]
+    assert remote.describe().startswith("http://127.0.0.1:")
+
+
+def test_http_checkpoint_404_means_not_a_log(server: str) -> None:
+    with pytest.raises(InputError, match="404"):
+        HttpSource(f"{server}/nothing-here").read_checkpoint()
+
+
+def test_http_unreachable_server_means_not_a_log(server: str) -> None:
+    with pytest.raises(InputError):
+        HttpSource("http://127.0.0.1:9/", timeout=5).read_checkpoint()
+
+
+def test_http_missing_tile_is_a_finding_naming_the_path(server: str) -> None:
+    source = HttpSource(f"{server}/no-tile")
+    assert source.read_tile_if_present(0, 0, 61) is None
+    with pytest.raises(MalformedError) as e:
+        source.read_tile(0, 0, 61)
+    assert (e.value.category, e.value.where.file) == ("tiles", "tile/0/000.p/61")
+
+
+def test_http_truncated_bundle_is_a_finding_naming_the_path(server: str) -> None:
+    with pytest.raises(MalformedError) as e:
+        list(HttpSource(f"{server}/cut").iter_entries(0, 61))
+    assert e.value.where.file == "tile/entries/000.p/61"
+
+
+def test_http_server_error_is_a_finding_naming_the_path(server: str) -> None:
+    source = HttpSource(f"{server}/fail/valid")
+    assert source.read_checkpoint() == (VALID / "checkpoint").read_bytes()
+    with pytest.raises(MalformedError) as e:
+        source.read_tile(0, 0, 256)
+    assert (e.value.code, e.value.category, e.value.where.file) == (
+        "http-error", "tiles", "tile/0/000"
+    )
+    assert "500" in e.value.message
+
+
+@pytest.mark.parametrize(("prefix", "code"), [("bomb", "too-large"), ("badgz", "bad-gzip")])
+def test_http_gzip_bomb_and_junk_refused(server: str, prefix: str, code: str) -> None:
+    with pytest.raises(MalformedError) as e:
+        HttpSource(f"{server}/{prefix}").read_tile(0, 0, 256)
+    assert (e.value.code, e.value.where.file) == (code, "tile/0/000")
+
+
+# --- a ledger directory ---------------------------------------------------------------------
+
+
+def test_ledger_dir_serves_the_golden_tiles_and_bundles(tmp_path: Path) -> None:
+    size = EXPECTED["tree_size"]
+    store = golden_ledger(VALID, tmp_path / "ledger", size)
+    with store, LedgerDirSource(tmp_path / "ledger") as source:
+        assert source.read_checkpoint() == (VALID / "checkpoint").read_bytes()
+        assert source.entry_count() == size
+        assert source.publisher_vkey() == EXPECTED["vkey"]
+        for tile in tiles_for_size(size):
+            path = VALID / tile.path
+            assert source.read_tile(tile.level, tile.index, tile.width) == path.read_bytes()
+        for bundle in bundles_for_size(size):
+            got = source.read_entry_bundle(bundle.index, bundle.width)
+            assert got == (VALID / bundle.path).read_bytes()
+        assert list(source.iter_entries(250, size)) == golden_entries(VALID, size)[250:]
+        assert root_from_nodes(source.node_reader(size), size).hex() == EXPECTED["root_hex"]
+
+
+def test_ledger_dir_unsealed_tail_is_readable(tmp_path: Path) -> None:
+    store = golden_ledger(SMALL, tmp_path / "ledger", 61)
+    with store:
+        tail = [b"tail entry 1", b"tail entry 2"]
+        store.commit(Commit(size=61, entries=tuple(
+            NewEntry(data=e, leaf_hash=leaf_hash(e)) for e in tail)))
+        source = LedgerDirSource.from_store(store)
+        assert source.entry_count() == 63
+        assert list(source.iter_entries(61, 63)) == tail
+        assert source.read_checkpoint() == (SMALL / "checkpoint").read_bytes()
+        with pytest.raises(MalformedError) as e:
+            list(source.iter_entries(0, 64))
+        assert e.value.code == "missing-entries"
+
+
+def test_ledger_dir_without_cosignatures_serves_the_publisher_checkpoint(tmp_path: Path) -> None:
+    store = golden_ledger(SMALL, tmp_path / "ledger", 61)
+    with store:
+        store.put_meta("cosigned_checkpoint", b"an older, other checkpoint\n\nsig\n")
+        note = LedgerDirSource.from_store(store).read_checkpoint()
+        assert note == publisher_only((SMALL / "checkpoint").read_bytes())
+
+
+def test_ledger_dir_before_the_first_seal_has_no_checkpoint(tmp_path: Path) -> None:
+    with Store.create(tmp_path / "ledger", {}) as store:
+        with pytest.raises(MalformedError) as e:
+            LedgerDirSource.from_store(store).read_checkpoint()
+        assert e.value.category == "checkpoint"
+
+
+# --- the auditor's readers never load lmdb --------------------------------------------------
+
+
+def test_reading_a_published_tree_never_imports_lmdb() -> None:
+    code = (
+        "import importlib.util, sys\n"
+        "import ledger.sources, ledger.tiles, ledger.publish\n"
+        "if importlib.util.find_spec('ledger.verify'): import ledger.verify\n"
+        "s = ledger.sources.open_source(sys.argv[1])\n"
+        "n = sum(1 for _ in s.iter_entries(0, 291))\n"
+        "assert n == 291, n\n"
+        "assert 'lmdb' not in sys.modules, 'lmdb was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(VALID)], check=True, timeout=120)
