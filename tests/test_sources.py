@@ -62,27 +62,38 @@ def publisher_only(note: bytes) -> bytes:
     return body + b"\n\n" + b"".join(line + b"\n" for line in keep)
 
 
-def golden_ledger(directory: Path, target: Path, size: int) -> Store:
-    """An LMDB ledger holding a golden log's entries and block checkpoints (no lookup keys)."""
+def golden_blocks(directory: Path, size: int) -> list[tuple[list[bytes], bytes]]:
+    """A golden log cut into blocks: each block's entries and the checkpoint its seal signed."""
     entries = golden_entries(directory, size)
-    final = (directory / "checkpoint").read_bytes()
+    ends = [i + 1 for i, e in enumerate(entries) if isinstance(decode_entry_record(e)[1], Block)]
+    notes = []
+    for end in ends[1:]:
+        block = decode_entry_record(entries[end - 1])[1]
+        assert isinstance(block, Block)
+        assert block.checkpoint is not None
+        notes.append(block.checkpoint.encode())
+    notes.append(publisher_only((directory / "checkpoint").read_bytes()))
+    return [(entries[s:e], note) for s, e, note in zip([0, *ends], ends, notes, strict=False)]
+
+
+def commit_blocks(store: Store, blocks: list[tuple[list[bytes], bytes]]) -> None:
+    """Append whole blocks to ``store`` as the publisher's Ledger would (no lookup keys)."""
+    for block_entries, note in blocks:
+        size, height = store.size(), store.block_count()
+        last = len(block_entries) - 1
+        batch = tuple(
+            NewEntry(data=e, leaf_hash=leaf_hash(e), block=height if i == last else None)
+            for i, e in enumerate(block_entries)
+        )
+        store.commit(Commit(size=size, entries=batch, checkpoint=note))
+
+
+def golden_ledger(directory: Path, target: Path, size: int) -> Store:
+    """An LMDB ledger holding a golden log's entries, block checkpoints and cosigned checkpoint."""
     vkey = load_json(directory / "ledger.json")["vkey"]
     store = Store.create(target, {"vkey": vkey.encode()})
-    blocks = [(i, rec) for i, e in enumerate(entries)
-              for rec in [decode_entry_record(e)[1]] if isinstance(rec, Block)]
-    start = 0
-    for n, (index, _) in enumerate(blocks):
-        following = blocks[n + 1][1] if n + 1 < len(blocks) else None
-        assert following is None or isinstance(following, Block)
-        note = (following.checkpoint.encode() if following is not None and following.checkpoint
-                else publisher_only(final))
-        batch = tuple(
-            NewEntry(data=e, leaf_hash=leaf_hash(e), block=n if i == index else None)
-            for i, e in enumerate(entries[start : index + 1], start)
-        )
-        store.commit(Commit(size=start, entries=batch, checkpoint=note))
-        start = index + 1
-    store.put_meta("cosigned_checkpoint", final)
+    commit_blocks(store, golden_blocks(directory, size))
+    store.put_meta("cosigned_checkpoint", (directory / "checkpoint").read_bytes())
     return store
 
 

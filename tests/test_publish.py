@@ -1,0 +1,184 @@
+"""Publishing: golden bytes, only changed files, checkpoint last and atomic, the CLI command."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli as ledger_cli
+from ledger.errors import RootMismatchError, SignatureError
+from ledger.publish import publish
+from ledger.sources import LedgerDirSource, PublishedDirSource
+from ledger.store import Store
+from tests.conftest import GOLDEN_DIR, load_json
+from tests.test_sources import commit_blocks, golden_blocks, golden_ledger, published_files
+
+VALID = GOLDEN_DIR / "valid"
+SMALL = GOLDEN_DIR / "valid-small"
+REJECT = GOLDEN_DIR / "reject"
+EXPECTED = load_json(VALID / "expected.json")
+VKEY = EXPECTED["vkey"]
+
+importlib.import_module("cli.commands")  # registers the subcommands on the group
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(("golden", "size"), [(VALID, 291), (SMALL, 61)])
+def test_publishing_golden_entries_gives_the_golden_files(
+    tmp_path: Path, golden: Path, size: int
+) -> None:
+    result = publish(PublishedDirSource(golden), tmp_path / "out")
+    assert tree(tmp_path / "out") == published_files(golden)
+    assert result.tree_size == size
+    assert result.checkpoint_sizes[-1] == size
+    assert result.skipped == 0
+    assert result.written == len(published_files(golden))
+
+
+def test_publishing_a_ledger_directory_gives_the_golden_files(tmp_path: Path) -> None:
+    with golden_ledger(VALID, tmp_path / "ledger", 291) as store:
+        result = publish(LedgerDirSource.from_store(store), tmp_path / "out")
+    assert tree(tmp_path / "out") == published_files(VALID)
+    assert result.checkpoint_sizes == tuple(c["tree_size"] for c in EXPECTED["checkpoints"])
+    assert result.origin == EXPECTED["origin"]
+
+
+def test_second_publish_writes_nothing(tmp_path: Path) -> None:
+    first = publish(str(SMALL), tmp_path)
+    again = publish(str(SMALL), tmp_path)
+    assert again.paths_written == ()
+    assert again.skipped == first.written
+
+
+def test_growing_ledger_publishes_only_new_files(tmp_path: Path) -> None:
+    blocks = golden_blocks(VALID, 291)
+    with Store.create(tmp_path / "ledger", {"vkey": VKEY.encode()}) as store:
+        commit_blocks(store, blocks[:4])
+        before = publish(LedgerDirSource.from_store(store), tmp_path / "out")
+        assert before.tree_size == 218
+        old = tree(tmp_path / "out")
+        commit_blocks(store, blocks[4:])
+        store.put_meta("cosigned_checkpoint", (VALID / "checkpoint").read_bytes())
+        after = publish(LedgerDirSource.from_store(store), tmp_path / "out")
+    new = tree(tmp_path / "out")
+    assert new == published_files(VALID)
+    changed = {p for p in new if old.get(p) != new[p]}
+    assert set(after.paths_written) == changed
+    assert "checkpoint" in changed
+    assert "tile/0/000.p/218" not in changed  # a partial tile of an older checkpoint stays
+    assert (tmp_path / "out/tile/0/000.p/218").is_file()
+
+
+def test_checkpoint_is_written_last(tmp_path: Path) -> None:
+    result = publish(str(VALID), tmp_path)
+    assert result.paths_written[-1] == "checkpoint"
+    assert result.paths_written.index("ledger.json") < len(result.paths_written) - 1
+
+
+def test_damaged_published_file_is_rewritten(tmp_path: Path) -> None:
+    publish(str(SMALL), tmp_path)
+    tile = tmp_path / "tile/0/000.p/47"
+    damaged = bytearray(tile.read_bytes())
+    damaged[3] ^= 0x40
+    tile.write_bytes(bytes(damaged))
+    (tmp_path / "tile/entries/000.p/10").unlink()
+    result = publish(str(SMALL), tmp_path)
+    assert set(result.paths_written) == {"tile/0/000.p/47", "tile/entries/000.p/10"}
+    assert tree(tmp_path) == published_files(SMALL)
+
+
+def test_failed_checkpoint_write_leaves_the_old_checkpoint_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = (SMALL / "checkpoint").read_bytes()
+    (tmp_path / "checkpoint").write_bytes(old[:-1])  # differs, so publish must replace it
+    real_replace = os.replace
+
+    def failing_replace(src: str, dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name == "checkpoint":
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space"):
+        publish(str(SMALL), tmp_path)
+    assert (tmp_path / "checkpoint").read_bytes() == old[:-1]
+    assert not list(tmp_path.rglob(".*"))
+    assert (tmp_path / "tile/0/000.p/61").is_file()  # the tiles went out before it
+
+
+def test_checkpoint_signed_by_another_key_is_not_published(tmp_path: Path) -> None:
+    with pytest.raises(SignatureError):
+        publish(str(REJECT / "checkpoint-signed-by-another-key"), tmp_path, vkey=VKEY)
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_checkpoint_whose_root_is_not_the_entries_is_not_published(tmp_path: Path) -> None:
+    with pytest.raises(RootMismatchError):
+        publish(str(REJECT / "checkpoint-root-mismatch"), tmp_path, vkey=VKEY)
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_publish_needs_a_publisher_key(tmp_path: Path) -> None:
+    shutil.copytree(SMALL, tmp_path / "src", ignore=shutil.ignore_patterns("ledger.json"))
+    with pytest.raises(ValueError, match="publisher key"):
+        publish(str(tmp_path / "src"), tmp_path / "out")
+    result = publish(str(tmp_path / "src"), tmp_path / "out", vkey=VKEY)
+    assert tree(tmp_path / "out") == published_files(SMALL)
+    assert result.tree_size == 61
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_cli_publish_json_then_nothing_to_do(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "out"
+    first = runner.invoke(ledger_cli, ["publish", str(SMALL), str(out), "--json"])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert report["ok"] is True
+    assert (report["tree_size"], report["skipped"]) == (61, 0)
+    assert report["written"] == len(published_files(SMALL))
+    second = runner.invoke(ledger_cli, ["publish", str(SMALL), str(out)])
+    assert second.exit_code == 0
+    assert "0 files written" in second.stdout
+
+
+def test_cli_publish_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(ledger_cli, ["publish", str(tmp_path / "nope"), str(tmp_path / "o")])
+    assert missing.exit_code == 2
+    assert "Traceback" not in missing.output
+    forged = runner.invoke(
+        ledger_cli, ["publish", str(REJECT / "checkpoint-root-mismatch"), str(tmp_path / "o")]
+    )
+    assert forged.exit_code == 1
+    assert "root" in forged.output
+
+
+def test_installed_command_publishes(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("ledger")
+    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "cli.main"]
+    run = subprocess.run(
+        [*command, "publish", str(SMALL), str(tmp_path / "out"), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["tree_size"] == 61
+    assert tree(tmp_path / "out") == published_files(SMALL)
