@@ -412,3 +412,28 @@ def test_tile_node_reader_fetches_each_tile_once() -> None:
     for index in range(600):
         reader(0, index)
     assert sorted(set(fetched)) == sorted(fetched)
+
+
+# --- the docs' examples run -----------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_api_doc_examples_run() -> None:
+    import doctest
+
+    failures, tried = doctest.testfile(
+        str(DOCS / "api-parts" / "50-tiles.md"), module_relative=False, verbose=False
+    )
+    assert tried >= 15
+    assert failures == 0
+
+
+def test_spec_example_lists_the_golden_published_files() -> None:
+    text = (DOCS / "spec-parts" / "30-tiles.md").read_text(encoding="utf-8")
+    block = text.split("### Example", 1)[1].split("```", 2)[1]
+    listed = {line.split()[0] for line in block.strip().splitlines()}
+    small = GOLDEN_DIR / "valid-small"
+    on_disk = {p.relative_to(small).as_posix() for p in small.rglob("*") if p.is_file()}
+    assert listed == on_disk
+    assert len((small / "tile/0/000.p/61").read_bytes()) == 61 * 32
