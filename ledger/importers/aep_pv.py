@@ -1,0 +1,178 @@
+"""The AEP results-report CSV (``pv_part_cntry_*.csv``, ``pv_prov_*``, ...), any category.
+
+Header: twelve fixed columns, then exactly the letters of one rule set, then one
+``<NAME>-voturi`` column per competitor. Each row becomes a ``report`` record: the rule set
+follows ``report_type_category_code`` (DESIGN.md 8), ``created_at`` is local time in the
+election's time zone, and the station is ``<county code>-<precinct_nr>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ledger.errors import MalformedError
+from ledger.importers.csvfile import (
+    CsvFile,
+    parse_local_time,
+    parse_uint,
+    read_validated,
+    zone,
+)
+from ledger.importers.stations import NCE_CODES, StationInfo, station_id
+from ledger.records import STAGES, Report
+from ledger.rules import AEP_CATEGORY_RULES, RULE_SETS
+
+FIXED_COLUMNS = (
+    "precinct_county_nce", "precinct_county_name", "precinct_name", "precinct_nr", "uat_name",
+    "uat_siruta", "report_version", "report_stage_code", "report_type_scope_code",
+    "report_type_category_code", "report_type_code", "created_at",
+)
+VOTES_SUFFIX = "-voturi"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PvHeader:
+    """What a PV file's header says: its rule set's letters and its competitors, in order."""
+
+    letters: tuple[str, ...]
+    rule_set: str
+    competitors: tuple[str, ...]
+
+    def categories(self) -> tuple[str, ...]:
+        """The AEP category codes whose rule set has exactly this file's letters."""
+        return tuple(code for code, rules in AEP_CATEGORY_RULES.items()
+                     if rules == self.rule_set)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PvRow:
+    """One PV row: its line, the station it describes and the report it carries."""
+
+    line: int
+    station: StationInfo
+    report: Report
+
+
+def parse_pv_header(file: CsvFile) -> PvHeader:
+    """Check a PV header (fixed columns, one rule set's letters, ``-voturi`` columns).
+
+    Raises:
+        InputError: naming the first column that does not fit.
+    """
+    header = file.header
+    for i, expected in enumerate(FIXED_COLUMNS):
+        if i >= len(header) or header[i] != expected:
+            found = header[i] if i < len(header) else None
+            raise file.error(f"not an AEP PV header: expected column {expected!r} here, "
+                             f"found {found!r}", line=1, column=found or expected)
+    rest = header[len(FIXED_COLUMNS):]
+    split = next((i for i, name in enumerate(rest) if name.endswith(VOTES_SUFFIX)), len(rest))
+    letters = tuple(rest[:split])
+    rule_set = next((s.name for s in RULE_SETS.values() if set(s.letters) == set(letters)), None)
+    if rule_set is None:
+        raise file.error(f"the letter columns {list(letters)} are not those of any rule set",
+                         line=1, column=letters[0] if letters else None)
+    competitors = []
+    for name in rest[split:]:
+        competitor = name[: -len(VOTES_SUFFIX)]
+        if not name.endswith(VOTES_SUFFIX) or not competitor.strip():
+            raise file.error(f"expected a '<NAME>{VOTES_SUFFIX}' competitor column",
+                             line=1, column=name)
+        competitors.append(competitor)
+    if not competitors:
+        raise file.error(f"no '<NAME>{VOTES_SUFFIX}' competitor column", line=1)
+    return PvHeader(letters=letters, rule_set=rule_set, competitors=tuple(competitors))
+
+
+def read_pv_header(path: str | Path) -> PvHeader:
+    """The header of the PV file at ``path`` (reads only up to the first row)."""
+    file = CsvFile(path)
+    rows = file.rows()
+    try:
+        next(rows, None)
+    finally:
+        rows.close()
+    if not file.header:
+        raise file.error("empty file: no header line", line=1)
+    return parse_pv_header(file)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    header: PvHeader
+    letters: list[tuple[int, str]]
+    votes: list[tuple[int, str, str]]
+
+
+def _layout(file: CsvFile) -> _Layout:
+    header = parse_pv_header(file)
+    first_letter = len(FIXED_COLUMNS)
+    first_vote = first_letter + len(header.letters)
+    letters = sorted(((first_letter + i, name) for i, name in enumerate(header.letters)),
+                     key=lambda item: item[1])
+    votes = [(first_vote + i, name + VOTES_SUFFIX, name)
+             for i, name in enumerate(header.competitors)]
+    return _Layout(header, letters, votes)
+
+
+def _read(file: CsvFile, tz_name: str) -> Iterator[PvRow]:
+    tz = zone(tz_name)
+    layout: _Layout | None = None
+    for row in file.rows():
+        if layout is None:
+            layout = _layout(file)
+        yield _row(file, layout, tz, row.cells, row.line)
+    if layout is None:
+        _layout(file)
+
+
+def _row(file: CsvFile, layout: _Layout, tz: ZoneInfo, cells: list[str], line: int) -> PvRow:
+    nce = parse_uint(file, cells[0], line, "precinct_county_nce")
+    code = NCE_CODES.get(nce)
+    if code is None:
+        raise file.error(f"unknown county number {nce}", line=line, column="precinct_county_nce")
+    category = cells[9]
+    if AEP_CATEGORY_RULES.get(category) != layout.header.rule_set:
+        raise file.error(
+            f"category {category!r} does not use the {layout.header.rule_set} letters of this "
+            "file's header", line=line, column="report_type_category_code")
+    stage = cells[7]
+    if stage not in STAGES:
+        raise file.error(f"stage must be PROV, PART or FINAL, got {stage!r}", line=line,
+                         column="report_stage_code")
+    number = parse_uint(file, cells[3], line, "precinct_nr")
+    siruta = parse_uint(file, cells[5], line, "uat_siruta") if cells[5] else None
+    sid = station_id(code, number)
+    version = parse_uint(file, cells[6], line, "report_version")
+    at = parse_local_time(file, cells[11], tz, line, "created_at")
+    fields = {name: parse_uint(file, cells[i], line, name) for i, name in layout.letters}
+    votes = {name: parse_uint(file, cells[i], line, column) for i, column, name in layout.votes}
+    try:
+        report = Report(station=sid, category=category, version=version, stage=stage, at=at,
+                        fields=fields, votes=votes)
+        station = StationInfo(id=sid, county=cells[1], number=number, name=cells[2],
+                              siruta=siruta, uat=cells[4] or None)
+    except MalformedError as e:  # pragma: no cover - every field was parsed above
+        raise file.error(e.message, line=line) from e
+    return PvRow(line=line, station=station, report=report)
+
+
+def read_pv(path: str | Path, *, tz: str) -> Iterator[PvRow]:
+    """Stream the rows of a PV file in one pass (for checks that write nothing).
+
+    Raises:
+        InputError: at the first malformed row, after the rows before it were yielded.
+    """
+    return _read(CsvFile(path), tz)
+
+
+def import_pv(path: str | Path, *, tz: str) -> Iterator[PvRow]:
+    """Stream the rows of a PV file only after the whole file was read and checked.
+
+    Raises:
+        InputError: any malformed row (before the first row is yielded), or the file changed.
+    """
+    return read_validated(path, lambda file: _read(file, tz))
