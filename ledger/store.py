@@ -147,6 +147,14 @@ def _read_holder(fd: int) -> str:
         return "holder unknown"
 
 
+def _remove_new_store(directory: Path, *, remove_dir: bool) -> None:
+    """Undo a failed create: nothing was committed, so the files hold nothing of value."""
+    for name in (DATA_FILE, "lock.mdb", LOCK_FILE):
+        (directory / name).unlink(missing_ok=True)
+    if remove_dir:
+        directory.rmdir()
+
+
 class _Envs:
     """One LMDB environment per directory per process, shared and reference-counted.
 
@@ -157,7 +165,7 @@ class _Envs:
         self._lock = threading.Lock()
         self._open: dict[str, tuple[Any, int]] = {}
 
-    def acquire(self, directory: Path, map_size: int) -> Any:
+    def acquire(self, directory: Path, map_size: int, *, create: bool = False) -> Any:
         key = str(directory)
         with self._lock:
             if key in self._open:
@@ -167,8 +175,8 @@ class _Envs:
             try:
                 env = lmdb.open(
                     key, subdir=True, map_size=map_size, max_dbs=len(_DB_NAMES),
-                    readonly=not os.access(key, os.W_OK), readahead=False, meminit=False,
-                    create=False,
+                    readonly=not create and not os.access(key, os.W_OK), readahead=False,
+                    meminit=False, create=create,
                 )
             except _CORRUPT as e:
                 raise StoreCorruptError(f"ledger {directory} is corrupt: {e}") from e
@@ -194,6 +202,14 @@ _ENVS = _Envs()
 class Store:
     """An open ledger directory: read methods for anyone, :meth:`commit` for the lock holder."""
 
+    path: Path
+    writable: bool
+    max_map_size: int
+    _lock: _WriteLock | None
+    _env: Any
+    _dbs: dict[bytes, Any]
+    _closed: bool
+
     def __init__(
         self, path: str | os.PathLike[str], *, write: bool = False,
         map_size: int = DEFAULT_MAP_SIZE, max_map_size: int = DEFAULT_MAX_MAP_SIZE,
@@ -205,23 +221,17 @@ class Store:
         directory = Path(path).resolve()
         if not (directory / DATA_FILE).is_file():
             raise StoreError(f"{path} is not a ledger directory (no {DATA_FILE})")
-        self.path = directory
-        self.writable = write
-        self.max_map_size = max_map_size
-        self._lock = _WriteLock(directory) if write else None
-        try:
-            self._env = _ENVS.acquire(directory, map_size)
-        except BaseException:
-            if self._lock is not None:
-                self._lock.release()
-            raise
-        self._closed = False
+        lock = _WriteLock(directory) if write else None
+        self._attach(directory, lock, map_size, max_map_size, create=False)
         try:
             self._dbs = {name: self._env.open_db(name, create=False) for name in _DB_NAMES}
             fmt = self.meta("format")
         except lmdb.NotFoundError as e:
             self.close()
-            raise StoreError(f"{path} is not an election-ledger store") from e
+            raise StoreError(
+                f"{path} is not an election-ledger store (an interrupted init leaves this: "
+                "remove the directory and init again)"
+            ) from e
         except BaseException:
             self.close()
             raise
@@ -229,40 +239,61 @@ class Store:
             self.close()
             raise StoreError(f"{path}: unknown store format {fmt!r}, expected {FORMAT!r}")
 
+    def _attach(self, directory: Path, lock: _WriteLock | None, map_size: int,
+                max_map_size: int, *, create: bool) -> None:
+        self.path = directory
+        self.writable = lock is not None
+        self.max_map_size = max_map_size
+        self._lock = lock
+        self._dbs = {}
+        try:
+            self._env = _ENVS.acquire(directory, map_size, create=create)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        self._closed = False
+
     @classmethod
     def create(
         cls, path: str | os.PathLike[str], meta: dict[str, bytes], *,
+        initial: Commit | None = None,
         map_size: int = DEFAULT_MAP_SIZE, max_map_size: int = DEFAULT_MAX_MAP_SIZE,
     ) -> Store:
-        """Create a new empty ledger directory with ``meta`` and open it for writing.
+        """Create a ledger directory with ``meta`` and ``initial`` in ONE transaction; open it.
 
         Raises StoreError when ``path`` exists and is not an empty directory.
         """
         directory = Path(path)
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
             raise StoreError(f"{path} already exists and is not an empty directory")
+        if _RESERVED_META & meta.keys():
+            raise ValueError(f"meta keys {sorted(_RESERVED_META)} are reserved")
+        existed = directory.exists()
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            lock = _WriteLock(directory.resolve())
+            directory = directory.resolve()
         except OSError as e:
             raise StoreError(f"cannot create ledger directory {path}: {e.strerror}") from e
+        store = cls.__new__(cls)
+        store._attach(directory, _WriteLock(directory), map_size, max_map_size, create=True)
+
+        def init(txn: Any) -> None:
+            store._dbs = {name: store._env.open_db(name, txn=txn) for name in _DB_NAMES}
+            for key, value in sorted(meta.items()):
+                txn.put(key.encode(), value, db=store._dbs[b"meta"])
+            txn.put(b"format", FORMAT, db=store._dbs[b"meta"])
+            txn.put(b"size", _u64(0), db=store._dbs[b"meta"])
+            if initial is not None:
+                store._apply(txn, initial)
+
         try:
-            env = lmdb.open(str(directory), subdir=True, map_size=map_size,
-                            max_dbs=len(_DB_NAMES))
-            with env.begin(write=True) as txn:
-                dbs = {name: env.open_db(name, txn=txn) for name in _DB_NAMES}
-                txn.put(b"format", FORMAT, db=dbs[b"meta"])
-                txn.put(b"size", _u64(0), db=dbs[b"meta"])
-                for key, value in sorted(meta.items()):
-                    if key in _RESERVED_META:
-                        raise ValueError(f"meta key {key!r} is reserved")
-                    txn.put(key.encode(), value, db=dbs[b"meta"])
-            env.close()
-        except lmdb.Error as e:
-            raise StoreError(f"cannot create ledger {path}: {e}") from e
-        finally:
-            lock.release()
-        return cls(directory, write=True, map_size=map_size, max_map_size=max_map_size)
+            store._write(init)
+        except BaseException:
+            store.close()
+            _remove_new_store(directory, remove_dir=not existed)
+            raise
+        return store
 
     def close(self) -> None:
         """Release the environment and the write lock; idempotent."""

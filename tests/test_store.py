@@ -323,3 +323,22 @@ def test_nodes_reads_a_run_of_one_level(store: Store) -> None:
         store.nodes(3, 1, 1)
     with pytest.raises(IndexError, match="beyond"):
         store.node(0, 8)
+
+
+def test_create_writes_meta_and_the_first_entries_in_one_transaction(tmp_path: Path) -> None:
+    entries = new_entries(0, 1)
+    with Store.create(tmp_path / "l", {"origin": b"o"},
+                      initial=Commit(size=0, entries=entries, state=b"S")) as s:
+        assert s.snapshot() == (1, b"S", None)
+
+
+def test_failed_create_leaves_no_half_made_ledger(tmp_path: Path) -> None:
+    bad = Commit(size=0, entries=new_entries(0, 1), root=b"\x01" * 32)
+    with pytest.raises(StoreCorruptError):
+        Store.create(tmp_path / "l", {}, initial=bad)
+    assert not (tmp_path / "l").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StoreCorruptError):
+        Store.create(tmp_path / "empty", {}, initial=bad)
+    assert list((tmp_path / "empty").iterdir()) == []
+    Store.create(tmp_path / "empty", {}).close()
