@@ -1,6 +1,7 @@
 """Every `ledger` subcommand, one module each; importing this package registers them all."""
 
 from cli.commands import (  # noqa: F401
+    manifest,
     publish,
     validate,
 )

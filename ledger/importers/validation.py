@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ledger.importers.aep_pv import PvRow, read_pv, read_pv_header
 from ledger.importers.aep_turnout import TurnoutRow, read_turnout, turnout_time
-from ledger.importers.manifest import election_for_header
+from ledger.importers.manifest import election_for_header, read_manifest
 from ledger.records import Election, Record
 from ledger.report import Report
 from ledger.rules import RuleChecker
@@ -81,3 +81,23 @@ def _run(path: str | Path, fmt: str, election: Election,
     report.seconds = time.perf_counter() - started
     report.extra.update({"format": fmt, "file": name, "rows": count})
     return report
+
+
+def validate_file(path: str | Path, *, fmt: str, tz: str, at: str | None = None,
+                  manifest: str | Path | None = None, age_detail: bool = False) -> Report:
+    """Validate ``path`` as ``fmt`` (one of :data:`FORMATS`); ``manifest`` is a JSON manifest.
+
+    Raises:
+        InputError: the file (or the manifest) is not a well-formed file of that kind.
+        ValueError: an unknown format, or an option that does not apply to it.
+    """
+    if fmt == "aep-pv":
+        if at is not None or age_detail:
+            raise ValueError("--at and --age-detail apply to aep-turnout only")
+        election = read_manifest(manifest) if manifest is not None else None
+        return validate_pv(path, tz=tz, manifest=election)
+    if fmt == "aep-turnout":
+        if manifest is not None:
+            raise ValueError("--manifest applies to aep-pv only")
+        return validate_turnout(path, tz=tz, at=at, age_detail=age_detail)
+    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
