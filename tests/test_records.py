@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -464,3 +468,24 @@ def test_mutated_golden_entry_raises_only_malformed_error(data: st.DataObject) -
     # Whatever decodes re-encodes to exactly the bytes it came from.
     assert encode_entry(entry) == mutant
     assert encode_record(record) == entry.body
+
+
+# --- the docs' examples are what the code does ---------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_api_doc_examples_run() -> None:
+    failures, tried = doctest.testfile(
+        str(DOCS / "api-parts" / "30-records.md"), module_relative=False, verbose=False
+    )
+    assert tried > 20
+    assert failures == 0
+
+
+def test_encoding_doc_annotated_bytes_are_what_the_code_computes() -> None:
+    text = (DOCS / "records-parts" / "10-encoding.md").read_text(encoding="utf-8")
+    example = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))  # type: ignore[union-attr]
+    annotated = re.search(r"annotated:\n\n```\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
+    hex_ = "".join(re.split(r"\s{2,}", line.strip())[0] for line in annotated.splitlines())
+    assert hex_.replace(" ", "") == encode_record(record_from_json(example)).hex()
