@@ -85,8 +85,9 @@ class KeyRegistry:
     def check(self, key: bytes, record: Record) -> bytes:
         """The public key that must have signed ``record`` if key id ``key`` signed it.
 
-        Checks the signer against the record kind, and a station or revoke record against the
-        registry; changes nothing (call :meth:`apply` once the whole entry is accepted).
+        Checks the signer against the record kind first, then what the record does to the
+        registry (:meth:`check_record`); changes nothing (call :meth:`apply` once the whole
+        entry is accepted).
 
         Raises:
             SignatureError: category ``signature`` for a publisher kind signed by another key;
@@ -96,7 +97,11 @@ class KeyRegistry:
                 ``publisher-key-as-station``, ``revoke-unregistered``, ``key-already-revoked``,
                 ``election-repeated`` or ``election-not-first``.
         """
+        public_key = self._signer_key(key, record)
         self.check_record(record)
+        return public_key
+
+    def _signer_key(self, key: bytes, record: Record) -> bytes:
         by_publisher = key == self.publisher_key_id
         if type(record) is Turnout:
             if by_publisher:

@@ -168,6 +168,12 @@ def test_publisher_kind_signed_by_another_key_rejected(
     assert (error.category, error.code) == ("signature", "not-publisher")
 
 
+def test_signer_checked_before_what_the_record_does(registry: KeyRegistry) -> None:
+    # A station record signed by a station is refused for its signer, whatever key it names.
+    error = refused(registry, KEY_B1, station("C-1", KEY_A1))
+    assert (error.category, error.code) == ("signature", "not-publisher")
+
+
 def test_two_stations_sharing_a_key_rejected(registry: KeyRegistry) -> None:
     error = refused(registry, PUBLISHER, station("C-1", KEY_A1))
     assert (error.category, error.code) == ("keys", "key-shared")
