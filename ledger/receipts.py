@@ -46,7 +46,8 @@ HEADER = b"c2sp.org/tlog-proof@v1"
 MAX_PROOF_HASHES = 64
 #: The extra data is one entry (DESIGN.md section 3).
 MAX_EXTRA_SIZE = MAX_ENTRY_SIZE
-MAX_RECEIPT_SIZE = MAX_NOTE_SIZE + 4 * MAX_EXTRA_SIZE // 3 + 4096
+#: Header, extra line of a largest entry, index and 64 proof lines fit in 96 KiB.
+MAX_RECEIPT_SIZE = MAX_NOTE_SIZE + 96 * 1024
 
 _EXTRA = "extra "
 _INDEX = "index "

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import doctest
 import hashlib
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -551,3 +553,20 @@ def test_a_single_bit_flip_is_rejected_or_leaves_the_text_unchanged_and_that_sig
     # Only a flip in one signer's name or key hash survives: that line becomes a foreign key's.
     assert note.text == parse_unverified_note(_SIGNED).text
     assert len(note.verified_by) == 1
+
+
+# --- the docs' examples run ----------------------------------------------------------------------
+
+
+def test_api_doc_examples_run():
+    docs = Path(__file__).resolve().parent.parent / "docs" / "api-parts" / "20-notes.md"
+    failures, tried = doctest.testfile(str(docs), module_relative=False, verbose=False)
+    assert tried > 30
+    assert failures == 0
+
+
+def test_spec_example_cosignature_decodes_as_the_spec_says():
+    witness = parse_unverified_note(GOLDEN_CHECKPOINT).signatures[1]
+    assert witness.key_hash.hex() == "b6fb5853"
+    assert witness.signature[:8].hex() == "00000000682aca0c"
+    assert int.from_bytes(witness.signature[:8], "big") == 1747634700
