@@ -1,0 +1,540 @@
+"""The publisher's ledger (DESIGN.md sections 3, 4 and 9): append, seal, prove, over the store.
+
+Every entry runs through the shared :class:`~ledger.checker.EntryChecker` before anything is
+written, so the publisher accepts exactly what an auditor accepts. Each ``append`` batch and each
+``seal`` is one durable store transaction that also holds the checker's state, so reopening does
+not replay the log. Recovery after a crash at each step is described in ``docs/publisher.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import time as _time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+from ledger.checker import CheckedEntry, EntryChecker, SignatureJob
+from ledger.codec import decode_value, encode_value
+from ledger.errors import (
+    ChainError,
+    InputError,
+    MalformedError,
+    StoreCorruptError,
+    StoreError,
+    VerificationError,
+)
+from ledger.hashing import leaf_hash
+from ledger.merkle import consistency_proof_from_nodes, inclusion_proof_from_nodes
+from ledger.notes import (
+    Checkpoint,
+    NoteSigner,
+    SignedCheckpoint,
+    VerifierKey,
+    check_origin,
+    format_checkpoint,
+    open_ledger_checkpoint,
+    parse_verifier_key,
+    sign_note,
+)
+from ledger.proofs import verify_consistency
+from ledger.records import (
+    Block,
+    Election,
+    Entry,
+    Record,
+    Report,
+    Revoke,
+    Station,
+    decode_entry_record,
+    encode_entry,
+    sign_record,
+)
+from ledger.report import Finding
+from ledger.signing import is_valid_signature
+from ledger.store import Commit, LookupKey, NewEntry, Store
+
+#: Store meta names.
+META_ORIGIN = "origin"
+META_VKEY = "vkey"
+META_LEDGER_FORMAT = "ledger_format"
+LEDGER_FORMAT = b"election-ledger/v1"
+#: Batches with at least this many signatures to check are verified on every core.
+PARALLEL_MIN_SIGNATURES = 4096
+_CHUNK = 1024
+#: The msgpack bytes of ``"kind": "block"``: a cheap pre-filter before decoding.
+_BLOCK_KIND = b"\xa4kind\xa5block"
+#: Bounds for decoding our own checker state (it grows with the number of stations).
+_STATE_LIMITS: dict[str, int] = {"max_size": 1 << 31, "max_items": 1 << 26}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """A batch item written to the log: its position in the batch and its leaf index."""
+
+    position: int
+    index: int
+    kind: str
+    station: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    """A batch item refused: its position in the batch and every reason (the first is the cause)."""
+
+    position: int
+    errors: tuple[VerificationError, ...]
+
+    @property
+    def error(self) -> VerificationError:
+        """The first reason."""
+        return self.errors[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppendResult:
+    """What one ``append`` did: written items, refused items, soft-rule warnings, the new size.
+
+    ``written`` is False when ``stop_on_error`` refused the whole batch.
+    """
+
+    accepted: tuple[Accepted, ...]
+    rejected: tuple[Rejected, ...]
+    warnings: tuple[Finding, ...]
+    size: int
+    written: bool = True
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was refused."""
+        return not self.rejected
+
+
+class Ledger:
+    """An election ledger directory opened by the publisher (write) or anyone (read-only)."""
+
+    def __init__(self, store: Store, *, signer: NoteSigner | None = None) -> None:
+        """Wrap an open store; use :meth:`create` or :meth:`open`."""
+        self.store = store
+        origin, vkey = store.meta(META_ORIGIN), store.meta(META_VKEY)
+        if origin is None or vkey is None or store.meta(META_LEDGER_FORMAT) != LEDGER_FORMAT:
+            raise StoreCorruptError(f"ledger {store.path} has no origin, key or format record")
+        self.origin = origin.decode("utf-8")
+        try:
+            self.verifier_key: VerifierKey = parse_verifier_key(vkey.decode("utf-8"))
+        except (InputError, UnicodeDecodeError) as e:
+            raise StoreCorruptError(f"ledger {store.path}: stored publisher key: {e}") from e
+        if signer is not None and signer.verifier_key != self.verifier_key:
+            raise InputError(
+                f"key {signer.name}+{signer.key_hash.hex()} is not this ledger's publisher key "
+                f"({self.verifier_key})"
+            )
+        self.signer = signer
+        self._checker: EntryChecker | None = None
+        self._pool: ProcessPoolExecutor | None = None
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, path: str | os.PathLike[str], origin: str, publisher_signer: NoteSigner,
+        manifest: Election,
+    ) -> Ledger:
+        """Create a ledger whose entry 0 is ``manifest``, signed by the publisher.
+
+        Raises:
+            ValueError: the key's name is not the origin, or it is not an Ed25519 note key.
+            MalformedError: the origin breaks the grammar of DESIGN.md section 4.
+            StoreError: ``path`` exists and is not empty, or cannot be written.
+        """
+        check_origin(origin)
+        if publisher_signer.name != origin:
+            raise ValueError(
+                f"the publisher key is named {publisher_signer.name!r}; its name must be the "
+                f"origin {origin!r}"
+            )
+        vkey = publisher_signer.verifier_key
+        checker = EntryChecker(origin=origin, publisher=vkey)
+        data = encode_entry(sign_record(publisher_signer.signer, origin, manifest))
+        checked = checker.check(0, data)
+        if checked.errors:
+            raise checked.errors[0]
+        meta = {
+            META_ORIGIN: origin.encode("utf-8"),
+            META_VKEY: str(vkey).encode("utf-8"),
+            META_LEDGER_FORMAT: LEDGER_FORMAT,
+        }
+        initial = Commit(size=0, entries=(_new_entry(checked, data, None),),
+                         state=_encode_state(checker), root=checker.root())
+        ledger = cls(Store.create(path, meta, initial=initial), signer=publisher_signer)
+        ledger._checker = checker
+        return ledger
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], signer: NoteSigner | None = None, *,
+        write: bool = True,
+    ) -> Ledger:
+        """Open a ledger; re-verify its latest checkpoint (signature, root from stored nodes).
+
+        ``write=True`` takes the single-writer lock; ``signer`` (the publisher key) is needed
+        to register, revoke and seal.
+
+        Raises:
+            StoreError / StoreLockedError: cannot open, or another process writes it.
+            StoreCorruptError: stored state, nodes or checkpoint do not verify.
+            InputError: ``signer`` is not this ledger's publisher key.
+        """
+        store = Store(path, write=write)
+        try:
+            ledger = cls(store, signer=signer)
+            ledger._verify_latest_checkpoint()
+            if write:
+                ledger._load_checker()
+        except BaseException:
+            store.close()
+            raise
+        return ledger
+
+    def close(self) -> None:
+        """Close the store (releasing the write lock) and any verification workers."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _verify_latest_checkpoint(self) -> None:
+        latest = self.store.latest_checkpoint()
+        if latest is None:
+            return
+        height, note = latest
+        try:
+            signed = open_ledger_checkpoint(note, self.verifier_key)
+        except VerificationError as e:
+            raise StoreCorruptError(f"ledger {self.store.path}: latest checkpoint: {e}") from e
+        size = signed.checkpoint.size
+        if size != self.store.block_index(height) + 1:
+            raise StoreCorruptError(
+                f"ledger {self.store.path}: checkpoint of block {height} has size {size}, but "
+                "the block entry is not its last entry"
+            )
+        if signed.checkpoint.root != self.store.root(size):
+            raise StoreCorruptError(
+                f"ledger {self.store.path}: checkpoint at size {size} does not match the root "
+                "recomputed from the stored tree"
+            )
+
+    def _load_checker(self) -> EntryChecker:
+        """The checker as of the committed size, from the state stored with it."""
+        size, state, _ = self.store.snapshot()
+        if state is None:
+            raise StoreCorruptError(f"ledger {self.store.path} has no checker state")
+        try:
+            checker = EntryChecker.from_value(decode_value(state, **_STATE_LIMITS),
+                                              self.verifier_key)
+        except MalformedError as e:
+            raise StoreCorruptError(f"ledger {self.store.path}: checker state: {e}") from e
+        if checker.size != size or checker.root() != self.store.root(size):
+            raise StoreCorruptError(
+                f"ledger {self.store.path}: checker state covers {checker.size} entries with "
+                f"another root than the {size} stored ones"
+            )
+        self._checker = checker
+        return checker
+
+    @property
+    def checker(self) -> EntryChecker:
+        """The entry checker as of the committed size (loaded on first use)."""
+        return self._checker if self._checker is not None else self._load_checker()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Number of entries committed."""
+        return self.store.size()
+
+    def root(self, size: int | None = None) -> bytes:
+        """RFC 9162 root at ``size`` (default: the committed size), from stored nodes."""
+        return self.store.root(size)
+
+    def election(self) -> Election:
+        """The election record (entry 0)."""
+        record = self.record(0)
+        if type(record) is not Election:
+            raise StoreCorruptError(f"ledger {self.store.path}: entry 0 is not the election")
+        return record
+
+    def entry(self, index: int) -> bytes:
+        """Entry ``index`` as stored (IndexError past the end)."""
+        return self.store.entry(index)
+
+    def record(self, index: int) -> Record:
+        """The record of entry ``index``."""
+        return _decode_stored(self.store, index, self.store.entry(index))[1]
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Entry bytes from ``start`` up to ``stop`` (default: the committed size)."""
+        return self.store.iter_entries(start, stop)
+
+    def blocks(self) -> Iterator[tuple[int, Block]]:
+        """(leaf index, block record) of every block entry, by height."""
+        for _height, index in self.store.iter_blocks():
+            record = self.record(index)
+            if type(record) is not Block:
+                raise StoreCorruptError(f"ledger {self.store.path}: entry {index} is no block")
+            yield index, record
+
+    def lookup(self, station: str, kind: str | None = None,
+               category: str | None = None) -> list[int]:
+        """Indices of the entries about ``station`` (optionally one kind and category)."""
+        return self.store.lookup(station, kind, category)
+
+    def checkpoint(self, height: int) -> SignedCheckpoint:
+        """The checkpoint signed when block ``height`` was sealed (IndexError if none)."""
+        return self._open_stored(self.store.checkpoint(height))
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        """The latest signed checkpoint, or None before the first seal."""
+        latest = self.store.latest_checkpoint()
+        return None if latest is None else self._open_stored(latest[1])
+
+    def _open_stored(self, note: bytes) -> SignedCheckpoint:
+        try:
+            return open_ledger_checkpoint(note, self.verifier_key)
+        except VerificationError as e:
+            raise StoreCorruptError(f"ledger {self.store.path}: stored checkpoint: {e}") from e
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` (default: all)."""
+        n = self.size if size is None else size
+        if not 0 <= index < n:
+            raise ValueError(f"entry {index} is not inside a tree of size {n}")
+        return inclusion_proof_from_nodes(self.store.node_reader(n), index, n)
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
+        """RFC 9162 consistency proof from tree size ``size1`` to ``size2`` (default: all)."""
+        n = self.size if size2 is None else size2
+        if not 0 <= size1 <= n:
+            raise ValueError(f"need 0 <= size1 <= size2, got {size1}, {n}")
+        return consistency_proof_from_nodes(self.store.node_reader(n), size1, n)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _need_signer(self) -> NoteSigner:
+        if self.signer is None:
+            raise ValueError("this needs the publisher key: open the ledger with signer=")
+        return self.signer
+
+    def sign(self, record: Record) -> bytes:
+        """Entry bytes of ``record`` signed by the publisher for this log."""
+        return encode_entry(sign_record(self._need_signer().signer, self.origin, record))
+
+    def register_station(self, station: Station) -> int:
+        """Append a publisher-signed ``station`` record; return its index.
+
+        Raises:
+            VerificationError: the registry refuses it (shared key, publisher key, ...).
+        """
+        return self._append_one(self.sign(station))
+
+    def revoke_key(self, key_id: bytes, reason: str) -> int:
+        """Append a publisher-signed ``revoke`` of a station key id; return its index.
+
+        Raises:
+            VerificationError: the key is not a registered station key, or already revoked.
+        """
+        return self._append_one(self.sign(Revoke(key=key_id, reason=reason)))
+
+    def _append_one(self, data: bytes) -> int:
+        result = self.append([data], stop_on_error=True)
+        if result.rejected:
+            raise result.rejected[0].error
+        return result.accepted[0].index
+
+    def append(
+        self, entries: Sequence[bytes | Entry], *, stop_on_error: bool = False
+    ) -> AppendResult:
+        """Check every entry, then write the accepted ones in one durable transaction.
+
+        A refused entry names its batch position and why; the others are written unless
+        ``stop_on_error``, which writes nothing when any entry is refused.
+
+        Raises:
+            StoreError: the write failed (nothing of the batch was written).
+        """
+        checker = self._writer_checker()
+        datas = [e if isinstance(e, bytes) else encode_entry(e) for e in entries]
+        verdicts = self._signature_verdicts(checker, datas)
+        start = checker.size
+        new: list[NewEntry] = []
+        accepted: list[Accepted] = []
+        rejected: list[Rejected] = []
+        warnings: list[Finding] = []
+        try:
+            for position, data in enumerate(datas):
+                checked = self._check_new(checker, data, verdicts[position])
+                if checked.errors:
+                    rejected.append(Rejected(position=position, errors=tuple(checked.errors)))
+                    if stop_on_error:
+                        break
+                    continue
+                new.append(_new_entry(checked, data, self._revoked_station(checked)))
+                accepted.append(Accepted(position=position, index=checked.index,
+                                         kind=checked.kind or "", station=checked.station))
+                warnings.extend(checked.warnings)
+            if stop_on_error and rejected:
+                self._load_checker()
+                return AppendResult(accepted=(), rejected=tuple(rejected), warnings=(),
+                                    size=start, written=False)
+            if new:
+                self.store.commit(Commit(size=start, entries=tuple(new),
+                                         state=_encode_state(checker), root=checker.root()))
+        except BaseException:
+            self._load_checker()  # the checker ran ahead of the store: reset it
+            raise
+        return AppendResult(accepted=tuple(accepted), rejected=tuple(rejected),
+                            warnings=tuple(warnings), size=start + len(new))
+
+    def _writer_checker(self) -> EntryChecker:
+        if not self.store.writable:
+            raise StoreError(f"ledger {self.store.path} is open read-only")
+        return self.checker
+
+    def _check_new(self, checker: EntryChecker, data: bytes, ok: bool | None) -> CheckedEntry:
+        index, leaf = checker.size, leaf_hash(data)
+        earlier = self.store.index_of(leaf)
+        if earlier is not None:
+            duplicate = MalformedError(f"entry is byte-identical to entry {earlier}",
+                                       code="duplicate-entry")
+            return CheckedEntry(index=index, leaf_hash=leaf, errors=[duplicate])
+        if _BLOCK_KIND in data and _is_block(data):
+            # Blocks are sealed, not appended: only seal() signs the checkpoint a block needs.
+            refused = ChainError("block entries are made by seal(), not appended",
+                                 code="block-appended")
+            return CheckedEntry(index=index, leaf_hash=leaf, kind="block", errors=[refused])
+        return checker.check(index, data, signature_ok=ok)
+
+    def _revoked_station(self, checked: CheckedEntry) -> str | None:
+        if type(checked.record) is not Revoke:
+            return None
+        owner = self.checker.registry.signer_for(checked.record.key)
+        return None if owner is None else owner.station
+
+    def _signature_verdicts(self, checker: EntryChecker,
+                            datas: Sequence[bytes]) -> list[bool | None]:
+        jobs = [checker.signature_job(data) for data in datas]
+        todo = [job for job in jobs if job is not None]
+        if len(todo) < PARALLEL_MIN_SIGNATURES or (os.cpu_count() or 1) < 2:
+            return [None] * len(datas)  # the checker verifies each one inline
+        results = iter(self._verify_in_parallel(todo))
+        return [None if job is None else next(results) for job in jobs]
+
+    def _verify_in_parallel(self, jobs: list[SignatureJob]) -> list[bool]:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(),
+                                             mp_context=get_context("forkserver"))
+        chunks = [jobs[i:i + _CHUNK] for i in range(0, len(jobs), _CHUNK)]
+        return [ok for chunk in self._pool.map(_verify_chunk, chunks) for ok in chunk]
+
+    def seal(self, time: int | None = None, *, allow_empty: bool = True) -> SignedCheckpoint:
+        """Append a block entry and sign the checkpoint that ends with it, in one transaction.
+
+        ``time`` (ms since the epoch, default now) must be later than the last block's. Refuses
+        to sign a checkpoint that does not extend the last one signed.
+
+        Raises:
+            ValueError: an empty block without ``allow_empty``, or a time not later.
+            ConsistencyError / RootMismatchError: the stored tree does not extend the last
+                checkpoint (never signed).
+            StoreError: the write failed (nothing was written or signed into the store).
+        """
+        signer = self._need_signer()
+        checker = self._writer_checker()
+        size, last = checker.size, checker.last_block
+        first = 0 if last is None else last.index + 1
+        if size == first and not allow_empty:
+            raise ValueError("nothing to seal: no entry since the last block (allow an empty "
+                             "block to seal anyway)")
+        now = int(_time.time() * 1000) if time is None else time
+        if last is not None and now <= last.time:
+            if time is not None:
+                raise ValueError(f"block time {time} is not after the last block's {last.time}")
+            now = last.time + 1
+        previous = self._check_extends_latest(checker)
+        block = Block(height=0 if last is None else last.height + 1,
+                      prev=bytes(32) if last is None else last.leaf_hash,
+                      first=first, count=size - first, time=now, checkpoint=previous)
+        data = self.sign(block)
+        try:
+            checked = checker.check(size, data)
+            if checked.errors:
+                raise checked.errors[0]
+            cp = Checkpoint(origin=self.origin, size=checker.size, root=checker.root())
+            note = sign_note(format_checkpoint(cp), [signer])
+            signed = open_ledger_checkpoint(note, self.verifier_key)
+            self.store.commit(Commit(size=size, entries=(_new_entry(checked, data, None),),
+                                     state=_encode_state(checker), checkpoint=note,
+                                     root=cp.root))
+        except BaseException:
+            self._load_checker()
+            raise
+        return signed
+
+    def _check_extends_latest(self, checker: EntryChecker) -> str | None:
+        """The latest checkpoint's note text, after proving the tree now extends it."""
+        latest = self.latest_checkpoint()
+        size = checker.size
+        root = self.store.root(size)
+        if checker.root() != root:
+            raise StoreCorruptError(f"ledger {self.store.path}: checker and store roots differ")
+        if latest is None:
+            return None
+        old = latest.checkpoint
+        proof = self.consistency_proof(old.size, size)
+        verify_consistency(old.size, size, proof, old.root, root)
+        return latest.note_bytes.decode("utf-8")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _verify_chunk(jobs: list[SignatureJob]) -> list[bool]:
+    """Worker: Ed25519 checks of one chunk (runs in a verification process)."""
+    return [is_valid_signature(*job) for job in jobs]
+
+
+def _encode_state(checker: EntryChecker) -> bytes:
+    return encode_value(checker.to_value())
+
+
+def _new_entry(checked: CheckedEntry, data: bytes, revoked_station: str | None) -> NewEntry:
+    """The store's view of an accepted entry: bytes, leaf hash, lookup keys, block height."""
+    record, kind = checked.record, checked.kind or ""
+    lookups: tuple[LookupKey, ...] = ()
+    station = checked.station or revoked_station
+    if station is not None:
+        category = record.category if type(record) is Report else ""
+        lookups = (LookupKey(station=station, kind=kind, category=category),)
+    return NewEntry(data=data, leaf_hash=checked.leaf_hash, lookup=lookups, block=checked.block)
+
+
+def _decode_stored(store: Store, index: int, data: bytes) -> tuple[Entry, Record]:
+    try:
+        return decode_entry_record(data)
+    except MalformedError as e:
+        raise StoreCorruptError(f"ledger {store.path}: entry {index}: {e}") from e
+
+
+def _is_block(data: bytes) -> bool:
+    try:
+        return type(decode_entry_record(data)[1]) is Block
+    except MalformedError:
+        return False  # the checker will say why
