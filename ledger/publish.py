@@ -15,12 +15,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.errors import RootMismatchError, Where
 from ledger.notes import open_checkpoint, parse_verifier_key
 from ledger.records import Block, decode_entry_record
-from ledger.sources import CHECKPOINT_FILE, LEDGER_JSON, Source, open_source
+from ledger.sources import CHECKPOINT_FILE, LEDGER_JSON, LedgerDirSource, Source, open_source
 from ledger.tiles import TileBuilder, TileBytes
+
+if TYPE_CHECKING:
+    from ledger.log import Ledger
 
 LEDGER_FORMAT = "election-ledger/v1"
 
@@ -43,16 +47,16 @@ class PublishResult:
 
 
 def publish(
-    ledger_or_source: Source | str | os.PathLike[str],
+    ledger_or_source: Ledger | Source | str | os.PathLike[str],
     outdir: str | os.PathLike[str],
     *,
     vkey: str | None = None,
 ) -> PublishResult:
-    """Publish the latest checkpoint of a ledger (or of any source) into ``outdir``.
+    """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``.
 
     ``vkey`` is the publisher's verifier key; by default the one the source states. The
-    checkpoint must verify with it and its root must equal the root of the entries, or nothing
-    is published.
+    checkpoint must verify with it and its root must equal the root of the entries, or it is not
+    written (tiles written before the check stay, unseen without a checkpoint that needs them).
 
     Raises:
         SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
@@ -60,9 +64,12 @@ def publish(
         ValueError: no publisher key is known.
     """
     if isinstance(ledger_or_source, str | os.PathLike):
-        with closing(open_source(os.fspath(ledger_or_source))) as source:
-            return publish(source, outdir, vkey=vkey)
-    source = ledger_or_source
+        with closing(open_source(os.fspath(ledger_or_source))) as opened:
+            return publish(opened, outdir, vkey=vkey)
+    if isinstance(ledger_or_source, Source):
+        source: Source = ledger_or_source
+    else:  # the publisher's open Ledger: read its store directly
+        source = LedgerDirSource.from_store(ledger_or_source.store)
     key = vkey if vkey is not None else source.publisher_vkey()
     if key is None:
         raise ValueError(f"{source.describe()} does not state the publisher key: pass vkey")

@@ -15,11 +15,21 @@ from click.testing import CliRunner
 
 from cli.main import cli as ledger_cli
 from ledger.errors import RootMismatchError, SignatureError
+from ledger.log import Ledger
+from ledger.notes import parse_signer_key
 from ledger.publish import publish
+from ledger.records import Block, Election, decode_entry_record
 from ledger.sources import LedgerDirSource, PublishedDirSource
 from ledger.store import Store
 from tests.conftest import GOLDEN_DIR, load_json
-from tests.test_sources import commit_blocks, golden_blocks, golden_ledger, published_files
+from tests.test_sources import (
+    commit_blocks,
+    golden_blocks,
+    golden_entries,
+    golden_ledger,
+    published_files,
+    publisher_only,
+)
 
 VALID = GOLDEN_DIR / "valid"
 SMALL = GOLDEN_DIR / "valid-small"
@@ -56,6 +66,37 @@ def test_publishing_a_ledger_directory_gives_the_golden_files(tmp_path: Path) ->
     assert tree(tmp_path / "out") == published_files(VALID)
     assert result.checkpoint_sizes == tuple(c["tree_size"] for c in EXPECTED["checkpoints"])
     assert result.origin == EXPECTED["origin"]
+
+
+@pytest.mark.parametrize(("golden", "size"), [(VALID, 291), (SMALL, 61)])
+def test_publishing_the_publishers_ledger_gives_the_golden_files(
+    tmp_path: Path, golden: Path, size: int
+) -> None:
+    entries = golden_entries(golden, size)
+    election = decode_entry_record(entries[0])[1]
+    assert isinstance(election, Election)
+    signer = parse_signer_key(load_json(GOLDEN_DIR / "keys.json")["publisher"]["skey"])
+    with Ledger.create(tmp_path / "ledger", EXPECTED["origin"], signer, election) as ledger:
+        pending: list[bytes] = []
+        for entry in entries[1:]:
+            record = decode_entry_record(entry)[1]
+            if isinstance(record, Block):
+                assert not ledger.append(pending).rejected
+                pending = []
+                ledger.seal(record.time)
+            else:
+                pending.append(entry)
+        publish(ledger, tmp_path / "out")
+        golden_files = published_files(golden)
+        published = tree(tmp_path / "out")
+        assert published["checkpoint"] == publisher_only(golden_files["checkpoint"])
+        assert {p: b for p, b in published.items() if p != "checkpoint"} == {
+            p: b for p, b in golden_files.items() if p != "checkpoint"
+        }
+        ledger.store.put_meta("cosigned_checkpoint", golden_files["checkpoint"])
+        again = publish(ledger, tmp_path / "out")
+    assert again.paths_written == ("checkpoint",)
+    assert tree(tmp_path / "out") == golden_files
 
 
 def test_second_publish_writes_nothing(tmp_path: Path) -> None:
