@@ -47,7 +47,7 @@ from ledger.records import (
 from ledger.registry import KeyRegistry
 from ledger.report import Finding
 from ledger.rules import RuleChecker, Violation
-from ledger.signing import verify_signature
+from ledger.signing import is_valid_signature
 
 ZERO_HASH = bytes(HASH_SIZE)
 STATE_VERSION = 1
@@ -216,11 +216,13 @@ class EntryChecker:
         # Step 2: the signer, then the signature.
         public_key = self.registry.check(entry.key, record)
         if signature_ok is None:
-            verify_signature(public_key, entry_signed_message(self.origin, entry.body), entry.sig)
-        elif not signature_ok:
+            message = entry_signed_message(self.origin, entry.body)
+            signature_ok = is_valid_signature(public_key, message, entry.sig)
+        if not signature_ok:
+            # The two cannot be told apart: either way the signature is not over this origin.
             raise SignatureError(
                 f"entry signature does not verify over this log's origin {self.origin!r}: "
-                "a damaged signature, or a record signed for another log (replay)",
+                "a damaged signature, or a record signed for another log (a replay)",
                 code="bad-signature",
             )
         # Steps 1 (duplicates), 3 and 4 by kind.

@@ -1,0 +1,371 @@
+"""The auditor: ``ledger verify`` over any source (DESIGN.md section 7, steps 1-6).
+
+Streams the entries the latest checkpoint covers, checks their signatures on all cores in
+batches, runs the shared :class:`~ledger.checker.EntryChecker` over them, compares every tile the
+checkpoint needs (:mod:`ledger.tile_audit`) and, given a trusted older checkpoint, proves from the
+tiles that the log only grew. Every failure becomes a :class:`~ledger.report.Finding`. This module
+never imports lmdb: a ledger directory is read through :mod:`ledger.sources`, which loads it
+lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from ledger.audit_state import AuditState, load_state, save_state
+from ledger.batch_verify import Job, Results, SignaturePool, default_workers
+from ledger.checker import EntryChecker
+from ledger.errors import (
+    ConsistencyError,
+    InputError,
+    MalformedError,
+    RollbackError,
+    VerificationError,
+    Where,
+)
+from ledger.merkle import consistency_proof_from_nodes, root_from_nodes
+from ledger.notes import Checkpoint, VerifierKey, check_origin, open_ledger_checkpoint
+from ledger.proofs import verify_consistency
+from ledger.report import Finding, Report
+from ledger.sources import CHECKPOINT_FILE, Source
+from ledger.tile_audit import TileAudit
+from ledger.tiles import TILE_WIDTH, bundles_for_size, parse_entry_bundle
+
+#: Entries per batch of signature checks sent to one worker.
+CHUNK = 4096
+#: Below this many entries, checking signatures in this process is faster than starting workers.
+PARALLEL_MIN_ENTRIES = 2 * CHUNK
+#: At most this many errors are listed; the rest are counted in the summary.
+MAX_ERRORS = 10_000
+
+Progress = Callable[[int, int], None]
+
+
+def verify(
+    source: Source,
+    publisher: VerifierKey,
+    *,
+    trusted: bytes | None = None,
+    state_path: str | os.PathLike[str] | None = None,
+    full: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Audit the log ``source`` serves against the publisher's verifier key; never raises on
+    what it finds (every finding is in the report).
+
+    ``trusted`` is a checkpoint note the auditor trusts (an earlier run's); ``state_path`` the
+    auditor's state file (read when it matches ``trusted``, rewritten after a run without
+    errors); ``full`` reads the whole log even so; ``workers`` processes check signatures
+    (default: every core); ``progress(done, total)`` is called as entries are checked.
+
+    Raises:
+        InputError: ``trusted`` or the state file is not what it must be, or the source cannot
+            be opened at all (exit 2).
+    """
+    audit = _Audit(source=source, publisher=publisher, progress=progress)
+    return audit.run(trusted=trusted, state_path=state_path, full=full, workers=workers)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Audit:
+    """One run of the auditor: its inputs, its running findings, its report."""
+
+    source: Source
+    publisher: VerifierKey
+    progress: Progress | None
+    report: Report = field(init=False)
+    head: list[VerificationError] = field(default_factory=list)
+    tiles: list[VerificationError] = field(default_factory=list)
+    entries: list[VerificationError] = field(default_factory=list)
+    tail: list[VerificationError] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
+    dropped: int = 0
+    done: int = 0
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        self.report = Report(origin=self.publisher.name)
+
+    # --- the run -----------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        trusted: bytes | None,
+        state_path: str | os.PathLike[str] | None,
+        full: bool,
+        workers: int | None,
+    ) -> Report:
+        started = time.monotonic()
+        try:
+            self._run(trusted, state_path, full, workers)
+        finally:
+            self.report.seconds = time.monotonic() - started
+        return self.report
+
+    def _run(
+        self,
+        trusted_note: bytes | None,
+        state_path: str | os.PathLike[str] | None,
+        full: bool,
+        workers: int | None,
+    ) -> None:
+        trusted = None if trusted_note is None else self._open_trusted(trusted_note)
+        try:
+            check_origin(self.publisher.name)
+        except VerificationError as e:
+            self.head.append(e)
+            return self._finish()
+        latest = self._open_latest()
+        if latest is None:
+            return self._finish()
+        self.report.tree_size, self.report.root = latest.size, latest.root
+        if trusted is not None and trusted.size > latest.size:
+            self.head.append(RollbackError(
+                f"the checkpoint has size {latest.size}, smaller than the trusted checkpoint's "
+                f"{trusted.size}: a rollback", where=Where(file=CHECKPOINT_FILE)))
+            trusted = None
+        state = self._load_state(state_path, trusted, full)
+        checker, tiles, clean = self._check_entries(latest, state, workers)
+        if clean and trusted is not None:
+            self._check_consistency(trusted, latest)
+        if state_path is not None and clean and not self._errors():
+            save_state(state_path, AuditState(
+                origin=self.publisher.name, size=latest.size, root=latest.root,
+                checker=checker, tiles=tiles, blocks=[b for b in self.blocks if b < latest.size],
+            ))
+            self.report.extra["state_written"] = True
+        return self._finish()
+
+    # --- step 5 (the checkpoint) and step 6 (the trusted checkpoint) --------------------------
+
+    def _open_latest(self) -> Checkpoint | None:
+        try:
+            note = self.source.read_checkpoint()
+            return open_ledger_checkpoint(note, self.publisher).checkpoint
+        except VerificationError as e:
+            self.head.append(e.at(file=CHECKPOINT_FILE))
+            return None
+
+    def _open_trusted(self, note: bytes) -> Checkpoint:
+        try:
+            return open_ledger_checkpoint(note, self.publisher).checkpoint
+        except VerificationError as e:
+            raise InputError(f"the --trusted checkpoint does not verify with the publisher key: "
+                             f"{e.message}") from e
+
+    def _check_consistency(self, trusted: Checkpoint, latest: Checkpoint) -> None:
+        """Step 6: the latest tree extends the trusted one, proved from the published tiles."""
+        try:
+            proof = consistency_proof_from_nodes(
+                self.source.node_reader(latest.size), trusted.size, latest.size
+            ) if 0 < trusted.size < latest.size else []
+            verify_consistency(trusted.size, latest.size, proof, trusted.root, latest.root)
+        except VerificationError as e:
+            error = e if e.category == "consistency" else ConsistencyError(
+                f"cannot prove the log extends the trusted checkpoint: {e.message}",
+                where=e.where)
+            self.tail.append(error.at(file=CHECKPOINT_FILE))
+
+    # --- the state file ------------------------------------------------------------------------
+
+    def _load_state(
+        self, path: str | os.PathLike[str] | None, trusted: Checkpoint | None, full: bool
+    ) -> AuditState | None:
+        if path is None or full or trusted is None:
+            return None
+        state = load_state(path)
+        if state is None or (state.origin, state.size, state.root) != (
+            self.publisher.name, trusted.size, trusted.root
+        ):
+            return None
+        self.report.extra["resumed_from"] = state.size
+        return state
+
+    def _resume(self, state: AuditState | None) -> tuple[EntryChecker, TileAudit, int]:
+        if state is None:
+            checker = EntryChecker(origin=self.publisher.name, publisher=self.publisher)
+            return checker, TileAudit(source=self.source), 0
+        try:
+            checker = EntryChecker.from_value(state.checker, self.publisher)
+            tiles = TileAudit.resume(self.source, state.size, state.tiles)
+        except MalformedError as e:
+            raise InputError(f"the state file does not hold a valid audit: {e.message}") from e
+        if checker.size != state.size or checker.root() != state.root:
+            raise InputError("the state file's tree is not the tree of its size and root")
+        self.blocks = list(state.blocks)
+        return checker, tiles, state.size
+
+    # --- steps 1-5 over the entries --------------------------------------------------------------
+
+    def _check_entries(
+        self, latest: Checkpoint, state: AuditState | None, workers: int | None
+    ) -> tuple[dict[str, object], list[list[bytes]], bool]:
+        checker, tiles, start = self._resume(state)
+        size = latest.size
+        held = self.source.entry_count()
+        end = max(size, held) if held is not None else size
+        self.total = end - start
+        stopped = False
+        try:
+            if start % TILE_WIDTH and start < size:
+                self._prefill(tiles, start, size)
+            self._stream(checker, tiles, self._entries(start, size), size, workers)
+        except VerificationError as e:
+            self.tiles.append(e)
+            stopped = True
+        if not stopped and checker.last_block is not None and checker.last_block.index != size - 1:
+            self.tail.append(MalformedError(
+                f"the checkpoint covers {size - 1 - checker.last_block.index} entries after the "
+                "last block entry: a signed checkpoint must end with a block entry",
+                category="checkpoint", code="checkpoint-not-at-block"))
+        if not stopped:
+            tiles.finish()
+        entries_root = None if stopped else checker.root()
+        tiles_root = None
+        if entries_root != latest.root:
+            tiles_root = self._tiles_root(size)
+        self.tiles = self.tiles + tiles.resolve(entries_root, tiles_root, latest.root)
+        value, rows = checker.to_value(), tiles.to_value()
+        if not stopped and end > size:
+            self.report.unsealed = end - size
+            try:
+                self._stream(checker, None, self._tail(size, end), end, workers=1)
+            except VerificationError as e:
+                self.tail.append(e)
+        self.warnings += checker.finish()
+        self.report.stations = checker.registry.stations
+        return value, rows, not stopped
+
+    def _tiles_root(self, size: int) -> bytes | None:
+        try:
+            return root_from_nodes(self.source.node_reader(size), size)
+        except (VerificationError, ValueError, IndexError):
+            return None
+
+    def _prefill(self, tiles: TileAudit, start: int, size: int) -> None:
+        """Resuming mid-bundle: the bundle's earlier entries must still be the ones audited."""
+        ref = next(bundles_for_size(size, start))
+        entries = parse_entry_bundle(
+            self.source.read_entry_bundle(ref.index, ref.width), ref.width, path=ref.path
+        )[: start % TILE_WIDTH]
+        tiles.prefill(entries)
+
+    def _entries(self, start: int, size: int) -> Iterator[tuple[int, bytes]]:
+        """(index, entry) from ``start`` to ``size``, read bundle by bundle."""
+        for ref in bundles_for_size(size, start):
+            data = self.source.read_entry_bundle(ref.index, ref.width)
+            first = ref.index * TILE_WIDTH
+            for offset, entry in enumerate(parse_entry_bundle(data, ref.width, path=ref.path)):
+                if first + offset >= start:
+                    yield first + offset, entry
+
+    def _tail(self, size: int, end: int) -> Iterator[tuple[int, bytes]]:
+        """The unsealed tail of a ledger directory (entries after the latest checkpoint)."""
+        return enumerate(self.source.iter_entries(size, end), start=size)
+
+    def _stream(
+        self,
+        checker: EntryChecker,
+        tiles: TileAudit | None,
+        entries: Iterator[tuple[int, bytes]],
+        size: int,
+        workers: int | None,
+    ) -> None:
+        """Check entries in order; signatures in a worker pool when there are enough of them."""
+        count = workers if workers is not None else default_workers()
+        if count <= 1 or self.total < PARALLEL_MIN_ENTRIES:
+            for index, entry in entries:
+                self._one(checker, tiles, index, entry, None, size)
+            return
+        inflight: deque[tuple[list[tuple[int, bytes]], Callable[[], Results]]] = deque()
+        with SignaturePool(count) as pool:
+            try:
+                while chunk := list(islice(entries, CHUNK)):
+                    jobs: list[Job] = [checker.signature_job(entry) for _, entry in chunk]
+                    inflight.append((chunk, pool.submit(jobs)))
+                    if len(inflight) > 2 * count:
+                        self._consume(checker, tiles, *inflight.popleft(), size)
+            finally:
+                while inflight:
+                    self._consume(checker, tiles, *inflight.popleft(), size)
+
+    def _consume(
+        self,
+        checker: EntryChecker,
+        tiles: TileAudit | None,
+        chunk: list[tuple[int, bytes]],
+        results: Callable[[], Results],
+        size: int,
+    ) -> None:
+        for (index, entry), ok in zip(chunk, results(), strict=True):
+            self._one(checker, tiles, index, entry, ok, size)
+
+    def _one(
+        self,
+        checker: EntryChecker,
+        tiles: TileAudit | None,
+        index: int,
+        entry: bytes,
+        signature_ok: bool | None,
+        size: int,
+    ) -> None:
+        checked = checker.check(index, entry, signature_ok=signature_ok, in_log=True)
+        report = self.report
+        report.entries += 1
+        if checked.kind is not None:
+            report.records_by_kind[checked.kind] += 1
+        if checked.kind == "block":
+            self.blocks.append(index)
+        if tiles is not None:
+            tiles.add(entry, checked.leaf_hash)
+            if checked.kind == "block" and index + 1 < size:
+                tiles.check_partials()
+        self.entries += checked.errors
+        self.warnings += checked.warnings
+        self.done += 1
+        if self.progress is not None and (self.done % 1024 == 0 or self.done == self.total):
+            self.progress(self.done, self.total)
+
+    # --- the report ----------------------------------------------------------------------------
+
+    def _errors(self) -> list[VerificationError]:
+        return self.head + self.tiles + self.entries + self.tail
+
+    def _block_of(self, index: int | None) -> int | None:
+        """Height of the block entry that seals entry ``index`` (None when none does)."""
+        if index is None:
+            return None
+        height = bisect_left(self.blocks, index)
+        return height if height < len(self.blocks) else None
+
+    def _finding(self, finding: Finding) -> Finding:
+        if finding.block is not None or finding.index is None:
+            return finding
+        block = self._block_of(finding.index)
+        if block is None:
+            return finding
+        return Finding(
+            category=finding.category, code=finding.code, message=finding.message,
+            index=finding.index, block=block, station=finding.station, kind=finding.kind,
+            file=finding.file, line=finding.line,
+        )
+
+    def _finish(self) -> None:
+        report = self.report
+        report.blocks = sum(1 for b in self.blocks if report.tree_size and b < report.tree_size)
+        errors = self._errors()
+        for error in errors[:MAX_ERRORS]:
+            report.error(self._finding(Finding.from_error(error)))
+        if len(errors) > MAX_ERRORS:
+            report.extra["errors_not_listed"] = len(errors) - MAX_ERRORS
+        for warning in sorted(self.warnings, key=lambda w: (w.index is None, w.index or 0)):
+            report.warning(self._finding(warning))
