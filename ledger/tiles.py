@@ -93,7 +93,7 @@ def bundle_path(index: int, width: int = TILE_WIDTH) -> str:
 
 
 _PATH_RE = re.compile(
-    r"tile/(?P<level>entries|0|[1-9][0-9]?)/(?P<index>(?:x[0-9]{3}/)*[0-9]{3})"
+    r"tile/(?P<level>entries|0|[1-9][0-9]?)/(?P<index>(?:x[0-9]{3}/){0,6}[0-9]{3})"
     r"(?:\.p/(?P<width>[1-9][0-9]{0,2}))?"
 )
 
@@ -103,7 +103,8 @@ def parse_tile_path(path: str) -> TileId | BundleId:
 
     Raises:
         MalformedError: (category ``tiles``) anything else: leading zeros, a level over 63,
-            a width outside 1..255 after ``.p/``, redundant ``x000/`` groups.
+            a width outside 1..255 after ``.p/``, redundant ``x000/`` groups, an index of
+            more than 21 digits (tree sizes are 64-bit).
     """
     m = _PATH_RE.fullmatch(path)
     if m is None:

@@ -103,6 +103,8 @@ def test_bundle_paths_share_the_index_spelling() -> None:
         "tile/0/00a",
         "tile/entries/000.p/300",
         "tile/0/000.p/5\n",
+        "tile/0/" + "x999/" * 1500 + "999",  # an index far past 64 bits
+        "tile/0/x001/x000/x000/x000/x000/x000/x000/000",
     ],
 )
 def test_noncanonical_tile_path_rejected(path: str) -> None:
