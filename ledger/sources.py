@@ -83,7 +83,7 @@ class Source(Protocol):
         ...
 
     def entry_count(self) -> int | None:
-        """Entries held beyond any checkpoint (a ledger directory), or None (published trees)."""
+        """Every entry held, unsealed tail included (ledger directory); None for published trees."""
         ...
 
     def publisher_vkey(self) -> str | None:
