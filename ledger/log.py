@@ -21,6 +21,7 @@ from ledger.errors import (
     ChainError,
     InputError,
     MalformedError,
+    RollbackError,
     StoreCorruptError,
     StoreError,
     VerificationError,
@@ -452,8 +453,8 @@ class Ledger:
 
         Raises:
             ValueError: an empty block without ``allow_empty``, or a time not later.
-            ConsistencyError / RootMismatchError: the stored tree does not extend the last
-                checkpoint (never signed).
+            RollbackError / ConsistencyError: the new checkpoint would not be larger than the
+                last one signed, or would not extend it (a fork): never signed.
             StoreError: the write failed (nothing was written or signed into the store).
         """
         signer = self._need_signer()
@@ -498,6 +499,10 @@ class Ledger:
         if latest is None:
             return None
         old = latest.checkpoint
+        if old.size >= size + 1:
+            raise RollbackError(
+                f"refusing to sign size {size + 1}: the last checkpoint signed has size {old.size}"
+            )
         proof = self.consistency_proof(old.size, size)
         verify_consistency(old.size, size, proof, old.root, root)
         return latest.note_bytes.decode("utf-8")
