@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ledger import log as log_module
 from ledger.errors import (
@@ -22,6 +27,8 @@ from ledger.errors import (
 )
 from ledger.hashing import leaf_hash
 from ledger.log import Ledger
+from ledger.merkle import consistency_proof as merkle_consistency_proof
+from ledger.merkle import inclusion_proof as merkle_inclusion_proof
 from ledger.merkle import root as reference_root
 from ledger.notes import (
     Checkpoint,
@@ -425,3 +432,84 @@ def test_signatures_of_a_large_batch_are_checked_on_all_cores(
     assert [r.position for r in result.rejected] == [3]
     assert isinstance(result.rejected[0].error, VerificationError)
     assert len(result.accepted) == 6
+
+
+# --- the model test -----------------------------------------------------------------------------
+
+
+class LedgerModel(RuleBasedStateMachine):
+    """Appends, seals, reopens and proofs at random past sizes against a plain list of leaves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="ledger-model-"))
+        self.path = self.dir / "l"
+        self.lg = new_ledger(self.path, ("AB-1", "AB-2", "AB-3"))
+        self.leaves = all_leaves(self.lg)
+        self.voters = {"AB-1": 0, "AB-2": 0, "AB-3": 0}
+        self.checkpoints: list[tuple[int, bytes]] = []
+        self.time = T0
+
+    def teardown(self) -> None:
+        self.lg.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @rule(station=st.sampled_from(["AB-1", "AB-2", "AB-3"]),
+          steps=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=4),
+          forged=st.booleans())
+    def append(self, station: str, steps: list[int], forged: bool) -> None:
+        batch, expected = [], []
+        voters = self.voters[station]
+        for step in steps:
+            voters += step + 1
+            batch.append(signed(turnout(station, voters, at=T0 + voters)))
+            expected.append(batch[-1])
+        if forged:
+            batch.append(signed(turnout(station, voters + 1), signer=station_signer("AB-9")))
+        result = self.lg.append(batch)
+        assert [r.position for r in result.rejected] == ([len(steps)] if forged else [])
+        self.voters[station] = voters
+        self.leaves += [leaf_hash(e) for e in expected]
+
+    @rule()
+    def seal(self) -> None:
+        self.time += 1000
+        signed_cp = self.lg.seal(time=self.time)
+        self.leaves.append(leaf_hash(self.lg.entry(len(self.leaves))))
+        cp = signed_cp.checkpoint
+        assert cp.size == len(self.leaves)
+        assert cp.root == reference_root(self.leaves)
+        self.checkpoints.append((cp.size, cp.root))
+
+    @rule()
+    def reopen(self) -> None:
+        self.lg.close()
+        self.lg = Ledger.open(self.path, publisher_key())
+
+    @rule(data=st.data())
+    def prove_at_a_past_size(self, data: st.DataObject) -> None:
+        size = data.draw(st.integers(min_value=1, max_value=len(self.leaves)))
+        index = data.draw(st.integers(min_value=0, max_value=size - 1))
+        old = data.draw(st.integers(min_value=0, max_value=size))
+        root = reference_root(self.leaves[:size])
+        proof = self.lg.inclusion_proof(index, size)
+        assert proof == merkle_inclusion_proof(self.leaves, index, size)
+        verify_inclusion(self.leaves[index], index, size, proof, root)
+        cproof = self.lg.consistency_proof(old, size)
+        assert cproof == merkle_consistency_proof(self.leaves, old, size)
+        verify_consistency(old, size, cproof, reference_root(self.leaves[:old]), root)
+
+    @invariant()
+    def store_matches_the_model(self) -> None:
+        assert self.lg.size == len(self.leaves)
+        assert self.lg.root() == reference_root(self.leaves)
+        latest = self.lg.latest_checkpoint()
+        if self.checkpoints:
+            assert latest is not None
+            assert (latest.checkpoint.size, latest.checkpoint.root) == self.checkpoints[-1]
+        else:
+            assert latest is None
+
+
+TestLedgerModel = LedgerModel.TestCase
+TestLedgerModel.settings = settings(max_examples=30, stateful_step_count=20, deadline=None)
