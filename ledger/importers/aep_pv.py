@@ -67,14 +67,14 @@ def parse_pv_header(file: CsvFile) -> PvHeader:
         if i >= len(header) or header[i] != expected:
             found = header[i] if i < len(header) else None
             raise file.error(f"not an AEP PV header: expected column {expected!r} here, "
-                             f"found {found!r}", line=1, column=found or expected)
+                             f"found {found!r}", line=1, column=expected)
     rest = header[len(FIXED_COLUMNS):]
     split = next((i for i, name in enumerate(rest) if name.endswith(VOTES_SUFFIX)), len(rest))
     letters = tuple(rest[:split])
     rule_set = next((s.name for s in RULE_SETS.values() if set(s.letters) == set(letters)), None)
     if rule_set is None:
         raise file.error(f"the letter columns {list(letters)} are not those of any rule set",
-                         line=1, column=letters[0] if letters else None)
+                         line=1, column=_odd_letter(letters))
     competitors = []
     for name in rest[split:]:
         competitor = name[: -len(VOTES_SUFFIX)]
@@ -87,17 +87,27 @@ def parse_pv_header(file: CsvFile) -> PvHeader:
     return PvHeader(letters=letters, rule_set=rule_set, competitors=tuple(competitors))
 
 
+def _odd_letter(letters: tuple[str, ...]) -> str | None:
+    # Name the first column that the closest rule set does not have (else the first letter).
+    closest = max(RULE_SETS.values(), key=lambda s: len(set(s.letters) & set(letters)))
+    extra = [name for name in letters if name not in closest.letters]
+    return extra[0] if extra else (letters[0] if letters else None)
+
+
 def read_pv_header(path: str | Path) -> PvHeader:
-    """The header of the PV file at ``path`` (reads only up to the first row)."""
+    """The header of the PV file at ``path`` (reads only up to the first row).
+
+    Raises:
+        InputError: the file cannot be read or its header is not a PV header.
+    """
     file = CsvFile(path)
-    rows = file.rows()
+    headers: list[PvHeader] = []
+    rows = file.rows(on_header=lambda: headers.append(parse_pv_header(file)))
     try:
         next(rows, None)
     finally:
         rows.close()
-    if not file.header:
-        raise file.error("empty file: no header line", line=1)
-    return parse_pv_header(file)
+    return headers[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +130,9 @@ def _layout(file: CsvFile) -> _Layout:
 
 def _read(file: CsvFile, tz_name: str) -> Iterator[PvRow]:
     tz = zone(tz_name)
-    layout: _Layout | None = None
-    for row in file.rows():
-        if layout is None:
-            layout = _layout(file)
-        yield _row(file, layout, tz, row.cells, row.line)
-    if layout is None:
-        _layout(file)
+    layouts: list[_Layout] = []
+    for row in file.rows(on_header=lambda: layouts.append(_layout(file))):
+        yield _row(file, layouts[0], tz, row.cells, row.line)
 
 
 def _row(file: CsvFile, layout: _Layout, tz: ZoneInfo, cells: list[str], line: int) -> PvRow:

@@ -104,19 +104,15 @@ def _layout(file: CsvFile, age_detail: bool) -> _Layout:
 
 
 def _read(file: CsvFile, at: int, age_detail: bool) -> Iterator[TurnoutRow]:
-    layout: _Layout | None = None
+    layouts: list[_Layout] = []
     seen: dict[str, int] = {}
-    for row in file.rows():
-        if layout is None:
-            layout = _layout(file, age_detail)
-        result = _row(file, layout, at, row.cells, row.line)
+    for row in file.rows(on_header=lambda: layouts.append(_layout(file, age_detail))):
+        result = _row(file, layouts[0], at, row.cells, row.line)
         earlier = seen.setdefault(result.station.id, row.line)
         if earlier != row.line:
             raise file.error(f"station {result.station.id} already appears on line {earlier}",
                              line=row.line, column="Nr sectie de votare")
         yield result
-    if layout is None:
-        _layout(file, age_detail)
 
 
 def _row(file: CsvFile, layout: _Layout, at: int, cells: list[str], line: int) -> TurnoutRow:

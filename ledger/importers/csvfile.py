@@ -56,8 +56,10 @@ class CsvFile:
         """An :class:`InputError` located in this file."""
         return InputError(message, where=Where(file=self.name, line=line, column=column))
 
-    def rows(self) -> Generator[CsvRow, None, None]:
-        """Read the header, then yield every data row; the whole-file digest is set at the end.
+    def rows(self, on_header: Callable[[], None] | None = None) -> Generator[CsvRow, None, None]:
+        """Read the header, call ``on_header`` (to check it before any row), then yield rows.
+
+        The whole-file digest is set at the end.
 
         Raises:
             InputError: the file cannot be opened, is not UTF-8, is empty, or a row is malformed.
@@ -69,12 +71,14 @@ class CsvFile:
         with handle:
             reader = csv.reader(self._lines(handle), strict=True)
             try:
-                yield from self._records(reader)
+                yield from self._records(reader, on_header)
             except csv.Error as e:
                 raise self.error(f"not CSV: {e}", line=self._line) from e
         self.digest = self._hash.digest()
 
-    def _records(self, reader: Iterator[list[str]]) -> Iterator[CsvRow]:
+    def _records(
+        self, reader: Iterator[list[str]], on_header: Callable[[], None] | None
+    ) -> Iterator[CsvRow]:
         header = next(reader, None)
         if header is None:
             raise self.error("empty file: no header line", line=1)
@@ -84,6 +88,8 @@ class CsvFile:
             if name in seen:
                 raise self.error("column appears twice in the header", line=1, column=name)
             seen.add(name)
+        if on_header is not None:
+            on_header()
         start = self._line + 1
         for cells in reader:
             if len(cells) != len(header):
