@@ -62,11 +62,17 @@ def _print(report: Report, *, fmt: str, file: str, verbose: bool) -> None:
     if report.errors:
         click.echo("errors:")
         for finding in report.errors:
-            click.echo(f"  {finding.describe()}")
+            click.echo(f"  {_describe(finding)}")
     if verbose and report.warnings:
         click.echo("warnings:")
         for finding in report.warnings:
-            click.echo(f"  {finding.describe()}")
+            click.echo(f"  {_describe(finding)}")
+
+
+def _describe(finding: Finding) -> str:
+    # The message already names the station; lead with the CSV line it came from.
+    where = f"{finding.file}:{finding.line}" if finding.line is not None else finding.file
+    return f"{where}: {finding.message} [{finding.code}]"
 
 
 def _by_rule(title: str, findings: list[Finding]) -> None:
