@@ -30,7 +30,14 @@ from ledger.errors import (
     Where,
 )
 from ledger.merkle import consistency_proof_from_nodes, root_from_nodes
-from ledger.notes import Checkpoint, VerifierKey, check_origin, open_ledger_checkpoint
+from ledger.notes import (
+    Checkpoint,
+    VerifierKey,
+    check_origin,
+    open_ledger_checkpoint,
+    parse_checkpoint,
+    parse_unverified_note,
+)
 from ledger.proofs import verify_consistency
 from ledger.report import Finding, Report
 from ledger.sources import CHECKPOINT_FILE, Source
@@ -44,7 +51,25 @@ PARALLEL_MIN_ENTRIES = 2 * CHUNK
 #: At most this many errors are listed; the rest are counted in the summary.
 MAX_ERRORS = 10_000
 
+#: How findings about the ``--trusted`` checkpoint name it.
+TRUSTED_FILE = "--trusted"
+
 Progress = Callable[[int, int], None]
+
+
+def open_trusted_checkpoint(note: bytes, publisher: VerifierKey) -> Checkpoint:
+    """A checkpoint the auditor trusts (``--trusted``, ``--old``): it must verify all the same.
+
+    Raises:
+        InputError: the bytes are not a signed checkpoint note at all (exit 2).
+        VerificationError: the note does not verify with the publisher key or breaks the
+            election profile (exit 1).
+    """
+    try:
+        parse_checkpoint(parse_unverified_note(note, category="checkpoint").text)
+    except MalformedError as e:
+        raise InputError(f"not a signed checkpoint: {e.message}") from e
+    return open_ledger_checkpoint(note, publisher).checkpoint
 
 
 def verify(
@@ -66,8 +91,8 @@ def verify(
     (default: every core); ``progress(done, total)`` is called as entries are checked.
 
     Raises:
-        InputError: ``trusted`` or the state file is not what it must be, or the source cannot
-            be opened at all (exit 2).
+        InputError: ``trusted`` is not a checkpoint note at all, the state file is not an audit
+            state, or the source cannot be read at all (exit 2).
     """
     audit = _Audit(source=source, publisher=publisher, progress=progress)
     return audit.run(trusted=trusted, state_path=state_path, full=full, workers=workers)
@@ -118,12 +143,12 @@ class _Audit:
         full: bool,
         workers: int | None,
     ) -> None:
-        trusted = None if trusted_note is None else self._open_trusted(trusted_note)
         try:
             check_origin(self.publisher.name)
         except VerificationError as e:
             self.head.append(e)
             return self._finish()
+        trusted = None if trusted_note is None else self._open_trusted(trusted_note)
         latest = self._open_latest()
         if latest is None:
             return self._finish()
@@ -155,12 +180,12 @@ class _Audit:
             self.head.append(e.at(file=CHECKPOINT_FILE))
             return None
 
-    def _open_trusted(self, note: bytes) -> Checkpoint:
+    def _open_trusted(self, note: bytes) -> Checkpoint | None:
         try:
-            return open_ledger_checkpoint(note, self.publisher).checkpoint
+            return open_trusted_checkpoint(note, self.publisher)
         except VerificationError as e:
-            raise InputError(f"the --trusted checkpoint does not verify with the publisher key: "
-                             f"{e.message}") from e
+            self.head.append(e.at(file=TRUSTED_FILE))
+            return None
 
     def _check_consistency(self, trusted: Checkpoint, latest: Checkpoint) -> None:
         """Step 6: the latest tree extends the trusted one, proved from the published tiles."""

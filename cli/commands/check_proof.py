@@ -1,0 +1,63 @@
+"""`ledger check-proof RECEIPT [STATION-RECEIPT] --pub FILE`: check a receipt offline."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cli.main import cli, emit_json, json_option
+from ledger.keyfiles import read_bounded, read_verifier_key
+from ledger.receipts import MAX_RECEIPT_SIZE, CheckedReceipt, Receipt, check_receipt, parse_receipt
+
+
+def _read_receipt(path: str) -> Receipt:
+    return parse_receipt(read_bounded(path, MAX_RECEIPT_SIZE, "a receipt"))
+
+
+@cli.command("check-proof")
+@click.argument("receipt", metavar="RECEIPT")
+@click.argument("station_receipt", metavar="[STATION-RECEIPT]", required=False)
+@click.option("--pub", "pub", required=True, metavar="FILE",
+              help="The publisher's verifier key (one line).")
+@json_option
+def check_proof_command(receipt: str, station_receipt: str | None, pub: str,
+                        as_json: bool) -> None:
+    """Show, offline, that the record in RECEIPT is in the log the publisher signed.
+
+    A station-signed record needs STATION-RECEIPT too (the station record that registered its
+    key, under the same checkpoint). Exit 0 when the receipt checks, 1 when it does not, 2 when
+    a file is not a receipt or key at all.
+    """
+    publisher = read_verifier_key(pub)
+    main = _read_receipt(receipt)
+    station = None if station_receipt is None else _read_receipt(station_receipt)
+    checked = check_receipt(main, publisher, station)
+    if as_json:
+        emit_json(checked.to_json())
+    else:
+        _print(checked)
+
+
+def _print(checked: CheckedReceipt) -> None:
+    record = checked.record
+    cp = checked.checkpoint
+    who = f"station {checked.station}" if checked.station else "the election"
+    click.echo(f"OK: entry {checked.index} ({record.KIND} of {who}) is in the log "
+               f"{cp.origin} at tree size {cp.size}")
+    click.echo(f"  root {cp.root.hex()}")
+    signer = ("the publisher" if checked.signed_by == "publisher"
+              else f"station {checked.station}'s key, registered at entry {checked.station_index}")
+    click.echo(f"  signed by {signer}")
+    if checked.cosigned_by:
+        click.echo(f"  cosigned by {', '.join(checked.cosigned_by)}")
+    for name, value in _fields(checked):
+        click.echo(f"  {name}: {value}")
+    for line in checked.not_shown:
+        click.echo(f"  not shown offline: {line}")
+
+
+def _fields(checked: CheckedReceipt) -> list[tuple[str, str]]:
+    value = checked.to_json()["record"]
+    return [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+            for k, v in value.items() if k != "kind"]

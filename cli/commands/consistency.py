@@ -1,0 +1,45 @@
+"""`ledger consistency SOURCE --old CHECKPOINT --pub PUB`: does the log extend an old checkpoint?"""
+
+from __future__ import annotations
+
+import click
+
+from cli.main import cli, emit_json, json_option
+from ledger.keyfiles import read_bounded, read_verifier_key
+from ledger.notes import MAX_NOTE_SIZE, encode_base64
+from ledger.prove import prove_consistency
+from ledger.sources import open_source
+
+
+@cli.command("consistency")
+@click.argument("source", metavar="SOURCE")
+@click.option("--old", "old", required=True, metavar="CHECKPOINT",
+              help="The older signed checkpoint the log must extend.")
+@click.option("--pub", "pub", required=True, metavar="FILE",
+              help="The publisher's verifier key (one line).")
+@json_option
+def consistency_command(source: str, old: str, pub: str, as_json: bool) -> None:
+    """Prove from the tiles at SOURCE that its latest checkpoint extends the CHECKPOINT given.
+
+    Exit 0 when it does, 1 when it does not (or is smaller: a rollback), 2 when a file cannot
+    be read at all.
+    """
+    publisher = read_verifier_key(pub)
+    old_note = read_bounded(old, MAX_NOTE_SIZE, "a checkpoint")
+    with open_source(source) as log:
+        result = prove_consistency(log, publisher, old_note)
+    if as_json:
+        emit_json({
+            "ok": True,
+            "origin": result.new.origin,
+            "old": {"tree_size": result.old.size, "root": result.old.root.hex()},
+            "new": {"tree_size": result.new.size, "root": result.new.root.hex()},
+            "proof": [encode_base64(h) for h in result.proof],
+        })
+        return
+    click.echo(f"OK: the log {result.new.origin} extends the old checkpoint")
+    click.echo(f"  old: size {result.old.size}, root {result.old.root.hex()}")
+    click.echo(f"  new: size {result.new.size}, root {result.new.root.hex()}")
+    click.echo(f"  consistency proof ({len(result.proof)} hashes):")
+    for h in result.proof:
+        click.echo(f"    {encode_base64(h)}")

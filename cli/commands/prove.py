@@ -1,0 +1,58 @@
+"""`ledger prove SOURCE (INDEX | --station ID)`: write C2SP tlog-proof receipts for observers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.main import cli, emit_json, json_option
+from ledger.prove import STATION_KINDS, checkpoint_note, make_receipt, prove_station
+from ledger.receipts import Receipt, format_receipt
+from ledger.sources import open_source
+
+
+@cli.command("prove")
+@click.argument("source", metavar="SOURCE")
+@click.argument("index", type=click.IntRange(min=0), required=False, metavar="[INDEX]")
+@click.option("--station", metavar="ID", default=None,
+              help="Prove this station's last entry of --kind, and its key's station record.")
+@click.option("--kind", type=click.Choice(STATION_KINDS), default="report", show_default=True,
+              help="With --station: which kind of entry.")
+@click.option("--category", metavar="CODE", default=None,
+              help="With --station: the last report in this category.")
+@click.option("--size", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Use the checkpoint of the block ending at size N (default: the latest).")
+@click.option("-o", "--output", "output", default=None, metavar="PATH",
+              help="INDEX: the receipt file (default <index>.tlog-proof); --station: the folder "
+                   "(default .).")
+@json_option
+def prove_command(source: str, index: int | None, station: str | None, kind: str,
+                  category: str | None, size: int | None, output: str | None,
+                  as_json: bool) -> None:
+    """Write a receipt proving entry INDEX (or a station's record) is in the log at SOURCE."""
+    if (index is None) == (station is None):
+        raise click.UsageError("give either INDEX or --station ID")
+    if station is None and (category is not None or kind != "report"):
+        raise click.UsageError("--kind and --category go with --station")
+    written: list[tuple[Path, Receipt]] = []
+    with open_source(source) as log:
+        if index is not None:
+            receipt = make_receipt(log, index, checkpoint=checkpoint_note(log, size))
+            written.append((Path(output or f"{index}.tlog-proof"), receipt))
+        elif station is not None:
+            proof = prove_station(log, station, kind=kind, category=category, size=size)
+            folder = Path(output or ".")
+            folder.mkdir(parents=True, exist_ok=True)
+            written.append((folder / f"{station}-{kind}.tlog-proof", proof.record))
+            if proof.registration is not None:
+                written.append((folder / f"{station}-station.tlog-proof", proof.registration))
+    for path, receipt in written:
+        path.write_bytes(format_receipt(receipt))
+    if as_json:
+        emit_json({"ok": True, "receipts": [
+            {"file": str(path), "index": receipt.index} for path, receipt in written
+        ]})
+        return
+    for path, receipt in written:
+        click.echo(f"wrote {path} (entry {receipt.index})")

@@ -1,0 +1,101 @@
+"""`ledger verify SOURCE --pub FILE`: the auditor's full check of a log (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from cli.main import cli, emit_json, json_option
+from ledger.keyfiles import read_bounded, read_verifier_key
+from ledger.notes import MAX_NOTE_SIZE
+from ledger.report import Finding, Report
+from ledger.sources import open_source
+from ledger.verify import Progress, verify
+
+
+@cli.command("verify")
+@click.argument("source", metavar="SOURCE")
+@click.option("--pub", "pub", required=True, metavar="FILE",
+              help="The publisher's verifier key (one line; its key name is the origin).")
+@click.option("--trusted", metavar="CHECKPOINT", default=None,
+              help="A checkpoint you trust: the log must extend it (else a rollback error).")
+@click.option("--state", metavar="FILE", default=None,
+              help="Your state file: read only what is new when it matches --trusted; "
+                   "rewritten after a run without errors.")
+@click.option("--full", is_flag=True, help="Read the whole log even when --state matches.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Processes checking signatures (default: every core).")
+@click.option("-v", "--verbose", is_flag=True, help="List every warning, not only the counts.")
+@json_option
+@click.pass_context
+def verify_command(ctx: click.Context, source: str, pub: str, trusted: str | None,
+                   state: str | None, full: bool, workers: int | None, verbose: bool,
+                   as_json: bool) -> None:
+    """Check every entry, signature, rule, block, checkpoint and tile of the log at SOURCE.
+
+    SOURCE is a ledger directory, a published directory or an http(s):// URL. Exit 0 when
+    everything holds (warnings allowed), 1 when anything is wrong, 2 when SOURCE, the key or
+    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened.
+    """
+    publisher = read_verifier_key(pub)
+    trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
+                                                             "a checkpoint")
+    with open_source(source) as log, _progress_bar() as progress:
+        report = verify(log, publisher, trusted=trusted_note, state_path=state, full=full,
+                        workers=workers, progress=progress)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print(report, log_name=source, verbose=verbose)
+    if not report.ok:
+        ctx.exit(1)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=1, label="checking entries", file=sys.stderr) as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        yield update
+
+
+def _print(report: Report, *, log_name: str, verbose: bool) -> None:
+    verdict = "OK" if report.ok else "FAILED"
+    size = "?" if report.tree_size is None else report.tree_size
+    click.echo(f"{verdict}: {log_name} ({report.origin}), tree size {size}")
+    if report.root is not None:
+        click.echo(f"  root {report.root.hex()}")
+    rate = report.entries / report.seconds if report.seconds > 0 else 0.0
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.records_by_kind.items()))
+    click.echo(f"  {report.entries} entries ({kinds or 'none'}), {report.blocks} blocks, "
+               f"{report.stations} stations, in {report.seconds:.2f} s ({rate:,.0f} records/s)")
+    if report.unsealed:
+        click.echo(f"  {report.unsealed} unsealed entries after the latest checkpoint (checked)")
+    if "resumed_from" in report.extra:
+        click.echo(f"  resumed from the state file at size {report.extra['resumed_from']}")
+    click.echo(f"  {len(report.errors)} errors, {len(report.warnings)} warnings")
+    if report.errors:
+        click.echo("errors (in log order; the first is the root cause):")
+        for finding in report.errors:
+            click.echo(f"  [{finding.category}] {finding.describe()}")
+    if report.warnings:
+        click.echo("warnings by rule:")
+        for code, n in report.warnings_by_rule().items():
+            click.echo(f"  {code}  {n}")
+        if verbose:
+            for finding in report.warnings:
+                click.echo(f"  {_warning(finding)}")
+
+
+def _warning(finding: Finding) -> str:
+    return finding.describe()
