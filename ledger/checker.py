@@ -39,7 +39,8 @@ from ledger.records import (
     Report,
     Station,
     Turnout,
-    decode_entry,
+    decode_entry_envelope,
+    decode_entry_record,
     decode_record,
     record_from_value,
     record_to_value,
@@ -152,7 +153,7 @@ class EntryChecker:
         seen earlier in the same batch (a key id names one key, so that is the key to use).
         """
         try:
-            entry = decode_entry(data)
+            entry = decode_entry_envelope(data)
         except MalformedError:
             return None
         if entry.key == self.registry.publisher_key_id:
@@ -207,8 +208,8 @@ class EntryChecker:
                 f"entry is {len(data)} bytes, over the limit of {MAX_ENTRY_SIZE}",
                 code="entry-too-large",
             )
-        entry = checked.entry = decode_entry(data)
-        record = checked.record = decode_record(entry.body)
+        entry, record = decode_entry_record(data)
+        checked.entry, checked.record = entry, record
         checked.kind = record.KIND
         checked.station = _station_of(record)
         if type(record) is Block:
@@ -301,7 +302,7 @@ class EntryChecker:
         if block.first != want_first:
             problems.append(("block-first", f"first is {block.first}, expected {want_first} "
                              "(the index right after the previous block entry)"))
-        if block.first + block.count != index:
+        elif block.first + block.count != index:  # a wrong first already explains a bad sum
             problems.append(("block-count", f"first + count is {block.first + block.count}, "
                              f"expected the block's own index {index}"))
         if last is not None and block.time <= last.time:
