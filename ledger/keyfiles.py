@@ -59,8 +59,11 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
     return data
 
 
-def write_new_file(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+def write_new_file(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
+                   durable: bool = True) -> None:
     """Write ``data`` to a new file atomically (all or nothing); refuse to replace a file.
+
+    ``durable=False`` skips the fsync, for callers that write many files and sync once.
 
     Raises:
         InputError: the file exists or cannot be written.
@@ -71,7 +74,8 @@ def write_new_file(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o6
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             os.write(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         try:
@@ -122,7 +126,8 @@ def read_verifier_key(path: str | os.PathLike[str]) -> VerifierKey:
 
 
 def write_key_files(
-    directory: str | os.PathLike[str], stem: str, key_name: str, *, signer: Signer | None = None
+    directory: str | os.PathLike[str], stem: str, key_name: str, *, signer: Signer | None = None,
+    durable: bool = True,
 ) -> KeyFiles:
     """Write ``<stem>.key`` (mode 0600) and ``<stem>.pub`` for a new (or the given) key.
 
@@ -133,8 +138,9 @@ def write_key_files(
     note_signer = note_signer_for(key_name, signer or Signer.generate())
     folder = Path(directory)
     key_path, pub_path = folder / (stem + KEY_SUFFIX), folder / (stem + PUB_SUFFIX)
-    write_new_file(key_path, (format_signer_key(note_signer) + "\n").encode(), mode=0o600)
-    write_new_file(pub_path, (str(note_signer.verifier_key) + "\n").encode())
+    write_new_file(key_path, (format_signer_key(note_signer) + "\n").encode(), mode=0o600,
+                   durable=durable)
+    write_new_file(pub_path, (str(note_signer.verifier_key) + "\n").encode(), durable=durable)
     return KeyFiles(key_path=key_path, pub_path=pub_path, signer=note_signer)
 
 

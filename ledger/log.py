@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import time as _time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing import get_context
 
+from ledger.batch_verify import SignaturePool, default_workers
 from ledger.checker import CheckedEntry, EntryChecker, SignatureJob
 from ledger.codec import decode_value, encode_value
 from ledger.errors import (
@@ -53,7 +52,6 @@ from ledger.records import (
     sign_record,
 )
 from ledger.report import Finding
-from ledger.signing import is_valid_signature
 from ledger.store import Commit, LookupKey, NewEntry, Store
 
 #: Store meta names.
@@ -64,6 +62,7 @@ LEDGER_FORMAT = b"election-ledger/v1"
 #: Batches with at least this many signatures to check are verified on every core.
 PARALLEL_MIN_SIGNATURES = 4096
 _CHUNK = 1024
+_PROGRESS_EVERY = 1000
 #: The msgpack bytes of ``"kind": "block"``: a cheap pre-filter before decoding.
 _BLOCK_KIND = b"\xa4kind\xa5block"
 #: Bounds for decoding our own checker state (it grows with the number of stations).
@@ -133,7 +132,6 @@ class Ledger:
             )
         self.signer = signer
         self._checker: EntryChecker | None = None
-        self._pool: ProcessPoolExecutor | None = None
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -199,10 +197,7 @@ class Ledger:
         return ledger
 
     def close(self) -> None:
-        """Close the store (releasing the write lock) and any verification workers."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        """Close the store, releasing the write lock."""
         self.store.close()
 
     def __enter__(self) -> Ledger:
@@ -361,12 +356,14 @@ class Ledger:
         return result.accepted[0].index
 
     def append(
-        self, entries: Sequence[bytes | Entry], *, stop_on_error: bool = False
+        self, entries: Sequence[bytes | Entry], *, stop_on_error: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> AppendResult:
         """Check every entry, then write the accepted ones in one durable transaction.
 
         A refused entry names its batch position and why; the others are written unless
-        ``stop_on_error``, which writes nothing when any entry is refused.
+        ``stop_on_error``, which writes nothing when any entry is refused. ``progress(done,
+        total)`` is called now and then while checking.
 
         Raises:
             StoreError: the write failed (nothing of the batch was written).
@@ -381,6 +378,8 @@ class Ledger:
         warnings: list[Finding] = []
         try:
             for position, data in enumerate(datas):
+                if progress is not None and position % _PROGRESS_EVERY == 0:
+                    progress(position, len(datas))
                 checked = self._check_new(checker, data, verdicts[position])
                 if checked.errors:
                     rejected.append(Rejected(position=position, errors=tuple(checked.errors)))
@@ -433,17 +432,18 @@ class Ledger:
                             datas: Sequence[bytes]) -> list[bool | None]:
         jobs = [checker.signature_job(data) for data in datas]
         todo = [job for job in jobs if job is not None]
-        if len(todo) < PARALLEL_MIN_SIGNATURES or (os.cpu_count() or 1) < 2:
+        if len(todo) < PARALLEL_MIN_SIGNATURES or default_workers() < 2:
             return [None] * len(datas)  # the checker verifies each one inline
         results = iter(self._verify_in_parallel(todo))
         return [None if job is None else next(results) for job in jobs]
 
-    def _verify_in_parallel(self, jobs: list[SignatureJob]) -> list[bool]:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(),
-                                             mp_context=get_context("forkserver"))
+    def _verify_in_parallel(self, jobs: list[SignatureJob]) -> list[bool | None]:
+        # Workers live for this batch only: the store's write lock is a POSIX lock, which
+        # forked workers do not inherit, so none can outlive us holding the ledger.
         chunks = [jobs[i:i + _CHUNK] for i in range(0, len(jobs), _CHUNK)]
-        return [ok for chunk in self._pool.map(_verify_chunk, chunks) for ok in chunk]
+        with SignaturePool(min(default_workers(), len(chunks))) as pool:
+            waits = [pool.submit(chunk) for chunk in chunks]
+            return [ok for wait in waits for ok in wait()]
 
     def seal(self, time: int | None = None, *, allow_empty: bool = True) -> SignedCheckpoint:
         """Append a block entry and sign the checkpoint that ends with it, in one transaction.
@@ -509,11 +509,6 @@ class Ledger:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _verify_chunk(jobs: list[SignatureJob]) -> list[bool]:
-    """Worker: Ed25519 checks of one chunk (runs in a verification process)."""
-    return [is_valid_signature(*job) for job in jobs]
 
 
 def _encode_state(checker: EntryChecker) -> bytes:

@@ -112,31 +112,50 @@ class Commit:
 
 
 class _WriteLock:
-    """An exclusive ``flock`` on ``<dir>/writer.lock`` holding the writer's pid and host."""
+    """An exclusive POSIX lock on ``<dir>/writer.lock``, which holds the writer's pid and host.
+
+    POSIX (``lockf``) locks belong to the process: they die with it, even by SIGKILL, and are not
+    inherited by forked workers (which could outlive it). Because closing any descriptor of the
+    file drops them, a process opens each lock file once: :data:`_HELD` refuses a second writer
+    in the same process before the file is touched.
+    """
 
     def __init__(self, directory: Path) -> None:
         path = directory / LOCK_FILE
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise StoreError(f"cannot open write lock {path}: {e.strerror}") from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise StoreLockedError(
-                f"ledger {directory} is being written by another writer ({holder})"
-            ) from e
-        os.ftruncate(fd, 0)
-        info = {"pid": os.getpid(), "host": socket.gethostname()}
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        key = str(path)
+        with _HELD_GUARD:
+            if key in _HELD:
+                raise StoreLockedError(f"ledger {directory} is being written by another writer "
+                                       f"(pid {os.getpid()} on host {socket.gethostname()})")
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as e:
+                raise StoreError(f"cannot open write lock {path}: {e.strerror}") from e
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise StoreLockedError(
+                    f"ledger {directory} is being written by another writer ({holder})"
+                ) from e
+            os.ftruncate(fd, 0)
+            info = {"pid": os.getpid(), "host": socket.gethostname()}
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+            _HELD.add(key)
+        self._key = key
         self._fd: int | None = fd
 
     def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)
+        with _HELD_GUARD:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
+                _HELD.discard(self._key)
+
+
+_HELD: set[str] = set()
+_HELD_GUARD = threading.Lock()
 
 
 def _read_holder(fd: int) -> str:

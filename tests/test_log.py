@@ -424,7 +424,7 @@ def test_signatures_of_a_large_batch_are_checked_on_all_cores(
 ) -> None:
     monkeypatch.setattr(log_module, "PARALLEL_MIN_SIGNATURES", 4)
     monkeypatch.setattr(log_module, "_CHUNK", 2)
-    monkeypatch.setattr(log_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(log_module, "default_workers", lambda: 2)
     good = [signed(turnout("AB-1", i + 1, at=T0 + i)) for i in range(6)]
     tampered = bytearray(signed(turnout("AB-2", 5)))
     tampered[-5] ^= 1  # inside the signature, just before the trailing "v": 1

@@ -342,3 +342,36 @@ def test_failed_create_leaves_no_half_made_ledger(tmp_path: Path) -> None:
         Store.create(tmp_path / "empty", {}, initial=bad)
     assert list((tmp_path / "empty").iterdir()) == []
     Store.create(tmp_path / "empty", {}).close()
+
+
+def test_killed_writer_releases_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "l"
+    Store.create(path, {}).close()
+    code = f"""
+        import os, signal
+        from ledger.store import Store
+        s = Store({str(path)!r}, write=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, timeout=60,
+                          check=False)
+    assert done.returncode == -9
+    Store(path, write=True).close()
+
+
+def test_forked_child_does_not_keep_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "l"
+    s = Store.create(path, {})
+    pid = os.fork()
+    if pid == 0:  # the child outlives the writer's lock, as a stray worker could
+        import time
+
+        time.sleep(3)
+        os._exit(0)
+    try:
+        s.close()
+        code = f"from ledger.store import Store; Store({str(path)!r}, write=True).close()"
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60, check=True)
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
