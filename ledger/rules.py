@@ -37,7 +37,11 @@ _STAGE_RANK = {stage: rank for rank, stage in enumerate(STAGES)}
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Violation:
-    """One broken rule: stable ``code``, a message naming station, fields and values."""
+    """One broken rule: stable ``code``, a message naming station, fields and values.
+
+    ``category`` is the report category concerned (None for turnout rules), so a caller can
+    point an end-of-log finding at that category's latest report.
+    """
 
     code: str
     message: str
@@ -45,6 +49,7 @@ class Violation:
     station: str | None
     rule: str
     kind: str | None = None
+    category: str | None = None
 
     def to_finding(self, **where: Any) -> Finding:
         """The report finding (category ``rules``), with location fields such as index or line."""
@@ -104,7 +109,7 @@ def check_report(report: Report, category: Category) -> list[Violation]:
 
 def _report_violation(report: Report, code: str, rule: str, hard: bool, what: str) -> Violation:
     return Violation(code=code, rule=rule, hard=hard, station=report.station, kind="report",
-                     message=f"{_report_label(report)}: {what}")
+                     category=report.category, message=f"{_report_label(report)}: {what}")
 
 
 def check_turnout(turnout: Turnout) -> list[Violation]:
@@ -243,7 +248,7 @@ class RuleChecker:
                 if state.b is not None and state.b != lt:
                     out.append(Violation(
                         code="TO-LT-PV-B", rule=FINAL_LT_RULE, hard=False, station=station,
-                        kind="report",
+                        kind="report", category=code,
                         message=f"station {station}: last turnout LT = {lt} but b = {state.b} "
                                 f"in {code} version {state.version}",
                     ))
@@ -294,18 +299,23 @@ def _compare_counters(
     t: Turnout, field: str, prev: Mapping[str, int], now: Mapping[str, int],
     out: list[Violation],
 ) -> None:
+    # One violation per record and kind of fault, naming every counter concerned.
+    dropped: list[str] = []
+    down: list[str] = []
     for name, before in prev.items():
         after = now.get(name)
         if after is None:
-            out.append(_turnout_violation(
-                t, "TO-DROPPED", DROPPED_RULE, True,
-                f"{field} {name} was {before} and is now missing",
-            ))
+            dropped.append(f"{name} (was {before})")
         elif after < before:
-            out.append(_turnout_violation(
-                t, "TO-DECREASE", DECREASE_RULE, True,
-                f"{field} {name} went down from {before} to {after}",
-            ))
+            down.append(f"{name} from {before} to {after}")
+    if down:
+        out.append(_turnout_violation(
+            t, "TO-DECREASE", DECREASE_RULE, True, f"{field} went down: {', '.join(down)}",
+        ))
+    if dropped:
+        out.append(_turnout_violation(
+            t, "TO-DROPPED", DROPPED_RULE, True, f"{field} missing: {', '.join(dropped)}",
+        ))
 
 
 def _registered_text(registered: tuple[int, int | None]) -> str:

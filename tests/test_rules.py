@@ -284,7 +284,8 @@ def test_state_round_trips_through_canonical_bytes() -> None:
                                                    stage="FINAL"))] == ["PV-VERSION"]
     assert [v.code for v in restored.check(_turnout(99, buckets={"M-18-24": 4}, LSC=1))] == [
         "TO-DECREASE"]
-    assert [v.code for v in restored.finish()] == ["TO-LT-PV-B"]
+    [final] = restored.finish()
+    assert (final.code, final.station, final.category) == ("TO-LT-PV-B", "AB-1", "PRSD")
 
 
 @pytest.mark.parametrize("mutate", [
@@ -305,3 +306,53 @@ def test_malformed_state_is_refused(mutate: Any) -> None:
     mutate(value)
     with pytest.raises(MalformedError):
         RuleChecker.from_value(PRSD, value)
+
+
+# --- golden logs: the rules alone find exactly the golden rule findings ----------------------
+
+
+def _log_violations(directory: str, size: int) -> tuple[list[tuple[int, Violation]],
+                                                        list[Violation]]:
+    from ledger.records import decode_entry_record
+    from ledger.sources import open_source
+
+    source = open_source(str(GOLDEN_DIR / directory))
+    checker: RuleChecker | None = None
+    found: list[tuple[int, Violation]] = []
+    for index, data in enumerate(source.iter_entries(0, size)):
+        _, record = decode_entry_record(data)
+        if isinstance(record, Election):
+            checker = RuleChecker(record)
+        elif checker is not None:
+            found += [(index, v) for v in checker.check(record)]
+    assert checker is not None
+    return found, checker.finish()
+
+
+def test_golden_valid_log_has_exactly_the_five_golden_warnings() -> None:
+    expected = load_json(GOLDEN_DIR / "valid" / "expected.json")
+    found, final = _log_violations("valid", expected["tree_size"])
+    # The end-of-log rule has no entry of its own (the golden file names the latest report's).
+    got: set[tuple[int | None, str | None, str, bool]]
+    got = {(i, v.station, v.rule, v.hard) for i, v in found}
+    got |= {(None, v.station, v.rule, v.hard) for v in final}
+    want: set[tuple[int | None, str | None, str, bool]] = set()
+    for w in expected["warnings"]:
+        rule = w["rule"].split(" (")[0]
+        index = None if rule == "final turnout LT differs from report b" else w["index"]
+        want.add((index, w["station"], rule, False))
+    assert got == want
+
+
+def test_golden_valid_small_log_breaks_no_rule() -> None:
+    found, final = _log_violations("valid-small", 61)
+    assert found == []
+    assert final == []
+
+
+@pytest.mark.parametrize("case", [c for c in load_json(GOLDEN_DIR / "reject" / "cases.json")
+                                  ["cases"] if c["category"] == "rules"],
+                         ids=lambda c: c["name"])
+def test_golden_reject_rule_case_breaks_one_hard_rule_at_its_index(case: dict[str, Any]) -> None:
+    found, _ = _log_violations(case["dir"], case["tree_size"])
+    assert [i for i, v in found if v.hard] == [case["index"]]
