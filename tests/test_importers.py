@@ -390,6 +390,18 @@ def test_broken_csv_structure_is_refused(
     with pytest.raises(InputError, match=message) as info:
         list(file.rows())
     assert info.value.where.line == line
+    assert info.value.where.file == file.name
+
+
+@pytest.mark.parametrize(("text", "column"), [
+    ("a,b\n1,2,3\n", "#3"),
+    ("a,b\n1,\x002\n", "b"),
+    ("a,b\n1\n", "b"),
+])
+def test_row_faults_name_the_column(tmp_path: Path, text: str, column: str) -> None:
+    with pytest.raises(InputError) as info:
+        list(CsvFile(_write(tmp_path, text, "x.csv")).rows())
+    assert info.value.where.column == column
 
 
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ class CsvFile:
             if len(cells) != len(header):
                 if not cells:
                     raise self.error("empty line", line=start)
-                column = header[len(cells)] if len(cells) < len(header) else None
+                column = header[len(cells)] if len(cells) < len(header) else f"#{len(cells)}"
                 raise self.error(
                     f"expected {len(header)} cells, found {len(cells)}", line=start,
                     column=column,
@@ -110,7 +110,8 @@ class CsvFile:
             if len(raw) > MAX_LINE_BYTES:
                 raise self.error(f"line longer than {MAX_LINE_BYTES} bytes", line=self._line)
             if b"\x00" in raw:
-                raise self.error("NUL byte in a text file", line=self._line)
+                raise self.error("NUL byte in a text file", line=self._line,
+                                 column=self._column_at(raw[: raw.index(b"\x00")]))
             if self._line == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM):]
             try:
@@ -122,8 +123,8 @@ class CsvFile:
                 ) from e
 
     def _column_at(self, prefix: bytes) -> str | None:
-        # The prefix before the bad byte is valid UTF-8: count its cells to name the column.
-        cells = next(csv.reader([prefix.decode("utf-8")]), [""])
+        # Count the cells before the bad byte to name the column it falls in.
+        cells = next(csv.reader([prefix.decode("utf-8", errors="replace")]), [""])
         index = len(cells) - 1
         if index < len(self.header):
             return self.header[index]
