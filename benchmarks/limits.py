@@ -1,0 +1,199 @@
+"""The machine's hard limits, measured in the run they divide: bare loops, nothing of ours.
+
+- Ed25519 verify/s of ``cryptography`` (OpenSSL) and of PyNaCl (libsodium) when installed, over
+  messages the size of real entries, with key objects made beforehand;
+- SHA-256 leaf hashes/s (0x00 || a real entry) and node hashes/s (0x01 || 64 bytes) in hashlib;
+- cores this process may run on.
+Each rate is the best of ``repeats`` timed windows: a limit is what the machine can do at best.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from benchmarks.generator import ORIGIN, Keys, Plan, log_entries
+from ledger.hashing import entry_signed_message
+from ledger.records import Entry, encode_entry
+from ledger.signing import Signer, verify_signature
+
+_SAMPLES = 512
+
+
+def cores() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    return len(os.sched_getaffinity(0))
+
+
+def best_rate(step: Callable[[], int], *, seconds: float, repeats: int = 3) -> float:
+    """Best items/s over ``repeats`` windows of about ``seconds`` each; ``step`` returns a count."""
+    best = 0.0
+    for _ in range(repeats):
+        done = 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        while True:
+            done += step()
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, done / (now - start))
+    return best
+
+
+def sample_entries(count: int = _SAMPLES) -> list[Entry]:
+    """Real-sized signed entries (mostly turnout) from the benchmark generator."""
+    plan = Plan.for_records(max(count * 4, 200))
+    keys = Keys.for_plan(plan)
+    entries = [e for _, e in log_entries(plan, keys, signed=True)]
+    return entries[-count:]
+
+
+def _signature_triples(entries: Sequence[Entry]) -> list[tuple[bytes, bytes, bytes]]:
+    """(public key, message, signature) over entry messages, each with a key of its own."""
+    out = []
+    for i, entry in enumerate(entries):
+        signer = Signer(hashlib.sha256(b"limits %d" % i).digest())
+        message = entry_signed_message(ORIGIN, entry.body)
+        out.append((signer.public_key, message, signer.sign(message)))
+    return out
+
+
+def ed25519_cryptography(triples: Sequence[tuple[bytes, bytes, bytes]], seconds: float) -> float:
+    """Bare ``Ed25519PublicKey.verify`` loop with the key objects loaded beforehand."""
+    loaded = [(Ed25519PublicKey.from_public_bytes(k), m, s) for k, m, s in triples]
+
+    def step() -> int:
+        for key, message, sig in loaded:
+            key.verify(sig, message)
+        return len(loaded)
+
+    return best_rate(step, seconds=seconds)
+
+
+def ed25519_pynacl(triples: Sequence[tuple[bytes, bytes, bytes]], seconds: float) -> float | None:
+    """Bare libsodium ``crypto_sign_open`` loop (PyNaCl's fastest verify), or None if absent."""
+    try:
+        from nacl.bindings import crypto_sign_open
+    except ImportError:
+        return None
+    signed = [(s + m, k) for k, m, s in triples]
+
+    def step() -> int:
+        for message, key in signed:
+            crypto_sign_open(message, key)
+        return len(signed)
+
+    return best_rate(step, seconds=seconds)
+
+
+def ed25519_ledger_signing(triples: Sequence[tuple[bytes, bytes, bytes]], seconds: float) -> float:
+    """``ledger.signing.verify_signature`` (loads the key each call): what the library pays."""
+
+    def step() -> int:
+        for key, message, sig in triples:
+            verify_signature(key, message, sig)
+        return len(triples)
+
+    return best_rate(step, seconds=seconds)
+
+
+def sha256_leaves(entries: Sequence[bytes], seconds: float) -> float:
+    """Bare hashlib loop: SHA-256(0x00 || entry) of real entries."""
+    sha256 = hashlib.sha256
+
+    def step() -> int:
+        for data in entries:
+            sha256(b"\x00" + data).digest()
+        return len(entries)
+
+    return best_rate(step, seconds=seconds)
+
+
+def sha256_nodes(seconds: float) -> float:
+    """Bare hashlib loop: SHA-256(0x01 || left || right), the hash every proof step costs."""
+    pairs = [(hashlib.sha256(b"l%d" % i).digest(), hashlib.sha256(b"r%d" % i).digest())
+             for i in range(_SAMPLES)]
+    sha256 = hashlib.sha256
+
+    def step() -> int:
+        for left, right in pairs:
+            sha256(b"\x01" + left + right).digest()
+        return len(pairs)
+
+    return best_rate(step, seconds=seconds)
+
+
+def measure_limits(seconds: float = 1.0) -> dict[str, Any]:
+    """Every limit of the run (rates per second, per core unless named otherwise)."""
+    entries = sample_entries()
+    triples = _signature_triples(entries)
+    crypto = ed25519_cryptography(triples, seconds)
+    nacl = ed25519_pynacl(triples, seconds)
+    best_name, best = ("pynacl", nacl) if nacl is not None and nacl > crypto else (
+        "cryptography", crypto)
+    n_cores = cores()
+    encoded = [encode_entry(e) for e in entries]
+    return {
+        "cores": n_cores,
+        "ed25519_verify_cryptography": round(crypto, 1),
+        "ed25519_verify_pynacl": None if nacl is None else round(nacl, 1),
+        "ed25519_verify_ledger_signing": round(ed25519_ledger_signing(triples, seconds), 1),
+        "ed25519_verify_best": round(best, 1),
+        "ed25519_verify_best_library": best_name,
+        "ed25519_verify_all_cores": round(best * n_cores, 1),
+        "sha256_leaf": round(sha256_leaves(encoded, seconds), 1),
+        "sha256_node": round(sha256_nodes(seconds), 1),
+        "entry_bytes_mean": round(sum(map(len, encoded)) / len(encoded), 1),
+    }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_total_gib() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def machine() -> dict[str, Any]:
+    """What the run ran on: CPU, cores, memory, OS, Python and the libraries that matter."""
+    packages = ("cryptography", "msgpack", "lmdb", "pynacl", "pymerkle", "matplotlib")
+    return {
+        "cpu": _cpu_model(),
+        "cores_usable": cores(),
+        "cores_online": os.cpu_count(),
+        "memory_gib": _memory_total_gib(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "packages": {name: _version(name) for name in packages},
+    }
