@@ -69,6 +69,10 @@ _BLOCK_KIND = b"\xa4kind\xa5block"
 _STATE_LIMITS: dict[str, int] = {"max_size": 1 << 31, "max_items": 1 << 26}
 
 
+class NothingToSealError(ValueError):
+    """A seal without ``allow_empty`` when no entry came since the last block."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Accepted:
     """A batch item written to the log: its position in the batch and its leaf index."""
@@ -283,10 +287,23 @@ class Ledger:
     def blocks(self) -> Iterator[tuple[int, Block]]:
         """(leaf index, block record) of every block entry, by height."""
         for _height, index in self.store.iter_blocks():
-            record = self.record(index)
-            if type(record) is not Block:
-                raise StoreCorruptError(f"ledger {self.store.path}: entry {index} is no block")
-            yield index, record
+            yield index, self._block_at(index)
+
+    @property
+    def block_count(self) -> int:
+        """Number of blocks sealed."""
+        return self.store.block_count()
+
+    def block(self, height: int) -> tuple[int, Block]:
+        """(leaf index, block record) of block ``height`` (IndexError if none)."""
+        index = self.store.block_index(height)
+        return index, self._block_at(index)
+
+    def _block_at(self, index: int) -> Block:
+        record = self.record(index)
+        if type(record) is not Block:
+            raise StoreCorruptError(f"ledger {self.store.path}: entry {index} is no block")
+        return record
 
     def lookup(self, station: str, kind: str | None = None,
                category: str | None = None) -> list[int]:
@@ -452,7 +469,8 @@ class Ledger:
         to sign a checkpoint that does not extend the last one signed.
 
         Raises:
-            ValueError: an empty block without ``allow_empty``, or a time not later.
+            NothingToSealError: an empty block without ``allow_empty``.
+            ValueError: a time not later than the last block's.
             RollbackError / ConsistencyError: the new checkpoint would not be larger than the
                 last one signed, or would not extend it (a fork): never signed.
             StoreError: the write failed (nothing was written or signed into the store).
@@ -462,8 +480,8 @@ class Ledger:
         size, last = checker.size, checker.last_block
         first = 0 if last is None else last.index + 1
         if size == first and not allow_empty:
-            raise ValueError("nothing to seal: no entry since the last block (allow an empty "
-                             "block to seal anyway)")
+            raise NothingToSealError(f"nothing to seal: no entry since block {last.height}"
+                                     if last is not None else "nothing to seal")
         now = int(_time.time() * 1000) if time is None else time
         if last is not None and now <= last.time:
             if time is not None:

@@ -1,0 +1,54 @@
+"""`ledger append LEDGER FILE...`: append signed entry files in one durable batch."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from cli.commands.import_ import describe
+from cli.main import cli, emit_json, json_option
+from ledger.keyfiles import read_entry_file
+from ledger.log import Ledger
+from ledger.report import Finding
+
+
+@cli.command("append")
+@click.argument("ledger", metavar="LEDGER")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--strict", is_flag=True, help="Write nothing if any entry is refused.")
+@json_option
+@click.pass_context
+def append_command(ctx: click.Context, ledger: str, files: tuple[str, ...], strict: bool,
+                   as_json: bool) -> None:
+    """Check each entry (signature, key, rules, duplicates) and append the valid ones.
+
+    No key is needed: entries carry their signer's signature. Exit 1 if any was refused.
+    """
+    datas = [read_entry_file(path) for path in files]
+    with Ledger.open(ledger) as lg:
+        result = lg.append(datas, stop_on_error=strict)
+    refused = [dataclasses.replace(Finding.from_error(r.error), file=files[r.position], index=None)
+               for r in result.rejected]
+    warnings = [dataclasses.replace(w, file=files[a.position])
+                for a in result.accepted for w in result.warnings if w.index == a.index]
+    if as_json:
+        emit_json({
+            "ok": not refused, "tree_size": result.size, "written": result.written,
+            "appended": [{"file": files[a.position], "index": a.index, "kind": a.kind,
+                          "station": a.station} for a in result.accepted],
+            "errors": [f.to_json() for f in refused],
+            "warnings": [w.to_json() for w in warnings],
+        })
+    else:
+        for a in result.accepted:
+            click.echo(f"{files[a.position]}: entry {a.index} ({a.kind}"
+                       f"{', station ' + a.station if a.station else ''})")
+        for finding in refused:
+            click.echo(f"refused {describe(finding)}")
+        for finding in warnings:
+            click.echo(f"warning {describe(finding)}")
+        if not result.written:
+            click.echo("nothing written (--strict)")
+    if refused:
+        ctx.exit(1)

@@ -1,0 +1,105 @@
+"""`ledger import LEDGER --format aep-pv|aep-turnout --key KEY CSV`: an AEP file as one batch."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from cli.main import cli, emit_json, json_option
+from ledger.ingest import FORMATS, ImportResult, import_file
+from ledger.keyfiles import StationKeys, read_signer_key
+from ledger.log import Ledger
+from ledger.report import Finding, Report
+
+#: Refused rows printed in text mode (all of them are in --json).
+SHOW_REFUSED = 20
+
+
+def terminal_progress(label: str) -> Callable[[int, int], None] | None:
+    """A progress callback writing to stderr, or None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        click.echo(f"\r{label}: {done:,}/{total:,}{end}", err=True, nl=False)
+
+    return show
+
+
+def describe(finding: Finding) -> str:
+    """One line for a finding about a CSV row or a batch item."""
+    where = f"{finding.file}:{finding.line}" if finding.line is not None else finding.file
+    text = f"{finding.message} [{finding.code}]"
+    return f"{where}: {text}" if where else text
+
+
+def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict[str, Any]:
+    """The report object of DESIGN.md section 7 for an import: refused rows are the errors."""
+    report = Report(origin=lg.origin, tree_size=result.size, root=lg.root(result.size),
+                    errors=list(result.refused), warnings=list(result.warnings),
+                    entries=result.appended)
+    report.records_by_kind.update(extra.pop("records_by_kind", {}))
+    report.extra.update({"file": result.file, "rows": result.rows, "written": result.written,
+                         "station_signed": result.station_signed,
+                         "publisher_signed": result.publisher_signed, **extra})
+    return report.to_json()
+
+
+@cli.command("import")
+@click.argument("ledger", metavar="LEDGER")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
+              help="The kind of AEP file.")
+@click.option("--key", "key_file", required=True, metavar="KEY",
+              help="The publisher's .key file (signs reports that have no station key).")
+@click.argument("csv_file", metavar="CSV")
+@click.option("--station-keys", default=None, metavar="DIR",
+              type=click.Path(file_okay=False, exists=True),
+              help="Stations with DIR/<station id>.key sign their own records.")
+@click.option("--at", default=None, metavar="TIME",
+              help="aep-turnout: the snapshot's time, YYYY-MM-DD HH:MM[:SS] local or with an "
+                   "offset (default: the YYYY-MM-DD_HH-MM in the file name).")
+@click.option("--strict", is_flag=True, help="Write nothing if any row is refused.")
+@json_option
+@click.pass_context
+def import_command(ctx: click.Context, ledger: str, fmt: str, key_file: str, csv_file: str,
+                   station_keys: str | None, at: str | None, strict: bool,
+                   as_json: bool) -> None:
+    """Sign and append every row of CSV in one durable batch.
+
+    A malformed file is refused whole (exit 2). Rows that break a hard rule, name an
+    unregistered station, or are turnout without a station key are refused (exit 1); the
+    other rows are written unless --strict.
+    """
+    signer = read_signer_key(key_file)
+    keys = StationKeys(station_keys) if station_keys is not None else None
+    with Ledger.open(ledger, signer) as lg:
+        try:
+            result = import_file(lg, csv_file, fmt=fmt, station_keys=keys, at=at,
+                                 strict=strict, progress=terminal_progress("checking rows"))
+        except ValueError as e:
+            raise click.UsageError(str(e)) from e
+        if as_json:
+            kind = "report" if fmt == "aep-pv" else "turnout"
+            emit_json(result_json(lg, result, {"records_by_kind": {kind: result.appended}}))
+        else:
+            _print(result)
+    if result.refused:
+        ctx.exit(1)
+
+
+def _print(result: ImportResult) -> None:
+    state = "written" if result.written else "NOTHING written (--strict)"
+    click.echo(
+        f"{result.file}: {result.rows:,} rows, {result.appended:,} entries {state} "
+        f"({result.station_signed:,} station-signed, {result.publisher_signed:,} "
+        f"publisher-signed), {len(result.refused):,} refused, {len(result.warnings):,} warnings; "
+        f"tree size {result.size:,}"
+    )
+    for finding in result.refused[:SHOW_REFUSED]:
+        click.echo(f"  refused {describe(finding)}")
+    if len(result.refused) > SHOW_REFUSED:
+        click.echo(f"  ... and {len(result.refused) - SHOW_REFUSED:,} more (see --json)")

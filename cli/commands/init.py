@@ -1,0 +1,35 @@
+"""`ledger init LEDGER --origin ORIGIN --key KEY --election MANIFEST.json`: a new ledger."""
+
+from __future__ import annotations
+
+import click
+
+from cli.main import cli, emit_json, json_option
+from ledger.importers.manifest import read_manifest
+from ledger.keyfiles import read_signer_key
+from ledger.log import Ledger
+
+
+@cli.command("init")
+@click.argument("ledger", metavar="LEDGER")
+@click.option("--origin", required=True, help="The log's origin: <host>/<election id>.")
+@click.option("--key", "key_file", required=True, metavar="KEY",
+              help="The publisher's .key file; its key name must be the origin.")
+@click.option("--election", "manifest", required=True, metavar="MANIFEST.json",
+              help="The election record (see `ledger manifest`).")
+@json_option
+def init_command(ledger: str, origin: str, key_file: str, manifest: str, as_json: bool) -> None:
+    """Create the ledger directory LEDGER; its entry 0 is the election, signed by KEY."""
+    signer = read_signer_key(key_file)
+    election = read_manifest(manifest)
+    try:
+        lg = Ledger.create(ledger, origin, signer, election)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    with lg:
+        if as_json:
+            emit_json({"ok": True, "ledger": ledger, "origin": lg.origin,
+                       "vkey": str(lg.verifier_key), "tree_size": lg.size})
+            return
+        click.echo(f"created ledger {ledger} for {lg.origin}: entry 0 is {election.name!r}")
+        click.echo(f"publisher verifier key: {lg.verifier_key}")

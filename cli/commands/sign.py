@@ -1,0 +1,50 @@
+"""`ledger sign --key KEY --origin ORIGIN RECORD.json [-o FILE]`: a record as signed entry bytes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cli.main import cli, emit_json, json_option
+from ledger.hashing import leaf_hash
+from ledger.keyfiles import read_record_json, read_signer_key, write_new_file
+from ledger.notes import check_origin
+from ledger.records import encode_entry, sign_record
+
+
+@cli.command("sign")
+@click.option("--key", "key_file", required=True, metavar="KEY",
+              help="The signer's .key file (a station's, or the publisher's).")
+@click.option("--origin", required=True, help="The origin of the log the entry is for.")
+@click.argument("record_file", metavar="RECORD.json")
+@click.option("-o", "--output", default=None, metavar="FILE",
+              help="Write the entry bytes to FILE (default: stdout, never a terminal).")
+@json_option
+def sign_command(key_file: str, origin: str, record_file: str, output: str | None,
+                 as_json: bool) -> None:
+    """Sign the record in RECORD.json for the log ORIGIN: the entry bytes `ledger append` takes.
+
+    The signature binds the origin, so the entry is refused by any other election's ledger.
+    """
+    check_origin(origin)
+    signer = read_signer_key(key_file)
+    record = read_record_json(record_file)
+    data = encode_entry(sign_record(signer.signer, origin, record))
+    info = {"ok": True, "kind": record.KIND, "size": len(data),
+            "key_id": signer.signer.key_id.hex(), "leaf_hash": leaf_hash(data).hex()}
+    if output is not None:
+        write_new_file(output, data)
+        if as_json:
+            emit_json({**info, "output": output})
+        else:
+            click.echo(f"wrote {len(data)}-byte {record.KIND} entry to {output}", err=True)
+        return
+    if as_json:
+        emit_json({**info, "entry": data.hex()})
+        return
+    if sys.stdout.isatty():
+        raise click.UsageError("entry bytes are binary: give -o FILE or redirect stdout")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
