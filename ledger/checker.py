@@ -364,10 +364,7 @@ class EntryChecker:
 
     def _finish_finding(self, violation: Violation) -> Finding:
         reports = self._last_reports.get(violation.station or "", {})
-        category = getattr(violation, "category", None)
-        index = reports.get(category) if category else None
-        if index is None and reports:
-            index = max(reports.values())
+        index = reports.get(violation.category) if violation.category else None
         return violation.to_finding(index=index)
 
     # --- the auditor's state file ----------------------------------------------------------------
