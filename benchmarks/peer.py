@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generator import Keys, Plan, batched, log_entries
-from benchmarks.timing import NotAvailableError, Row, Stopwatch, timed_loop
+from benchmarks.timing import NotAvailableError, Row, Stopwatch, timed_loop, warm_up
 from benchmarks.workloads import BATCH, PROOF_SAMPLES, SEQ_DIR
 from ledger.records import encode_entry
 from ledger.store import Store
@@ -60,6 +60,7 @@ def peer(backend: str, n: int, workdir: Path, seed: int, seconds: float) -> list
     rng = random.Random(seed)  # the same draws as our proofs workload
     indices = [rng.randrange(size) for _ in range(PROOF_SAMPLES)]
     olds = [rng.randrange(1, size) for _ in range(PROOF_SAMPLES)]
+    warm_up(seconds, indices, lambda i: tree.prove_inclusion(i + 1, size))
     inc = timed_loop(seconds, indices, lambda i: tree.prove_inclusion(i + 1, size))
     con = timed_loop(seconds, olds, lambda m: tree.prove_consistency(m, size))
     close = getattr(tree, "close", None)

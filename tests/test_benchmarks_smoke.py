@@ -1,0 +1,60 @@
+"""The benchmark harness still runs end to end (tiny N, no pymerkle), so its code cannot rot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import run
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "smoke.json"
+    run.main(["--sizes", "200", "--no-peer", "--seconds", "0.05", "--limit-seconds", "0.02",
+              "--out", str(out)])
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    data["_out"] = str(out)
+    return data
+
+
+def test_harness_measures_every_workload_at_n_200_against_its_limit(
+    report: dict[str, Any],
+) -> None:
+    rows = {(r["figure"], r["op"]): r for r in report["rows"]}
+    unavailable = [r for r in report["rows"] if not r["available"]]
+    assert unavailable == []
+    for key in [("sequencing", "append"), ("proofs", "inclusion"), ("proofs", "consistency"),
+                ("proof checks", "inclusion"), ("ingest", "append+seal"), ("audit", "verify")]:
+        row = rows[key]
+        assert row["rate"] > 0, key
+        assert row["ratio"] is not None and row["ratio"] > 0, key
+        assert row["memory"]["rss_anon_peak_mib"] > 0, key
+    assert rows[("audit", "verify")]["extra"]["ok"] is True
+    assert rows[("audit", "verify")]["count"] == rows[("ingest", "append+seal")]["extra"][
+        "tree_size"]
+    assert report["limits"]["cores"] >= 1
+    assert report["limits"]["sha256_leaf"] > 0
+    assert Path(report["_out"]).with_suffix(".md").read_text(encoding="utf-8").startswith(
+        "cores:")
+
+
+def test_plot_draws_the_smoke_results(report: dict[str, Any], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from benchmarks import plot
+
+    out = plot.main([report["_out"], "-o", str(tmp_path / "plot.png")])
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_same_answer_script_finds_golden_signatures_valid_in_both_libraries() -> None:
+    pytest.importorskip("nacl")
+    from benchmarks import ed25519_same_answer as same
+
+    golden = same.golden_cases()
+    answers = same.answers(golden)
+    assert len(golden) > 300
+    assert all(a.cryptography and a.pynacl for a in answers)
