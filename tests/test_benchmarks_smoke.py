@@ -31,7 +31,8 @@ def test_harness_measures_every_workload_at_n_200_against_its_limit(
                 ("proof checks", "inclusion"), ("ingest", "append+seal"), ("audit", "verify")]:
         row = rows[key]
         assert row["rate"] > 0, key
-        assert row["ratio"] is not None and row["ratio"] > 0, key
+        assert row["ratio"] is not None, key
+        assert row["ratio"] > 0, key
         assert row["memory"]["rss_anon_peak_mib"] > 0, key
     assert rows[("audit", "verify")]["extra"]["ok"] is True
     assert rows[("audit", "verify")]["count"] == rows[("ingest", "append+seal")]["extra"][
