@@ -4,6 +4,7 @@ output; plus one run of the real installed `ledger` command."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -244,3 +245,42 @@ def test_the_installed_command_verifies_and_proves(pub: Path, tmp_path: Path) ->
                          check=False)
     assert bad.returncode == 1
     assert "[chain] entry 46, block 2" in bad.stdout
+
+
+# --- the guides' examples run as written ------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _transcripts(text: str) -> list[tuple[str, list[str]]]:
+    """(command, expected output lines) of every `$ ` line in the guide's code blocks."""
+    out: list[tuple[str, list[str]]] = []
+    in_block = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+        elif in_block and line.startswith("$ "):
+            out.append((line[2:], []))
+        elif in_block and out:
+            out[-1][1].append(line)
+    return out
+
+
+@pytest.mark.parametrize("guide", ["auditor.md", "observer.md"])
+def test_the_guides_examples_run_as_written(guide: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "golden").symlink_to(GOLDEN_DIR)
+    (tmp_path / "publisher.pub").write_text(KEYS["publisher"]["vkey"] + "\n", encoding="ascii")
+    monkeypatch.chdir(tmp_path)
+    steps = _transcripts((DOCS / guide).read_text(encoding="utf-8"))
+    assert steps
+    for command, expected in steps:
+        line, _, note = command.partition("  # exit ")
+        if not line.startswith("ledger "):
+            subprocess.run(line, shell=True, check=True, cwd=tmp_path)
+            continue
+        result = run(*shlex.split(line)[1:])
+        assert result.exit_code == int(note or 0), (command, result.output)
+        for want in expected:
+            if "..." not in want and "records/s" not in want:
+                assert want.strip() in result.output, (command, want, result.output)
