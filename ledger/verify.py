@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from ledger.audit_state import AuditState, load_state, save_state
 from ledger.batch_verify import Job, Results, SignaturePool, default_workers
@@ -50,6 +51,8 @@ CHUNK = 4096
 PARALLEL_MIN_ENTRIES = 2 * CHUNK
 #: At most this many errors are listed; the rest are counted in the summary.
 MAX_ERRORS = 10_000
+#: At most this many entry errors and warnings are kept while reading (memory stays bounded).
+MAX_FINDINGS = 100_000
 
 #: How findings about the ``--trusted`` checkpoint name it.
 TRUSTED_FILE = "--trusted"
@@ -112,7 +115,7 @@ class _Audit:
     tail: list[VerificationError] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
     blocks: list[int] = field(default_factory=list)
-    dropped: int = 0
+    read_error: VerificationError | None = None
     done: int = 0
     total: int = 0
 
@@ -159,10 +162,11 @@ class _Audit:
                 f"{trusted.size}: a rollback", where=Where(file=CHECKPOINT_FILE)))
             trusted = None
         state = self._load_state(state_path, trusted, full)
-        checker, tiles, clean = self._check_entries(latest, state, workers)
-        if clean and trusted is not None:
+        snapshot = self._check_entries(latest, state, workers, keep=state_path is not None)
+        if self.read_error is None and trusted is not None:
             self._check_consistency(trusted, latest)
-        if state_path is not None and clean and not self._errors():
+        if state_path is not None and snapshot is not None and not self._errors():
+            checker, tiles = snapshot
             save_state(state_path, AuditState(
                 origin=self.publisher.name, size=latest.size, root=latest.root,
                 checker=checker, tiles=tiles, blocks=[b for b in self.blocks if b < latest.size],
@@ -232,43 +236,46 @@ class _Audit:
     # --- steps 1-5 over the entries --------------------------------------------------------------
 
     def _check_entries(
-        self, latest: Checkpoint, state: AuditState | None, workers: int | None
-    ) -> tuple[dict[str, object], list[list[bytes]], bool]:
+        self, latest: Checkpoint, state: AuditState | None, workers: int | None, keep: bool
+    ) -> tuple[dict[str, object], list[list[bytes]]] | None:
+        """Steps 1-5 and the unsealed tail; the state at the checkpoint's size when ``keep``,
+        or None when reading stopped early."""
         checker, tiles, start = self._resume(state)
         size = latest.size
         held = self.source.entry_count()
         end = max(size, held) if held is not None else size
         self.total = end - start
-        stopped = False
         try:
             if start % TILE_WIDTH and start < size:
                 self._prefill(tiles, start, size)
-            self._stream(checker, tiles, self._entries(start, size), size, workers)
         except VerificationError as e:
-            self.tiles.append(e)
-            stopped = True
-        if not stopped and checker.last_block is not None and checker.last_block.index != size - 1:
-            self.tail.append(MalformedError(
-                f"the checkpoint covers {size - 1 - checker.last_block.index} entries after the "
-                "last block entry: a signed checkpoint must end with a block entry",
-                category="checkpoint", code="checkpoint-not-at-block"))
-        if not stopped:
+            self.read_error = e
+        if self.read_error is None:
+            self._stream(checker, tiles, self._entries(start, size), size, workers)
+        stopped = self.read_error is not None
+        if self.read_error is not None:
+            self.tiles.append(self.read_error)
+        else:
             tiles.finish()
+            last = checker.last_block
+            if last is None or last.index != size - 1:
+                after = size if last is None else size - 1 - last.index
+                self.tail.append(MalformedError(
+                    f"the checkpoint covers {after} entries after the last block entry: a "
+                    "signed checkpoint must end with a block entry",
+                    category="checkpoint", code="checkpoint-not-at-block"))
         entries_root = None if stopped else checker.root()
-        tiles_root = None
-        if entries_root != latest.root:
-            tiles_root = self._tiles_root(size)
+        tiles_root = None if entries_root == latest.root else self._tiles_root(size)
         self.tiles = self.tiles + tiles.resolve(entries_root, tiles_root, latest.root)
-        value, rows = checker.to_value(), tiles.to_value()
+        snapshot = (checker.to_value(), tiles.to_value()) if keep and not stopped else None
         if not stopped and end > size:
             self.report.unsealed = end - size
-            try:
-                self._stream(checker, None, self._tail(size, end), end, workers=1)
-            except VerificationError as e:
-                self.tail.append(e)
+            self._stream(checker, None, self._tail(size, end), end, workers=1)
+            if self.read_error is not None:
+                self.tail.append(self.read_error)
         self.warnings += checker.finish()
         self.report.stations = checker.registry.stations
-        return value, rows, not stopped
+        return snapshot
 
     def _tiles_root(self, size: int) -> bytes | None:
         try:
@@ -285,17 +292,26 @@ class _Audit:
         tiles.prefill(entries)
 
     def _entries(self, start: int, size: int) -> Iterator[tuple[int, bytes]]:
-        """(index, entry) from ``start`` to ``size``, read bundle by bundle."""
+        """(index, entry) from ``start`` to ``size``, read bundle by bundle; a bundle that
+        cannot be read ends the stream (kept in ``read_error``)."""
         for ref in bundles_for_size(size, start):
-            data = self.source.read_entry_bundle(ref.index, ref.width)
+            try:
+                data = self.source.read_entry_bundle(ref.index, ref.width)
+                entries = parse_entry_bundle(data, ref.width, path=ref.path)
+            except VerificationError as e:
+                self.read_error = e
+                return
             first = ref.index * TILE_WIDTH
-            for offset, entry in enumerate(parse_entry_bundle(data, ref.width, path=ref.path)):
+            for offset, entry in enumerate(entries):
                 if first + offset >= start:
                     yield first + offset, entry
 
     def _tail(self, size: int, end: int) -> Iterator[tuple[int, bytes]]:
         """The unsealed tail of a ledger directory (entries after the latest checkpoint)."""
-        return enumerate(self.source.iter_entries(size, end), start=size)
+        try:
+            yield from enumerate(self.source.iter_entries(size, end), start=size)
+        except VerificationError as e:
+            self.read_error = e
 
     def _stream(
         self,
@@ -354,13 +370,23 @@ class _Audit:
             tiles.add(entry, checked.leaf_hash)
             if checked.kind == "block" and index + 1 < size:
                 tiles.check_partials()
-        self.entries += checked.errors
-        self.warnings += checked.warnings
+        if checked.errors:
+            self._keep(self.entries, checked.errors, "errors_not_listed")
+        if checked.warnings:
+            self._keep(self.warnings, checked.warnings, "warnings_not_listed")
         self.done += 1
         if self.progress is not None and (self.done % 1024 == 0 or self.done == self.total):
             self.progress(self.done, self.total)
 
     # --- the report ----------------------------------------------------------------------------
+
+    def _keep(self, into: list[Any], items: list[Any], overflow: str) -> None:
+        """Keep findings up to :data:`MAX_FINDINGS` (memory stays bounded); count the rest."""
+        room = MAX_FINDINGS - len(into)
+        into += items[:room]
+        if len(items) > room:
+            extra = self.report.extra
+            extra[overflow] = extra.get(overflow, 0) + len(items) - max(room, 0)
 
     def _errors(self) -> list[VerificationError]:
         return self.head + self.tiles + self.entries + self.tail
@@ -391,6 +417,7 @@ class _Audit:
         for error in errors[:MAX_ERRORS]:
             report.error(self._finding(Finding.from_error(error)))
         if len(errors) > MAX_ERRORS:
-            report.extra["errors_not_listed"] = len(errors) - MAX_ERRORS
+            unlisted = report.extra.get("errors_not_listed", 0)
+            report.extra["errors_not_listed"] = unlisted + len(errors) - MAX_ERRORS
         for warning in sorted(self.warnings, key=lambda w: (w.index is None, w.index or 0)):
             report.warning(self._finding(warning))

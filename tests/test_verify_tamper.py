@@ -444,3 +444,36 @@ def test_a_rebundled_entry_bundle_parses(log: Path) -> None:
     _rebundle(entries, partials=True)(log)
     assert parse_entry_bundle((log / "tile/entries/000").read_bytes(), 256) == entries[:256]
     assert audit(log).errors == []
+
+
+# --- limits and edges --------------------------------------------------------------------------
+
+
+def test_findings_kept_in_memory_are_bounded_and_the_rest_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.conftest import GOLDEN_DIR
+
+    monkeypatch.setattr(verify_module, "MAX_FINDINGS", 1)
+    report = audit(GOLDEN_DIR / "reject/entry-bundle-byte-flip")
+    assert [e.category for e in report.errors] == ["tiles", "signature"]
+    assert report.extra["errors_not_listed"] == 2
+
+
+def test_a_signed_checkpoint_of_the_empty_tree_is_not_at_a_block(log: Path) -> None:
+    (log / "checkpoint").write_bytes(_publisher_signed(0, bytes.fromhex(
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")))
+    report = audit(log)
+    assert [(e.category, e.code) for e in report.errors] == [
+        ("checkpoint", "checkpoint-not-at-block")
+    ]
+
+
+def test_importing_the_auditor_does_not_import_lmdb() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, ledger.verify, ledger.prove; print('lmdb' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
