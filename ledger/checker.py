@@ -6,12 +6,13 @@ embedded checkpoint. The publisher runs it before writing an entry and refuses o
 the auditor runs it over the whole log and keeps going. So the two can never disagree.
 
 Duplicates (step 1) are caught without a set of every leaf hash, which would grow to hundreds of
-megabytes at 16.8M entries. Each kind's own state already rejects a byte-identical copy: there is
-one election record, block heights increase, report versions strictly increase per station and
-category, a station key is registered once and revoked once. The one kind whose state lets a copy
-through is turnout (counters only must not decrease), and a copy passes that rule only when every
-counter equals the latest one: so each station keeps the leaf hashes of its turnout entries since
-its counters last changed (its "plateau"), usually one hash. Memory is O(stations).
+megabytes at 16.8M entries. Each kind's own state already refuses most byte-identical copies:
+there is one election record, block heights increase, report versions strictly increase per
+station and category, a replaced or revoked key never comes back and a key is revoked once. Two
+kinds can repeat: a turnout whose counters all equal the station's latest (counters only must not
+go down), and a station record re-registering the station's current key. For those, each station
+keeps the leaf hashes of its entries since the counters (or the key) last changed, its
+"plateau", usually one hash. Memory is O(stations); docs/spec-parts/40-verify.md has the proof.
 """
 
 from __future__ import annotations
@@ -19,17 +20,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.codec import encode_value
-from ledger.errors import (
-    ChainError,
-    MalformedError,
-    RootMismatchError,
-    SignatureError,
-    VerificationError,
+from ledger.chain import BlockState, check_block
+from ledger.checker_state import (
+    Plateau,
+    bad_state,
+    last_reports_from_value,
+    last_reports_value,
+    plateaus_from_value,
+    plateaus_value,
+    tree_from_value,
+    tree_value,
 )
-from ledger.hashing import HASH_SIZE, entry_signed_message, leaf_hash, sha256
+from ledger.codec import encode_value
+from ledger.errors import MalformedError, SignatureError, VerificationError
+from ledger.hashing import entry_signed_message, leaf_hash, sha256
 from ledger.merkle import CompactRange
-from ledger.notes import VerifierKey, open_ledger_checkpoint
+from ledger.notes import VerifierKey
 from ledger.records import (
     MAX_ENTRY_SIZE,
     Block,
@@ -50,31 +56,12 @@ from ledger.report import Finding
 from ledger.rules import RuleChecker, Violation
 from ledger.signing import is_valid_signature
 
-ZERO_HASH = bytes(HASH_SIZE)
 STATE_VERSION = 1
 
 #: (public key, signed message, signature): one Ed25519 check, for a batch verifier.
 SignatureJob = tuple[bytes, bytes, bytes]
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BlockState:
-    """The last block entry: what the next block must chain to."""
-
-    height: int
-    index: int
-    leaf_hash: bytes
-    time: int
-    #: Root of the tree that ends with this block entry: the root the next block's embedded
-    #: checkpoint (the checkpoint signed at this block) must carry.
-    root: bytes
-    #: The checkpoint this block embeds (the previous block's), or None at height 0.
-    checkpoint: str | None = None
-
-    @property
-    def size(self) -> int:
-        """Tree size of the checkpoint signed at this block."""
-        return self.index + 1
+__all__ = ["BlockState", "CheckedEntry", "EntryChecker", "SignatureJob"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -98,14 +85,6 @@ class CheckedEntry:
         return not self.errors
 
 
-@dataclass(slots=True)
-class _Plateau:
-    """Leaf hashes of a station's entries that a byte-identical copy could still pass as."""
-
-    digest: bytes
-    hashes: list[bytes]
-
-
 class EntryChecker:
     """DESIGN.md section 7 steps 1-4 over entries in log order, for publisher and auditor alike.
 
@@ -123,8 +102,8 @@ class EntryChecker:
         self.rules: RuleChecker | None = None
         self.last_block: BlockState | None = None
         self._tree = CompactRange()
-        self._turnout_plateaus: dict[str, _Plateau] = {}
-        self._station_plateaus: dict[str, _Plateau] = {}
+        self._turnout_plateaus: dict[str, Plateau] = {}
+        self._station_plateaus: dict[str, Plateau] = {}
         self._last_reports: dict[str, dict[str, int]] = {}
         self._pending_keys: dict[bytes, bytes] = {}
 
@@ -266,7 +245,7 @@ class EntryChecker:
         return checked.ok
 
     def _check_duplicate(
-        self, plateaus: dict[str, _Plateau], station: str, digest: bytes, checked: CheckedEntry
+        self, plateaus: dict[str, Plateau], station: str, digest: bytes, checked: CheckedEntry
     ) -> None:
         plateau = plateaus.get(station)
         if plateau is not None and plateau.digest == digest and checked.leaf_hash in plateau.hashes:
@@ -277,71 +256,18 @@ class EntryChecker:
 
     @staticmethod
     def _remember(
-        plateaus: dict[str, _Plateau], station: str, digest: bytes, leaf: bytes
+        plateaus: dict[str, Plateau], station: str, digest: bytes, leaf: bytes
     ) -> None:
         plateau = plateaus.get(station)
         if plateau is None or plateau.digest != digest:
-            plateaus[station] = _Plateau(digest, [leaf])
+            plateaus[station] = Plateau(digest, [leaf])
         else:
             plateau.hashes.append(leaf)
 
     # --- blocks (step 4) -----------------------------------------------------------------------
 
     def _check_block(self, checked: CheckedEntry, block: Block) -> None:
-        last = self.last_block
-        index = checked.index
-        want_height = 0 if last is None else last.height + 1
-        want_prev = ZERO_HASH if last is None else last.leaf_hash
-        want_first = 0 if last is None else last.index + 1
-        problems = []
-        if block.height != want_height:
-            problems.append(("block-height", f"height is {block.height}, expected {want_height}"))
-        if block.prev != want_prev:
-            problems.append(("block-prev", "prev is not the leaf hash of the previous block "
-                             f"entry ({want_prev.hex()[:16]}...)"))
-        if block.first != want_first:
-            problems.append(("block-first", f"first is {block.first}, expected {want_first} "
-                             "(the index right after the previous block entry)"))
-        elif block.first + block.count != index:  # a wrong first already explains a bad sum
-            problems.append(("block-count", f"first + count is {block.first + block.count}, "
-                             f"expected the block's own index {index}"))
-        if last is not None and block.time <= last.time:
-            problems.append(("block-time", f"time {block.time} is not after the previous "
-                             f"block's time {last.time}"))
-        checked.errors.extend(
-            ChainError(f"block {want_height}: {message}", code=code) for code, message in problems
-        )
-        try:
-            self._check_embedded_checkpoint(block, last)
-        except VerificationError as e:
-            checked.errors.append(e)
-
-    def _check_embedded_checkpoint(self, block: Block, last: BlockState | None) -> None:
-        """The previous block's checkpoint, exactly as signed: publisher only, root at its size."""
-        if last is None:
-            if block.checkpoint is not None:
-                raise MalformedError("block 0 embeds a checkpoint (there is none before it)",
-                                     category="checkpoint", code="checkpoint-unexpected")
-            return
-        if block.checkpoint is None:
-            raise MalformedError(
-                f"block {last.height + 1} embeds no checkpoint (expected the one signed at "
-                f"size {last.size})", category="checkpoint", code="checkpoint-missing")
-        signed = open_ledger_checkpoint(block.checkpoint.encode("utf-8"), self.publisher)
-        if len(signed.note.signatures) != 1:
-            raise MalformedError(
-                f"embedded checkpoint has {len(signed.note.signatures)} signature lines; a block "
-                "embeds the checkpoint with its one publisher signature only",
-                category="checkpoint", code="checkpoint-cosigned")
-        cp = signed.checkpoint
-        if cp.size != last.size:
-            raise MalformedError(
-                f"embedded checkpoint has size {cp.size}, expected {last.size} (the previous "
-                "block's)", category="checkpoint", code="checkpoint-size")
-        if cp.root != last.root:
-            raise RootMismatchError(
-                f"embedded checkpoint of size {cp.size} has root {cp.root.hex()}, but the "
-                f"entries give {last.root.hex()}", code="checkpoint-root")
+        checked.errors.extend(check_block(block, checked.index, self.last_block, self.publisher))
 
     def _advance_block(self, checked: CheckedEntry, block: Block) -> None:
         last = self.last_block
@@ -372,21 +298,18 @@ class EntryChecker:
     def to_value(self) -> dict[str, Any]:
         """Everything the checker knows, as a canonical value (docs/spec-parts/40-verify.md)."""
         value: dict[str, Any] = {
-            "last_reports": {
-                station: dict(sorted(by_category.items()))
-                for station, by_category in sorted(self._last_reports.items())
-            },
+            "last_reports": last_reports_value(self._last_reports),
             "registry": self.registry.to_value(),
-            "station_plateaus": _plateaus_value(self._station_plateaus),
-            "tree": {"hashes": list(self._tree.hashes), "size": self._tree.size},
-            "turnout_plateaus": _plateaus_value(self._turnout_plateaus),
+            "station_plateaus": plateaus_value(self._station_plateaus),
+            "tree": tree_value(self._tree),
+            "turnout_plateaus": plateaus_value(self._turnout_plateaus),
             "v": STATE_VERSION,
         }
         if self.rules is not None:
             value["election"] = record_to_value(self.rules.election)
             value["rules"] = self.rules.to_value()
         if self.last_block is not None:
-            value["last_block"] = _block_state_value(self.last_block)
+            value["last_block"] = self.last_block.to_value()
         return dict(sorted(value.items()))
 
     @classmethod
@@ -399,24 +322,24 @@ class EntryChecker:
         required = {"last_reports", "registry", "station_plateaus", "tree", "turnout_plateaus", "v"}
         optional = {"election", "rules", "last_block"}
         if type(value) is not dict or not required <= value.keys() <= required | optional:
-            raise _bad_state("expected the map EntryChecker.to_value writes")
+            raise bad_state("expected the map EntryChecker.to_value writes")
         if value["v"] != STATE_VERSION:
-            raise _bad_state(f"version {value['v']!r}, expected {STATE_VERSION}")
+            raise bad_state(f"version {value['v']!r}, expected {STATE_VERSION}")
         if ("election" in value) != ("rules" in value):
-            raise _bad_state("election and rules go together")
+            raise bad_state("election and rules go together")
         checker = cls(origin=publisher.name, publisher=publisher)
         checker.registry = KeyRegistry.from_value(value["registry"], publisher.public_key)
         if "election" in value:
             election = record_from_value(value["election"])
             if type(election) is not Election:
-                raise _bad_state("election is not an election record")
+                raise bad_state("election is not an election record")
             checker.rules = RuleChecker.from_value(election, value["rules"])
-        checker._tree = _tree_from_value(value["tree"])
-        checker._turnout_plateaus = _plateaus_from_value(value["turnout_plateaus"])
-        checker._station_plateaus = _plateaus_from_value(value["station_plateaus"])
-        checker._last_reports = _last_reports_from_value(value["last_reports"])
+        checker._tree = tree_from_value(value["tree"])
+        checker._turnout_plateaus = plateaus_from_value(value["turnout_plateaus"])
+        checker._station_plateaus = plateaus_from_value(value["station_plateaus"])
+        checker._last_reports = last_reports_from_value(value["last_reports"])
         if "last_block" in value:
-            checker.last_block = _block_state_from_value(value["last_block"])
+            checker.last_block = BlockState.from_value(value["last_block"])
         return checker
 
 
@@ -438,83 +361,3 @@ def _turnout_digest(record: Turnout) -> bytes:
     return sha256(encode_value(value))[:16]
 
 
-def _bad_state(message: str) -> MalformedError:
-    return MalformedError(f"entry checker state: {message}", code="bad-state")
-
-
-def _is_hash(value: Any) -> bool:
-    return type(value) is bytes and len(value) == HASH_SIZE
-
-
-def _plateaus_value(plateaus: dict[str, _Plateau]) -> dict[str, Any]:
-    return {
-        station: {"digest": p.digest, "hashes": list(p.hashes)}
-        for station, p in sorted(plateaus.items())
-    }
-
-
-def _plateaus_from_value(value: Any) -> dict[str, _Plateau]:
-    if type(value) is not dict:
-        raise _bad_state("plateaus must be a map")
-    out: dict[str, _Plateau] = {}
-    for station, item in value.items():
-        if type(item) is not dict or item.keys() != {"digest", "hashes"}:
-            raise _bad_state("a plateau is a map of digest and hashes")
-        digest, hashes = item["digest"], item["hashes"]
-        if type(digest) is not bytes or type(hashes) is not list:
-            raise _bad_state("a plateau digest is bin and its hashes an array")
-        if not hashes or not all(_is_hash(h) for h in hashes):
-            raise _bad_state("plateau hashes are 32-byte bins")
-        out[station] = _Plateau(digest, list(hashes))
-    return out
-
-
-def _last_reports_from_value(value: Any) -> dict[str, dict[str, int]]:
-    if type(value) is not dict:
-        raise _bad_state("last_reports must be a map")
-    out: dict[str, dict[str, int]] = {}
-    for station, by_category in value.items():
-        if type(by_category) is not dict or not all(
-            type(i) is int and i >= 0 for i in by_category.values()
-        ):
-            raise _bad_state("last_reports maps station -> category -> entry index")
-        out[station] = dict(by_category)
-    return out
-
-
-def _tree_from_value(value: Any) -> CompactRange:
-    if type(value) is not dict or value.keys() != {"hashes", "size"}:
-        raise _bad_state("tree is a map of hashes and size")
-    size, hashes = value["size"], value["hashes"]
-    if type(size) is not int or type(hashes) is not list or not all(_is_hash(h) for h in hashes):
-        raise _bad_state("tree size is an int and its hashes 32-byte bins")
-    try:
-        return CompactRange.from_state(size, hashes)
-    except ValueError as e:
-        raise _bad_state(f"tree: {e}") from e
-
-
-def _block_state_value(b: BlockState) -> dict[str, Any]:
-    value: dict[str, Any] = {
-        "height": b.height, "index": b.index, "leaf_hash": b.leaf_hash, "root": b.root,
-        "time": b.time,
-    }
-    if b.checkpoint is not None:
-        value["checkpoint"] = b.checkpoint
-    return dict(sorted(value.items()))
-
-
-def _block_state_from_value(value: Any) -> BlockState:
-    keys = {"height", "index", "leaf_hash", "root", "time"}
-    if type(value) is not dict or not keys <= value.keys() <= keys | {"checkpoint"}:
-        raise _bad_state("last_block is a map of height, index, leaf_hash, root, time")
-    ints_ok = all(type(value[k]) is int and value[k] >= 0 for k in ("height", "index", "time"))
-    if not ints_ok or not _is_hash(value["leaf_hash"]) or not _is_hash(value["root"]):
-        raise _bad_state("last_block has ints and 32-byte hashes")
-    checkpoint = value.get("checkpoint")
-    if checkpoint is not None and type(checkpoint) is not str:
-        raise _bad_state("last_block checkpoint is a str")
-    return BlockState(
-        height=value["height"], index=value["index"], leaf_hash=value["leaf_hash"],
-        root=value["root"], time=value["time"], checkpoint=checkpoint,
-    )
