@@ -237,20 +237,33 @@ def _day_ms(fraction: float) -> int:
     return int(DAY_START.timestamp() * 1000) + int(DAY_MS * fraction)
 
 
+def _seed(seed: int, label: str) -> bytes:
+    return hashlib.sha256(f"election-ledger bench {seed} {label}".encode()).digest()
+
+
+def publisher_signer(seed: int) -> Signer:
+    """The publisher's key of the logs made with ``seed``."""
+    return Signer(_seed(seed, "publisher"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Keys:
-    """Deterministic publisher and station keys for a plan (seeds from the plan's seed)."""
+    """Deterministic publisher and station keys for a plan (seeds from the plan's seed).
+
+    Station private keys are kept only when asked for (``signing``): 20,000 key objects are
+    tens of MiB that would blur the memory figures of workloads that never sign.
+    """
 
     publisher: Signer
-    stations: tuple[Signer, ...]
+    public_keys: tuple[bytes, ...]
+    signers: tuple[Signer, ...] = ()
 
     @classmethod
-    def for_plan(cls, plan: Plan) -> Keys:
-        def seed(label: str) -> bytes:
-            return hashlib.sha256(f"election-ledger bench {plan.seed} {label}".encode()).digest()
-
-        return cls(publisher=Signer(seed("publisher")),
-                   stations=tuple(Signer(seed(p.id)) for p in plan.stations))
+    def for_plan(cls, plan: Plan, *, signing: bool = False) -> Keys:
+        signers = tuple(Signer(_seed(plan.seed, p.id)) for p in plan.stations)
+        return cls(publisher=publisher_signer(plan.seed),
+                   public_keys=tuple(s.public_key for s in signers),
+                   signers=signers if signing else ())
 
 
 def pseudo_signed(signer_key_id: bytes, record: Record, origin: str = ORIGIN) -> Entry:
@@ -264,18 +277,20 @@ def pseudo_signed(signer_key_id: bytes, record: Record, origin: str = ORIGIN) ->
 def log_records(plan: Plan, keys: Keys) -> Iterator[tuple[int, Record]]:
     """(signer, record) of all ``plan.n`` records in log order; signer -1 is the publisher."""
     yield -1, plan.election()
-    for i, signer in enumerate(keys.stations):
-        yield -1, plan.station(i, signer.public_key)
+    for i, public_key in enumerate(keys.public_keys):
+        yield -1, plan.station(i, public_key)
     yield from plan.station_records()
 
 
 def log_entries(plan: Plan, keys: Keys, *, signed: bool) -> Iterator[tuple[Record, Entry]]:
     """Every record of the plan with its entry: really signed, or :func:`pseudo_signed`."""
     publisher_id = key_id(keys.publisher.public_key)
-    station_ids = [key_id(s.public_key) for s in keys.stations]
+    station_ids = [key_id(k) for k in keys.public_keys]
+    if signed and len(keys.signers) != len(keys.public_keys):
+        raise ValueError("signed entries need Keys.for_plan(plan, signing=True)")
     for who, record in log_records(plan, keys):
         if signed:
-            signer = keys.publisher if who < 0 else keys.stations[who]
+            signer = keys.publisher if who < 0 else keys.signers[who]
             yield record, sign_body(signer, ORIGIN, encode_record(record))
         else:
             yield record, pseudo_signed(publisher_id if who < 0 else station_ids[who], record)

@@ -51,7 +51,7 @@ def best_rate(step: Callable[[], int], *, seconds: float, repeats: int = 3) -> f
 def sample_entries(count: int = _SAMPLES) -> list[Entry]:
     """Real-sized signed entries (mostly turnout) from the benchmark generator."""
     plan = Plan.for_records(max(count * 4, 200))
-    keys = Keys.for_plan(plan)
+    keys = Keys.for_plan(plan, signing=True)
     entries = [e for _, e in log_entries(plan, keys, signed=True)]
     return entries[-count:]
 

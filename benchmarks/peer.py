@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generator import Keys, Plan, batched, log_entries
+from benchmarks.memory import rss_anon_kib
 from benchmarks.timing import NotAvailableError, Row, Stopwatch, timed_loop, warm_up
 from benchmarks.workloads import BATCH, PROOF_SAMPLES, SEQ_DIR
 from ledger.records import encode_entry
@@ -47,6 +48,7 @@ def peer(backend: str, n: int, workdir: Path, seed: int, seconds: float) -> list
     """Bulk append of the n entries, then inclusion and consistency proofs at n."""
     plan = Plan.for_records(n, seed)
     keys = Keys.for_plan(plan)
+    generator_mib = rss_anon_kib() / 1024  # the generator's stations and keys: O(stations)
     tree = _tree(backend, workdir)
     impl = f"pymerkle-{backend}"
     watch = Stopwatch()
@@ -68,7 +70,8 @@ def peer(backend: str, n: int, workdir: Path, seed: int, seconds: float) -> list
         close()
     if backend == "sqlite":
         (workdir / SQLITE_FILE).unlink(missing_ok=True)
-    extra = {"same_root_as_ours": same_root}
+    extra = {"same_root_as_ours": same_root,
+             "rss_anon_after_setup_mib": round(generator_mib, 1)}
     return [
         Row(figure="peer", op="append", impl=impl, count=size, seconds=watch.seconds,
             extra=extra),

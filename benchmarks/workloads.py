@@ -14,8 +14,9 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from benchmarks.generator import ORIGIN, Keys, Plan, batched, log_entries
+from benchmarks.generator import ORIGIN, Keys, Plan, batched, log_entries, publisher_signer
 from benchmarks.limits import cores
+from benchmarks.memory import rss_anon_kib
 from benchmarks.timing import NotAvailableError, Row, Stopwatch, timed_loop, warm_up
 from ledger.hashing import leaf_hash
 from ledger.log import Ledger
@@ -54,6 +55,7 @@ def sequencing(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     del seconds  # runs through all n entries
     plan = Plan.for_records(n, seed)
     keys = Keys.for_plan(plan)
+    generator_mib = rss_anon_kib() / 1024  # the generator's stations and keys: O(stations)
     path = workdir / SEQ_DIR
     shutil.rmtree(path, ignore_errors=True)
     prepare, commit = Stopwatch(), Stopwatch()
@@ -74,6 +76,7 @@ def sequencing(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     return [Row(figure="sequencing", op="append", impl="ours", count=size,
                 seconds=prepare.seconds + commit.seconds,
                 extra={"root": root.hex(), "disk_bytes": disk, "batch": BATCH,
+                       "rss_anon_after_setup_mib": round(generator_mib, 1),
                        "encode_hash_seconds": round(prepare.seconds, 3),
                        "store_commit_seconds": round(commit.seconds, 3)})]
 
@@ -125,7 +128,8 @@ def ingest(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     every 1,000; then ``publish`` of the ledger, for the audit workload."""
     del seconds
     plan = Plan.for_records(n, seed)
-    keys = Keys.for_plan(plan)
+    keys = Keys.for_plan(plan, signing=True)
+    generator_mib = rss_anon_kib() / 1024  # the generator's stations and keys: O(stations)
     path, out = workdir / LEDGER_DIR, workdir / PUBLISHED_DIR
     for old in (path, out):
         shutil.rmtree(old, ignore_errors=True)
@@ -133,7 +137,7 @@ def ingest(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     ledger = Ledger.create(path, ORIGIN, note_signer_for(ORIGIN, keys.publisher), plan.election())
     watch = Stopwatch()
     try:
-        stations = [ledger.sign(plan.station(i, s.public_key)) for i, s in enumerate(keys.stations)]
+        stations = [ledger.sign(plan.station(i, k)) for i, k in enumerate(keys.public_keys)]
         _append_all(ledger, stations)
         ledger.seal()
         setup = time.perf_counter() - setup
@@ -156,6 +160,7 @@ def ingest(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     return [
         Row(figure="ingest", op="append+seal", impl="ours", count=appended, seconds=watch.seconds,
             extra={"setup_seconds": round(setup, 3), "stations": len(plan.stations),
+                   "rss_anon_after_setup_mib": round(generator_mib, 1),
                    "tree_size": size, "block": BATCH}),
         Row(figure="publish", op="tiles", impl="ours", count=published.tree_size,
             seconds=publish_seconds, extra={"files_written": published.written}),
@@ -177,8 +182,7 @@ def audit(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     published = workdir / PUBLISHED_DIR
     if not (published / "checkpoint").is_file():
         raise NotAvailableError(f"no published log at {published}: the ingest workload did not run")
-    plan = Plan.for_records(n, seed)
-    vkey = verifier_key_for(ORIGIN, Keys.for_plan(plan).publisher.public_key)
+    vkey = verifier_key_for(ORIGIN, publisher_signer(seed).public_key)
     workers = cores()
     started = time.perf_counter()
     with closing(PublishedDirSource(published)) as source:
