@@ -120,3 +120,15 @@ def test_valid_small_verifies_without_findings(tmp_path: Path) -> None:
     report = audit(GOLDEN_DIR / CASES["base"])
     assert (report.errors, report.warnings) == ([], [])
     assert report.tree_size == CASES["base_tree_size"]
+
+
+def test_api_doc_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import doctest
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    failures, tried = doctest.testfile(
+        str(root / "docs" / "api-parts" / "60-verify.md"), module_relative=False, verbose=False
+    )
+    assert tried >= 15
+    assert failures == 0
