@@ -65,6 +65,9 @@ _CHUNK = 1024
 _PROGRESS_EVERY = 1000
 #: The msgpack bytes of ``"kind": "block"``: a cheap pre-filter before decoding.
 _BLOCK_KIND = b"\xa4kind\xa5block"
+#: The checker state (O(stations), megabytes for a national election) is stored with the
+#: commit that brings it this many entries past the stored one, and on close.
+STATE_EVERY = 4096
 #: Bounds for decoding our own checker state (it grows with the number of stations).
 _STATE_LIMITS: dict[str, int] = {"max_size": 1 << 31, "max_items": 1 << 26}
 
@@ -136,6 +139,7 @@ class Ledger:
             )
         self.signer = signer
         self._checker: EntryChecker | None = None
+        self._state_size = 0
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -172,6 +176,7 @@ class Ledger:
                          state=_encode_state(checker), root=checker.root())
         ledger = cls(Store.create(path, meta, initial=initial), signer=publisher_signer)
         ledger._checker = checker
+        ledger._state_size = checker.size
         return ledger
 
     @classmethod
@@ -201,14 +206,29 @@ class Ledger:
         return ledger
 
     def close(self) -> None:
-        """Close the store, releasing the write lock."""
-        self.store.close()
+        """Store the checker state if entries came since it was last stored; close the store.
+
+        Raises:
+            StoreError: the state could not be written (the entries are safe: a reopen
+                replays them).
+        """
+        if self.store.closed:
+            return
+        try:
+            checker = self._checker
+            if self.store.writable and checker is not None and checker.size > self._state_size:
+                self.store.commit(Commit(size=checker.size, state=_encode_state(checker)))
+        finally:
+            self.store.close()
 
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # already failing: do not risk a second error over the first
+            self.store.close()
 
     def _verify_latest_checkpoint(self) -> None:
         latest = self.store.latest_checkpoint()
@@ -232,7 +252,11 @@ class Ledger:
             )
 
     def _load_checker(self) -> EntryChecker:
-        """The checker as of the committed size, from the state stored with it."""
+        """The checker as of the committed size: the stored state, then the entries after it.
+
+        The state is stored every :data:`STATE_EVERY` entries and on close, so a reopen after
+        a crash re-checks at most that many entries (they were accepted, so they pass again).
+        """
         size, state, _ = self.store.snapshot()
         if state is None:
             raise StoreCorruptError(f"ledger {self.store.path} has no checker state")
@@ -241,13 +265,37 @@ class Ledger:
                                               self.verifier_key)
         except MalformedError as e:
             raise StoreCorruptError(f"ledger {self.store.path}: checker state: {e}") from e
-        if checker.size != size or checker.root() != self.store.root(size):
+        if checker.size > size or checker.root() != self.store.root(checker.size):
             raise StoreCorruptError(
                 f"ledger {self.store.path}: checker state covers {checker.size} entries with "
                 f"another root than the {size} stored ones"
             )
+        self._state_size = checker.size
+        self._replay(checker, size)
         self._checker = checker
         return checker
+
+    def _replay(self, checker: EntryChecker, size: int) -> None:
+        datas = list(self.store.iter_entries(checker.size, size))
+        verdicts = self._signature_verdicts(checker, datas)
+        for data, ok in zip(datas, verdicts, strict=True):
+            index = checker.size
+            checked = checker.check(index, data, signature_ok=ok)
+            if checked.errors:
+                raise StoreCorruptError(
+                    f"ledger {self.store.path}: stored entry {index} no longer passes the "
+                    f"checks: {checked.errors[0]}"
+                )
+        if checker.root() != self.store.root(size):
+            raise StoreCorruptError(f"ledger {self.store.path}: replayed entries give "
+                                    "another root than the stored tree")
+
+    def _state_due(self, checker: EntryChecker) -> bytes | None:
+        """The encoded state when :data:`STATE_EVERY` entries came since it was stored."""
+        if checker.size - self._state_size < STATE_EVERY:
+            return None
+        self._state_size = checker.size
+        return _encode_state(checker)
 
     @property
     def checker(self) -> EntryChecker:
@@ -413,7 +461,7 @@ class Ledger:
                                     size=start, written=False)
             if new:
                 self.store.commit(Commit(size=start, entries=tuple(new),
-                                         state=_encode_state(checker), root=checker.root()))
+                                         state=self._state_due(checker), root=checker.root()))
         except BaseException:
             self._load_checker()  # the checker ran ahead of the store: reset it
             raise
@@ -500,7 +548,7 @@ class Ledger:
             note = sign_note(format_checkpoint(cp), [signer])
             signed = open_ledger_checkpoint(note, self.verifier_key)
             self.store.commit(Commit(size=size, entries=(_new_entry(checked, data, None),),
-                                     state=_encode_state(checker), checkpoint=note,
+                                     state=self._state_due(checker), checkpoint=note,
                                      root=cp.root))
         except BaseException:
             self._load_checker()

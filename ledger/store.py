@@ -314,6 +314,11 @@ class Store:
             raise
         return store
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
     def close(self) -> None:
         """Release the environment and the write lock; idempotent."""
         if self._closed:
