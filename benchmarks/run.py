@@ -2,7 +2,8 @@
 
 Measures the limits, runs every workload at every N in a subprocess of its own (in dependency
 order: sequencing before proofs and the peer, ingest before audit), measures the limits again,
-prints the table and writes ``benchmarks/results/<date>.json`` and a Markdown copy of the table.
+prints the table and writes ``benchmarks/results/<date>.json``, a Markdown copy of the table and,
+with matplotlib installed, the plot.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 ORDER = ("sequencing", "proofs", "peer-sqlite", "peer-inmemory", "ingest", "audit")
 PEERS = ("peer-sqlite", "peer-inmemory")
+#: A workload at one N that runs longer than this is stopped and reported as failed.
+WORKER_TIMEOUT = 3 * 3600
 #: Workloads that also run at the full run's 16.8M records.
 BIG_WORKLOADS = ("sequencing", "proofs")
 
@@ -53,16 +56,25 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _failed(workload: str, n: int, reason: str) -> dict[str, Any]:
+    _log(f"  {workload} N={n:,}: FAILED: {reason}")
+    return {"workload": workload, "n": n, "available": False, "rows": [], "memory": {},
+            "failed": True, "reason": reason}
+
+
 def run_worker(workload: str, n: int, workdir: Path, seed: int, seconds: float) -> dict[str, Any]:
     """Run one workload at one N in a fresh interpreter; its last stdout line is the result."""
     command = [sys.executable, "-m", "benchmarks.worker", workload, str(n), str(workdir),
                "--seed", str(seed), "--seconds", str(seconds)]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+    try:
+        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False,
+                              timeout=WORKER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return _failed(workload, n, f"worker still running after {WORKER_TIMEOUT} s: stopped")
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        return {"workload": workload, "n": n, "available": False, "rows": [], "memory": {},
-                "failed": True, "reason": f"worker exited with status {done.returncode}"}
+        return _failed(workload, n, f"worker exited with status {done.returncode}")
     result: dict[str, Any] = json.loads(lines[-1])
     status = "ok" if result["available"] else f"not available: {result.get('reason')}"
     _log(f"  {workload} N={n:,}: {status} ({time.perf_counter() - started:.1f} s)")
@@ -81,6 +93,7 @@ def plan_runs(sizes: Sequence[int], big_sizes: Sequence[int],
 def run(
     *, mode: str, sizes: Sequence[int], big_sizes: Sequence[int], workloads: Sequence[str],
     seconds: float, limit_seconds: float, out: Path, workdir: Path | None, keep: bool, seed: int,
+    draw: bool = True,
 ) -> dict[str, Any]:
     """Run everything and write the JSON (and its Markdown table) to ``out``; return the JSON."""
     started = time.perf_counter()
@@ -120,7 +133,18 @@ def run(
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(
         limits_lines(limits) + "\n\n" + markdown_table(rows) + "\n", encoding="utf-8")
+    if draw:
+        _plot(report, out.with_suffix(".png"))
     return report
+
+
+def _plot(report: dict[str, Any], out: Path) -> None:
+    """The PNG next to the JSON, when matplotlib (a benchmark-only extra) is installed."""
+    try:
+        from benchmarks.plot import plot
+        plot(report, out)
+    except ImportError as e:
+        _log(f"no plot ({e}): pip install matplotlib, then python -m benchmarks.plot")
 
 
 def _sizes(text: str) -> list[int]:
@@ -149,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workdir", type=Path, help="where ledgers are built (default: tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the ledgers built")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     args = parser.parse_args(argv)
     mode_name = "full" if args.full else "quick"
     mode = MODES[mode_name]
@@ -168,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         limit_seconds=args.limit_seconds if args.limit_seconds is not None
         else mode.limit_seconds,
         out=args.out or RESULTS / f"{date}{suffix}.json",
-        workdir=args.workdir, keep=args.keep, seed=args.seed,
+        workdir=args.workdir, keep=args.keep, seed=args.seed, draw=not args.no_plot,
     )
     print(limits_lines(report["limits"]))
     print()

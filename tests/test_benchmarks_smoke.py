@@ -15,7 +15,7 @@ from benchmarks import run
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "smoke.json"
     run.main(["--sizes", "200", "--no-peer", "--seconds", "0.05", "--limit-seconds", "0.02",
-              "--out", str(out)])
+              "--no-plot", "--out", str(out)])
     data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     data["_out"] = str(out)
     return data
