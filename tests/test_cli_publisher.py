@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -219,3 +220,26 @@ def test_the_installed_command_runs_a_session(tmp_path: Path) -> None:
     assert json.loads(sealed.stdout)["tree_size"] == 12
     locked_probe = ledger("status", "led", "--json")
     assert json.loads(locked_probe.stdout)["unsealed"] == 0
+
+
+def console_commands(doc: Path) -> list[list[str]]:
+    """The `$ ...` lines of the console blocks of a doc page, split like a shell would."""
+    return [shlex.split(line[2:]) for line in doc.read_text().splitlines()
+            if line.startswith("$ ")]
+
+
+def test_publisher_guide_session_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    head(PV_2025, tmp_path / "pv.csv", 8)
+    record = Turnout(station="AB-1", at=1_747_548_000_000, registered=Registered(permanent=900),
+                     counts={"LP": 10, "LS": 1, "UM": 0, "LT": 11})
+    (tmp_path / "turnout.json").write_text(json.dumps(record_to_json(record)))
+    commands = console_commands(ROOT / "docs" / "publisher.md")
+    assert len(commands) >= 10
+    for argv in commands:
+        if argv[0] == "mkdir":
+            (tmp_path / argv[1]).mkdir()
+            continue
+        assert argv[0] == "ledger"
+        run(*argv[1:])
+    assert run_json("status", "led")["tree_size"] == 8 + 8 + 1 + 1 + 1

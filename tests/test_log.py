@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import hashlib
 import shutil
 import tempfile
@@ -513,3 +514,10 @@ class LedgerModel(RuleBasedStateMachine):
 
 TestLedgerModel = LedgerModel.TestCase
 TestLedgerModel.settings = settings(max_examples=30, stateful_step_count=20, deadline=None)
+
+
+def test_api_doc_examples_run() -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "api-parts" / "40-ledger.md"
+    failures, tried = doctest.testfile(str(docs), module_relative=False, verbose=False)
+    assert tried > 10
+    assert failures == 0

@@ -16,7 +16,6 @@ import pytest
 from ledger.hashing import leaf_hash
 from ledger.importers.aep_pv import import_pv
 from ledger.importers.manifest import election_from_pv
-from ledger.ingest import read_stations
 from ledger.log import Ledger
 from ledger.merkle import root as reference_root
 from ledger.proofs import verify_consistency, verify_inclusion
@@ -42,12 +41,13 @@ def test_whole_real_pv_file_imported_sealed_and_proved(tmp_path: Path) -> None:
     election = election_from_pv(PV_2025, name="Alegeri prezidențiale 2025, turul 2",
                                 date="2025-05-18", tz="Europe/Bucharest")
     lg = Ledger.create(tmp_path / "led", ORIGIN, publisher_key(), election)
-    stations = read_stations(PV_2025)
+    rows = list(import_pv(PV_2025, tz=election.tz))
+    stations = list({row.station.id: row.station for row in rows}.values())
     keys = {s.id: Signer(seed(s.id)) for s in stations}
     clock = [1_747_605_600_000]
     append_in_blocks(lg, [lg.sign(s.with_key(keys[s.id].public_key)) for s in stations], clock)
     reports = [encode_entry(sign_record(keys[row.station.id], ORIGIN, row.report))
-               for row in import_pv(PV_2025, tz=election.tz)]
+               for row in rows]
     append_in_blocks(lg, reports, clock)
     seconds = time.perf_counter() - started
     size = lg.size
