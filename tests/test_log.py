@@ -55,6 +55,7 @@ from ledger.records import (
 )
 from ledger.signing import Signer
 from ledger.sources import open_source
+from ledger.store import Store
 from tests.conftest import GOLDEN_DIR, load_json
 
 ORIGIN = "prezenta.example.ro/test-election"
@@ -521,3 +522,39 @@ def test_api_doc_examples_run() -> None:
     failures, tried = doctest.testfile(str(docs), module_relative=False, verbose=False)
     assert tried > 10
     assert failures == 0
+
+
+def test_reopen_after_a_crash_rechecks_the_entries_after_the_stored_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_module, "STATE_EVERY", 3)
+    path = tmp_path / "l"
+    lg = new_ledger(path)  # 3 entries
+    lg.append([signed(turnout("AB-1", 10)), signed(turnout("AB-2", 5))])  # state stored at 5
+    lg.append([signed(turnout("AB-1", 11, at=T0 + 1))])
+    lg.append([signed(turnout("AB-1", 12, at=T0 + 2))])
+    lg.store.close()  # as a crash would: no state written on close
+    with Store(path) as store:
+        assert store.state() is not None
+    with Ledger.open(path, publisher_key()) as again:
+        assert again.checker.size == 7
+        assert again._state_size == 5  # entries 5 and 6 were re-checked
+        assert again.append([signed(turnout("AB-1", 12, at=T0 + 2))]).rejected  # a copy
+        assert again.append([signed(turnout("AB-1", 11, at=T0 + 3))]).rejected  # goes down
+        assert again.append([signed(turnout("AB-1", 13, at=T0 + 3))]).ok
+
+
+def test_a_stored_entry_altered_after_the_state_is_caught_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_module, "STATE_EVERY", 100)
+    path = tmp_path / "l"
+    lg = new_ledger(path)
+    lg.append([signed(turnout("AB-1", 10))])
+    forged = signed(turnout("AB-1", 99))
+    store = lg.store
+    with store._env.begin(write=True) as txn:  # a disk edit below the API
+        txn.put((3).to_bytes(8, "big"), forged, db=store._dbs[b"entries"])
+    store.close()
+    with pytest.raises(StoreCorruptError, match="root"):
+        Ledger.open(path, publisher_key())
