@@ -2,8 +2,9 @@
 
 Every entry runs through the shared :class:`~ledger.checker.EntryChecker` before anything is
 written, so the publisher accepts exactly what an auditor accepts. Each ``append`` batch and each
-``seal`` is one durable store transaction that also holds the checker's state, so reopening does
-not replay the log. Recovery after a crash at each step is described in ``docs/publisher.md``.
+``seal`` is one durable store transaction; the checker's state is stored with them every few
+thousand entries (:mod:`ledger.log_state`), so reopening never replays the log. Recovery after a
+crash at each step is described in ``docs/publisher.md``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import time as _time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ledger.batch_verify import SignaturePool, default_workers
-from ledger.checker import CheckedEntry, EntryChecker, SignatureJob
-from ledger.codec import decode_value, encode_value
+from ledger.checker import CheckedEntry, EntryChecker
+from ledger.codec import encode_value
 from ledger.errors import (
     ChainError,
     InputError,
@@ -26,6 +26,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.hashing import leaf_hash
+from ledger.log_state import CheckerKeeper, signature_verdicts
 from ledger.merkle import consistency_proof_from_nodes, inclusion_proof_from_nodes
 from ledger.notes import (
     Checkpoint,
@@ -59,17 +60,9 @@ META_ORIGIN = "origin"
 META_VKEY = "vkey"
 META_LEDGER_FORMAT = "ledger_format"
 LEDGER_FORMAT = b"election-ledger/v1"
-#: Batches with at least this many signatures to check are verified on every core.
-PARALLEL_MIN_SIGNATURES = 4096
-_CHUNK = 1024
 _PROGRESS_EVERY = 1000
 #: The msgpack bytes of ``"kind": "block"``: a cheap pre-filter before decoding.
 _BLOCK_KIND = b"\xa4kind\xa5block"
-#: The checker state (O(stations), megabytes for a national election) is stored with the
-#: commit that brings it this many entries past the stored one, and on close.
-STATE_EVERY = 4096
-#: Bounds for decoding our own checker state (it grows with the number of stations).
-_STATE_LIMITS: dict[str, int] = {"max_size": 1 << 31, "max_items": 1 << 26}
 
 
 class NothingToSealError(ValueError):
@@ -138,8 +131,7 @@ class Ledger:
                 f"({self.verifier_key})"
             )
         self.signer = signer
-        self._checker: EntryChecker | None = None
-        self._state_size = 0
+        self._keeper = CheckerKeeper(store, self.verifier_key)
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -173,10 +165,9 @@ class Ledger:
             META_LEDGER_FORMAT: LEDGER_FORMAT,
         }
         initial = Commit(size=0, entries=(_new_entry(checked, data, None),),
-                         state=_encode_state(checker), root=checker.root())
+                         state=encode_value(checker.to_value()), root=checker.root())
         ledger = cls(Store.create(path, meta, initial=initial), signer=publisher_signer)
-        ledger._checker = checker
-        ledger._state_size = checker.size
+        ledger._keeper.adopt(checker)
         return ledger
 
     @classmethod
@@ -199,7 +190,7 @@ class Ledger:
             ledger = cls(store, signer=signer)
             ledger._verify_latest_checkpoint()
             if write:
-                ledger._load_checker()
+                ledger._keeper.load()
         except BaseException:
             store.close()
             raise
@@ -215,9 +206,7 @@ class Ledger:
         if self.store.closed:
             return
         try:
-            checker = self._checker
-            if self.store.writable and checker is not None and checker.size > self._state_size:
-                self.store.commit(Commit(size=checker.size, state=_encode_state(checker)))
+            self._keeper.flush()
         finally:
             self.store.close()
 
@@ -251,56 +240,10 @@ class Ledger:
                 "recomputed from the stored tree"
             )
 
-    def _load_checker(self) -> EntryChecker:
-        """The checker as of the committed size: the stored state, then the entries after it.
-
-        The state is stored every :data:`STATE_EVERY` entries and on close, so a reopen after
-        a crash re-checks at most that many entries (they were accepted, so they pass again).
-        """
-        size, state, _ = self.store.snapshot()
-        if state is None:
-            raise StoreCorruptError(f"ledger {self.store.path} has no checker state")
-        try:
-            checker = EntryChecker.from_value(decode_value(state, **_STATE_LIMITS),
-                                              self.verifier_key)
-        except MalformedError as e:
-            raise StoreCorruptError(f"ledger {self.store.path}: checker state: {e}") from e
-        if checker.size > size or checker.root() != self.store.root(checker.size):
-            raise StoreCorruptError(
-                f"ledger {self.store.path}: checker state covers {checker.size} entries with "
-                f"another root than the {size} stored ones"
-            )
-        self._state_size = checker.size
-        self._replay(checker, size)
-        self._checker = checker
-        return checker
-
-    def _replay(self, checker: EntryChecker, size: int) -> None:
-        datas = list(self.store.iter_entries(checker.size, size))
-        verdicts = self._signature_verdicts(checker, datas)
-        for data, ok in zip(datas, verdicts, strict=True):
-            index = checker.size
-            checked = checker.check(index, data, signature_ok=ok)
-            if checked.errors:
-                raise StoreCorruptError(
-                    f"ledger {self.store.path}: stored entry {index} no longer passes the "
-                    f"checks: {checked.errors[0]}"
-                )
-        if checker.root() != self.store.root(size):
-            raise StoreCorruptError(f"ledger {self.store.path}: replayed entries give "
-                                    "another root than the stored tree")
-
-    def _state_due(self, checker: EntryChecker) -> bytes | None:
-        """The encoded state when :data:`STATE_EVERY` entries came since it was stored."""
-        if checker.size - self._state_size < STATE_EVERY:
-            return None
-        self._state_size = checker.size
-        return _encode_state(checker)
-
     @property
     def checker(self) -> EntryChecker:
         """The entry checker as of the committed size (loaded on first use)."""
-        return self._checker if self._checker is not None else self._load_checker()
+        return self._keeper.checker
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -435,7 +378,7 @@ class Ledger:
         """
         checker = self._writer_checker()
         datas = [e if isinstance(e, bytes) else encode_entry(e) for e in entries]
-        verdicts = self._signature_verdicts(checker, datas)
+        verdicts = signature_verdicts(checker, datas)
         start = checker.size
         new: list[NewEntry] = []
         accepted: list[Accepted] = []
@@ -456,14 +399,14 @@ class Ledger:
                                          kind=checked.kind or "", station=checked.station))
                 warnings.extend(checked.warnings)
             if stop_on_error and rejected:
-                self._load_checker()
+                self._keeper.load()
                 return AppendResult(accepted=(), rejected=tuple(rejected), warnings=(),
                                     size=start, written=False)
             if new:
                 self.store.commit(Commit(size=start, entries=tuple(new),
-                                         state=self._state_due(checker), root=checker.root()))
+                                         state=self._keeper.due(checker), root=checker.root()))
         except BaseException:
-            self._load_checker()  # the checker ran ahead of the store: reset it
+            self._keeper.load()  # the checker ran ahead of the store: reset it
             raise
         return AppendResult(accepted=tuple(accepted), rejected=tuple(rejected),
                             warnings=tuple(warnings), size=start + len(new))
@@ -492,23 +435,6 @@ class Ledger:
             return None
         owner = self.checker.registry.signer_for(checked.record.key)
         return None if owner is None else owner.station
-
-    def _signature_verdicts(self, checker: EntryChecker,
-                            datas: Sequence[bytes]) -> list[bool | None]:
-        jobs = [checker.signature_job(data) for data in datas]
-        todo = [job for job in jobs if job is not None]
-        if len(todo) < PARALLEL_MIN_SIGNATURES or default_workers() < 2:
-            return [None] * len(datas)  # the checker verifies each one inline
-        results = iter(self._verify_in_parallel(todo))
-        return [None if job is None else next(results) for job in jobs]
-
-    def _verify_in_parallel(self, jobs: list[SignatureJob]) -> list[bool | None]:
-        # Workers live for this batch only: the store's write lock is a POSIX lock, which
-        # forked workers do not inherit, so none can outlive us holding the ledger.
-        chunks = [jobs[i:i + _CHUNK] for i in range(0, len(jobs), _CHUNK)]
-        with SignaturePool(min(default_workers(), len(chunks))) as pool:
-            waits = [pool.submit(chunk) for chunk in chunks]
-            return [ok for wait in waits for ok in wait()]
 
     def seal(self, time: int | None = None, *, allow_empty: bool = True) -> SignedCheckpoint:
         """Append a block entry and sign the checkpoint that ends with it, in one transaction.
@@ -548,10 +474,10 @@ class Ledger:
             note = sign_note(format_checkpoint(cp), [signer])
             signed = open_ledger_checkpoint(note, self.verifier_key)
             self.store.commit(Commit(size=size, entries=(_new_entry(checked, data, None),),
-                                     state=self._state_due(checker), checkpoint=note,
+                                     state=self._keeper.due(checker), checkpoint=note,
                                      root=cp.root))
         except BaseException:
-            self._load_checker()
+            self._keeper.load()
             raise
         return signed
 
@@ -575,10 +501,6 @@ class Ledger:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _encode_state(checker: EntryChecker) -> bytes:
-    return encode_value(checker.to_value())
 
 
 def _new_entry(checked: CheckedEntry, data: bytes, revoked_station: str | None) -> NewEntry:

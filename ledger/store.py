@@ -10,10 +10,7 @@ durable. A single writer holds an ``fcntl`` lock file; readers in any process se
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -24,13 +21,13 @@ from typing import Any
 
 import lmdb
 
-from ledger.errors import StoreCorruptError, StoreError, StoreLockedError
+from ledger.errors import StoreCorruptError, StoreError
 from ledger.hashing import EMPTY_ROOT, HASH_SIZE, node_hash
+from ledger.writelock import LOCK_FILE, WriteLock
 
 #: Written into meta at creation; a directory with another value is not ours.
 FORMAT = b"election-ledger/v1 lmdb 1"
 DATA_FILE = "data.mdb"
-LOCK_FILE = "writer.lock"
 DEFAULT_MAP_SIZE = 64 << 20
 DEFAULT_MAX_MAP_SIZE = 1 << 40
 _ITER_CHUNK = 4096
@@ -111,61 +108,6 @@ class Commit:
     root: bytes | None = None
 
 
-class _WriteLock:
-    """An exclusive POSIX lock on ``<dir>/writer.lock``, which holds the writer's pid and host.
-
-    POSIX (``lockf``) locks belong to the process: they die with it, even by SIGKILL, and are not
-    inherited by forked workers (which could outlive it). Because closing any descriptor of the
-    file drops them, a process opens each lock file once: :data:`_HELD` refuses a second writer
-    in the same process before the file is touched.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        path = directory / LOCK_FILE
-        key = str(path)
-        with _HELD_GUARD:
-            if key in _HELD:
-                raise StoreLockedError(f"ledger {directory} is being written by another writer "
-                                       f"(pid {os.getpid()} on host {socket.gethostname()})")
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except OSError as e:
-                raise StoreError(f"cannot open write lock {path}: {e.strerror}") from e
-            try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as e:
-                holder = _read_holder(fd)
-                os.close(fd)
-                raise StoreLockedError(
-                    f"ledger {directory} is being written by another writer ({holder})"
-                ) from e
-            os.ftruncate(fd, 0)
-            info = {"pid": os.getpid(), "host": socket.gethostname()}
-            os.pwrite(fd, json.dumps(info).encode(), 0)
-            _HELD.add(key)
-        self._key = key
-        self._fd: int | None = fd
-
-    def release(self) -> None:
-        with _HELD_GUARD:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
-                _HELD.discard(self._key)
-
-
-_HELD: set[str] = set()
-_HELD_GUARD = threading.Lock()
-
-
-def _read_holder(fd: int) -> str:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {int(info['pid'])} on host {info['host']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "holder unknown"
-
-
 def _remove_new_store(directory: Path, *, remove_dir: bool) -> None:
     """Undo a failed create: nothing was committed, so the files hold nothing of value."""
     for name in (DATA_FILE, "lock.mdb", LOCK_FILE):
@@ -224,7 +166,7 @@ class Store:
     path: Path
     writable: bool
     max_map_size: int
-    _lock: _WriteLock | None
+    _lock: WriteLock | None
     _env: Any
     _dbs: dict[bytes, Any]
     _closed: bool
@@ -240,7 +182,7 @@ class Store:
         directory = Path(path).resolve()
         if not (directory / DATA_FILE).is_file():
             raise StoreError(f"{path} is not a ledger directory (no {DATA_FILE})")
-        lock = _WriteLock(directory) if write else None
+        lock = WriteLock(directory) if write else None
         self._attach(directory, lock, map_size, max_map_size, create=False)
         try:
             self._dbs = {name: self._env.open_db(name, create=False) for name in _DB_NAMES}
@@ -258,7 +200,7 @@ class Store:
             self.close()
             raise StoreError(f"{path}: unknown store format {fmt!r}, expected {FORMAT!r}")
 
-    def _attach(self, directory: Path, lock: _WriteLock | None, map_size: int,
+    def _attach(self, directory: Path, lock: WriteLock | None, map_size: int,
                 max_map_size: int, *, create: bool) -> None:
         self.path = directory
         self.writable = lock is not None
@@ -295,7 +237,7 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot create ledger directory {path}: {e.strerror}") from e
         store = cls.__new__(cls)
-        store._attach(directory, _WriteLock(directory), map_size, max_map_size, create=True)
+        store._attach(directory, WriteLock(directory), map_size, max_map_size, create=True)
 
         def init(txn: Any) -> None:
             store._dbs = {name: store._env.open_db(name, txn=txn) for name in _DB_NAMES}

@@ -14,7 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from ledger import log as log_module
+from ledger import log_state
 from ledger.errors import (
     ConsistencyError,
     InputError,
@@ -424,9 +424,9 @@ def test_inclusion_and_consistency_proofs_at_every_past_size(ledger: Ledger) -> 
 def test_signatures_of_a_large_batch_are_checked_on_all_cores(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(log_module, "PARALLEL_MIN_SIGNATURES", 4)
-    monkeypatch.setattr(log_module, "_CHUNK", 2)
-    monkeypatch.setattr(log_module, "default_workers", lambda: 2)
+    monkeypatch.setattr(log_state, "PARALLEL_MIN_SIGNATURES", 4)
+    monkeypatch.setattr(log_state, "_CHUNK", 2)
+    monkeypatch.setattr(log_state, "default_workers", lambda: 2)
     good = [signed(turnout("AB-1", i + 1, at=T0 + i)) for i in range(6)]
     tampered = bytearray(signed(turnout("AB-2", 5)))
     tampered[-5] ^= 1  # inside the signature, just before the trailing "v": 1
@@ -527,7 +527,7 @@ def test_api_doc_examples_run() -> None:
 def test_reopen_after_a_crash_rechecks_the_entries_after_the_stored_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(log_module, "STATE_EVERY", 3)
+    monkeypatch.setattr(log_state, "STATE_EVERY", 3)
     path = tmp_path / "l"
     lg = new_ledger(path)  # 3 entries
     lg.append([signed(turnout("AB-1", 10)), signed(turnout("AB-2", 5))])  # state stored at 5
@@ -538,7 +538,7 @@ def test_reopen_after_a_crash_rechecks_the_entries_after_the_stored_state(
         assert store.state() is not None
     with Ledger.open(path, publisher_key()) as again:
         assert again.checker.size == 7
-        assert again._state_size == 5  # entries 5 and 6 were re-checked
+        assert again._keeper._stored_size == 5  # entries 5 and 6 were re-checked
         assert again.append([signed(turnout("AB-1", 12, at=T0 + 2))]).rejected  # a copy
         assert again.append([signed(turnout("AB-1", 11, at=T0 + 3))]).rejected  # goes down
         assert again.append([signed(turnout("AB-1", 13, at=T0 + 3))]).ok
@@ -547,7 +547,7 @@ def test_reopen_after_a_crash_rechecks_the_entries_after_the_stored_state(
 def test_a_stored_entry_altered_after_the_state_is_caught_on_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(log_module, "STATE_EVERY", 100)
+    monkeypatch.setattr(log_state, "STATE_EVERY", 100)
     path = tmp_path / "l"
     lg = new_ledger(path)
     lg.append([signed(turnout("AB-1", 10))])
