@@ -16,7 +16,8 @@ from click.testing import CliRunner, Result
 
 from cli.main import _register, cli
 from ledger.log import Ledger
-from ledger.records import Registered, Turnout, record_to_json
+from ledger.notes import parse_verifier_key
+from ledger.records import Registered, Station, Turnout, record_to_json
 from tests.conftest import PV_2025, TURNOUT_2018
 
 ORIGIN = "prezenta.example.ro/cli-test"
@@ -243,3 +244,26 @@ def test_publisher_guide_session_runs(tmp_path: Path, monkeypatch: pytest.Monkey
         assert argv[0] == "ledger"
         run(*argv[1:])
     assert run_json("status", "led")["tree_size"] == 8 + 8 + 1 + 1 + 1
+
+
+def test_station_import_reads_public_keys_and_add_takes_a_record(pub: dict[str, Path]) -> None:
+    d, led, key = pub["dir"], pub["led"], pub["key"]
+    few = head(pub["csv"], d / "few.csv", 3)
+    pubs = d / "pubs"
+    pubs.mkdir()
+    for station in ("AB-1", "AB-2"):
+        run("keygen", station, "-o", pubs)
+    missing = run("station", "import", led, "--key", key, few, "--pubs", pubs, ok=2)
+    assert "AB-3.pub" in missing.stderr
+    run("keygen", "AB-3", "-o", pubs)
+    done = run_json("station", "import", led, "--key", key, few, "--pubs", pubs)
+    assert done["registered"] == 3
+    run("station", "import", led, "--key", key, few, ok=2)  # neither --keys-out nor --pubs
+    run("keygen", "CJ-7", "-o", d)
+    vkey = (d / "CJ-7.pub").read_text().strip()
+    record = Station(id="CJ-7", county="CLUJ", number=7, name="Liceul 7",
+                     pubkey=parse_verifier_key(vkey).public_key)
+    (d / "cj7.json").write_text(json.dumps(record_to_json(record)))
+    added = run_json("station", "add", led, "--key", key, "--record", d / "cj7.json")
+    assert added["index"] == 4
+    assert run_json("show", led, "4")["entries"][0]["record"]["id"] == "CJ-7"
