@@ -27,7 +27,11 @@ from ledger.errors import (
 )
 from ledger.hashing import leaf_hash
 from ledger.log_state import CheckerKeeper, signature_verdicts
-from ledger.merkle import consistency_proof_from_nodes, inclusion_proof_from_nodes
+from ledger.merkle import (
+    consistency_proof_from_nodes,
+    inclusion_proof_from_nodes,
+    root_from_nodes,
+)
 from ledger.notes import (
     Checkpoint,
     NoteSigner,
@@ -234,7 +238,7 @@ class Ledger:
                 f"ledger {self.store.path}: checkpoint of block {height} has size {size}, but "
                 "the block entry is not its last entry"
             )
-        if signed.checkpoint.root != self.store.root(size):
+        if signed.checkpoint.root != root_from_nodes(self.store.node_reader(size), size):
             raise StoreCorruptError(
                 f"ledger {self.store.path}: checkpoint at size {size} does not match the root "
                 "recomputed from the stored tree"
