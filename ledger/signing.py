@@ -1,7 +1,12 @@
-"""Ed25519 keys and signatures: the only module that imports ``cryptography``.
+"""Ed25519 keys and signatures: the only module that imports ``cryptography`` or PyNaCl.
 
 Verification accepts exactly what ``cryptography`` (OpenSSL, RFC 8032) accepts (DESIGN.md
-section 7). Failures raise :class:`~ledger.errors.SignatureError`; nothing returns a bool.
+section 7), at libsodium's speed: PyNaCl is asked first, and only a signature it rejects is put
+to ``cryptography``, whose answer then stands. libsodium checks the same cofactorless equation as
+OpenSSL and refuses more (small-order keys and R, non-canonical keys), never less, so a
+signature it accepts is one OpenSSL accepts; ``tests/test_signing.py`` guards that on the golden,
+small-order, non-canonical and mixed-order cases. Failures raise
+:class:`~ledger.errors.SignatureError`; nothing returns a bool but :func:`is_valid_signature`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import CryptoError
 
 from ledger.errors import SignatureError
 from ledger.hashing import key_id
@@ -54,7 +61,7 @@ class Signer:
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
-    """Check an Ed25519 signature.
+    """Check an Ed25519 signature: accepted exactly when ``cryptography`` accepts it.
 
     Raises:
         SignatureError: the key or signature has the wrong length, the key is not a valid
@@ -64,6 +71,31 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> Non
         raise SignatureError(f"public key is {len(public_key)} bytes, expected {PUBLIC_KEY_SIZE}")
     if len(signature) != SIGNATURE_SIZE:
         raise SignatureError(f"signature is {len(signature)} bytes, expected {SIGNATURE_SIZE}")
+    if _sodium_accepts(public_key, message, signature):
+        return
+    _openssl_verify(public_key, message, signature)
+
+
+def is_valid_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Same check as :func:`verify_signature`, as a bool: for the parallel batch verifier only."""
+    if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
+    return _sodium_accepts(public_key, message, signature) or _openssl_accepts(
+        public_key, message, signature
+    )
+
+
+def _sodium_accepts(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """libsodium's verdict (``crypto_sign_open``); lengths are checked by the caller."""
+    try:
+        crypto_sign_open(signature + message, public_key)
+    except CryptoError:
+        return False
+    return True
+
+
+def _openssl_verify(public_key: bytes, message: bytes, signature: bytes) -> None:
+    """``cryptography``'s check, the reference answer (DESIGN.md section 7)."""
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except InvalidSignature as e:
@@ -72,10 +104,10 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> Non
         raise SignatureError(f"invalid Ed25519 public key: {e}") from e
 
 
-def is_valid_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Same check as :func:`verify_signature`, as a bool: for the parallel batch verifier only."""
+def _openssl_accepts(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """``cryptography``'s verdict alone (the same-answer test compares with it)."""
     try:
-        verify_signature(public_key, message, signature)
+        _openssl_verify(public_key, message, signature)
     except SignatureError:
         return False
     return True
