@@ -127,6 +127,34 @@ def turnout_series(
     return series
 
 
+def report_turnout(report: Report, day: PollingDay, *, every_minutes: int) -> list[Turnout]:
+    """The turnout a station signs through the day, ending at what its report implies: every
+    ``every_minutes`` from its own minute past opening (drawn from its id), and at closing.
+
+    Its registered permanent list is the report's ``a``.
+    """
+    station = report.station
+    if "a" not in report.fields:
+        raise ValueError(f"report of {station} ({report.category}) has no field a: no "
+                         "registered voters")
+    offset = int.from_bytes(sha256(station.encode())[:4], "big") % every_minutes
+    return turnout_series(
+        station, final=closing_counts(report),
+        registered=Registered(permanent=report.fields["a"]),
+        times=snapshot_times(day, every_minutes=every_minutes, offset_minutes=offset),
+        day=day, seed=station.encode(),
+    )
+
+
+def period_end(at: int, start: int, minutes: int) -> int:
+    """The end of the ``minutes``-long period, counted from ``start``, that holds ``at``
+    (``start`` itself for ``at == start``): when a block sealed every ``minutes`` seals it."""
+    if minutes <= 0:
+        raise ValueError(f"a period lasts at least a minute, got {minutes}")
+    period = minutes * _MINUTE
+    return start - (start - at) // period * period
+
+
 def demo_signer(label: str) -> Signer:
     """A key derived from ``label``: reproducible demos only; anyone who knows the label has it."""
     return Signer(sha256(_DEMO_KEY_DOMAIN + label.encode("utf-8")))

@@ -1,0 +1,417 @@
+"""`make demo`: the main job end to end on real 2025 data, told as a short story on stdout.
+
+Keys, the ledger and its stations, a synthesised election day of station-signed turnout with a
+block sealed every 15 simulated minutes, the real result reports, then publishing, the auditor's
+verify, an observer's receipt pair and a consistency proof through the library; then the same
+last steps through the `ledger` command line. Everything goes under ``demo-out/`` (recreated
+each run); any failure ends the run with exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from ledger.errors import LedgerError
+from ledger.importers.aep_pv import PvRow, import_pv
+from ledger.importers.manifest import election_from_pv, manifest_json
+from ledger.ingest import register_stations
+from ledger.keyfiles import write_key_files, write_new_file
+from ledger.log import Ledger
+from ledger.notes import NoteSigner, VerifierKey
+from ledger.prove import prove_consistency, prove_station
+from ledger.publish import publish
+from ledger.receipts import check_receipt, format_receipt, parse_receipt
+from ledger.records import Report, Turnout, encode_entry, sign_record
+from ledger.report import Finding
+from ledger.simulate import PollingDay, demo_signer, period_end, polling_day, report_turnout
+from ledger.sources import PublishedDirSource
+from ledger.verify import verify
+
+ORIGIN = "prezenta.example.ro/prezidentiale18052025"
+ELECTION_NAME = "Alegeri prezidentiale 2025, turul 2"
+DATE = "2025-05-18"
+TZ = "Europe/Bucharest"
+SAMPLE = Path(__file__).resolve().parent / "demo_data" / "pv_part_cntry_prsd_sample.csv"
+#: A station signs its turnout every hour (at its own minute past the hour) and at closing.
+TURNOUT_EVERY_MINUTES = 60
+#: Simulated minutes between two blocks on election day, and at night while reports come in.
+DAY_BLOCK_MINUTES = 15
+NIGHT_BLOCK_MINUTES = 30
+#: The demo only ever deletes a directory holding this file (or an empty one).
+MARKER = ".election-ledger-demo"
+CLI_TIMEOUT = 600
+#: Lines of each command's output shown in step 5.
+SHOW_LINES = 12
+_MINUTE = 60_000
+_ZONE = ZoneInfo(TZ)
+
+
+class DemoError(Exception):
+    """A step of the demo did not do what the story says."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paths:
+    """Where the demo writes, all under ``out``."""
+
+    out: Path
+    keys: Path
+    stations: Path
+    key: Path
+    pub: Path
+    manifest: Path
+    ledger: Path
+    published: Path
+    receipts: Path
+    cli_receipts: Path
+    noon: Path
+
+    @classmethod
+    def under(cls, out: Path) -> Paths:
+        """The demo's layout under ``out``."""
+        keys = out / "keys"
+        return cls(out=out, keys=keys, stations=keys / "stations", key=keys / "publisher.key",
+                   pub=keys / "publisher.pub", manifest=out / "election.json",
+                   ledger=out / "ledger", published=out / "published",
+                   receipts=out / "receipts", cli_receipts=out / "receipts-cli",
+                   noon=out / "noon.checkpoint")
+
+
+# --- telling the story -------------------------------------------------------------------------
+
+
+def say(text: str = "", indent: int = 1) -> None:
+    """One line of the story."""
+    click.echo("   " * indent + text if text else "")
+
+
+def by_hand(*commands: Sequence[str | Path]) -> None:
+    """The `ledger` commands an operator would type for this step."""
+    say("by hand:")
+    for argv in commands:
+        say("$ ledger " + shlex.join(str(a) for a in argv), 2)
+
+
+@contextmanager
+def step(title: str) -> Iterator[None]:
+    """A numbered step of the story, closed by the time it took."""
+    click.echo(f"\n{title}")
+    started = time.perf_counter()
+    yield
+    say(f"[{time.perf_counter() - started:.1f} s]")
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it, else absolute."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def local(ms: int) -> str:
+    """HH:MM in the election's time zone."""
+    return datetime.fromtimestamp(ms / 1000, _ZONE).strftime("%H:%M")
+
+
+def by_rule(findings: Iterable[Finding]) -> str:
+    """Counts by rule code: ``CODE n, CODE n``."""
+    counts = Counter(f.code for f in findings)
+    return ", ".join(f"{code} {n}" for code, n in sorted(counts.items())) or "none"
+
+
+# --- the steps -----------------------------------------------------------------------------
+
+
+def fresh_output(out: Path) -> None:
+    """Recreate ``out``, refusing to delete a non-empty directory the demo did not make."""
+    if out.exists():
+        if any(out.iterdir()) and not (out / MARKER).is_file():
+            raise DemoError(f"{out} exists and was not made by the demo: not deleting it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("made by `make demo`; deleted and rewritten by every run\n")
+
+
+def make_keys(paths: Paths, rows: Sequence[PvRow]) -> tuple[NoteSigner, dict[str, NoteSigner]]:
+    """Step 1: the publisher key (named after the origin) and one key per station, as files."""
+    paths.stations.mkdir(parents=True)
+    publisher = write_key_files(paths.keys, "publisher", ORIGIN, signer=demo_signer(ORIGIN))
+    stations = {
+        row.station.id: write_key_files(paths.stations, row.station.id, row.station.id,
+                                        signer=demo_signer(row.station.id), durable=False).signer
+        for row in rows
+    }
+    say(f"publisher key {publisher.signer.verifier_key}")
+    say(f"in {publisher.key_path} (secret, mode 0600) and {publisher.pub_path}", 2)
+    say(f"{len(stations):,} station keys: {paths.stations}/<station id>.key and .pub")
+    say("Demo keys are derived from their names, so every run gives the same log. In an")
+    say("election every key is random (`ledger keygen`) and a station's key never leaves it.")
+    by_hand(("keygen", "publisher", "--key-name", ORIGIN, "-o", paths.keys))
+    return publisher.signer, stations
+
+
+def make_ledger(paths: Paths, publisher: NoteSigner, rows: Sequence[PvRow],
+                stations: dict[str, NoteSigner], day: PollingDay) -> Ledger:
+    """Step 2: the manifest, the ledger, every station registered with its key; block 0."""
+    election = election_from_pv(SAMPLE, name=ELECTION_NAME, date=DATE, tz=TZ)
+    text = json.dumps(manifest_json(election), ensure_ascii=False, indent=1) + "\n"
+    write_new_file(paths.manifest, text.encode("utf-8"))
+    for code, category in election.categories.items():
+        say(f"manifest {paths.manifest}: category {code}, {category.rules} rules, "
+            f"competitors {' and '.join(category.competitors)}")
+    lg = Ledger.create(paths.ledger, ORIGIN, publisher, election)
+    say(f"ledger {paths.ledger} created; entry 0 is the election record, signed by the publisher")
+    keys = {sid: key.signer.public_key for sid, key in stations.items()}
+    result = register_stations(lg, [row.station for row in rows], keys)
+    if result.rejected:
+        raise DemoError(f"station {result.rejected[0].position}: {result.rejected[0].error}")
+    sealed_at = day.opens - 60 * _MINUTE
+    lg.seal(sealed_at)
+    say(f"{len(result.accepted):,} stations registered (entries 1 to {result.size - 1:,}: "
+        "county, number, name, public key)")
+    say(f"block 0 sealed at {local(sealed_at)} on election day: the first signed checkpoint")
+    by_hand(("manifest", "--format", "aep-pv", shown(SAMPLE), "--name", ELECTION_NAME, "--date",
+             DATE, "--tz", TZ, "-o", paths.manifest),
+            ("init", paths.ledger, "--origin", ORIGIN, "--key", paths.key, "--election",
+             paths.manifest),
+            ("station", "import", paths.ledger, "--key", paths.key, shown(SAMPLE), "--keys-out",
+             paths.stations))
+    return lg
+
+
+def append_signed(lg: Ledger, stations: dict[str, NoteSigner],
+                  records: Sequence[Turnout | Report], sealed_at: int) -> list[Finding]:
+    """Each record signed by its station's key, appended as one batch, then a block sealed."""
+    entries = [encode_entry(sign_record(stations[r.station].signer, ORIGIN, r)) for r in records]
+    result = lg.append(entries)
+    if result.rejected:
+        first = result.rejected[0]
+        raise DemoError(f"{len(result.rejected)} entries refused, the first "
+                         f"({records[first.position].station}): {first.error}")
+    lg.seal(sealed_at)
+    return list(result.warnings)
+
+
+def day_of_turnout(rows: Sequence[PvRow], day: PollingDay) -> list[Turnout]:
+    """Every station's synthesised turnout through the day, in time order."""
+    series = [t for row in rows
+              for t in report_turnout(row.report, day, every_minutes=TURNOUT_EVERY_MINUTES)]
+    return sorted(series, key=lambda t: t.at)  # stable: stations in file order at equal times
+
+
+def election_day(lg: Ledger, stations: dict[str, NoteSigner], rows: Sequence[PvRow],
+                 day: PollingDay) -> None:
+    """Step 3a: turnout through the day, a block every :data:`DAY_BLOCK_MINUTES` minutes."""
+    say(f"Polls open {local(day.opens)}-{local(day.closes)} ({TZ}). Each station signs its "
+        f"cumulative turnout (LP, LS, UM, LT)")
+    say(f"every {TURNOUT_EVERY_MINUTES} minutes at its own minute past the hour, and at "
+        f"closing; a block is sealed every {DAY_BLOCK_MINUTES} minutes.")
+    say("Only the closing counts are real (each report's b1, b2, b3); the day's curve is made up.")
+    voters: dict[str, int] = {}
+    warnings: list[Finding] = []
+    records = day_of_turnout(rows, day)
+    for sealed_at, group in groupby(records, key=lambda t: period_end(t.at, day.opens,
+                                                                      DAY_BLOCK_MINUTES)):
+        batch = list(group)
+        warnings += append_signed(lg, stations, batch, sealed_at)
+        voters.update((t.station, t.counts["LT"]) for t in batch)
+        if (sealed_at - day.opens) % (120 * _MINUTE) == 0:
+            say(f"{local(sealed_at)}  block {lg.block_count - 1:>2}  tree size {lg.size:>6,}  "
+                f"{sum(voters.values()):>9,} voters so far", 2)
+    say(f"{len(records):,} turnout snapshots, all station-signed; soft-rule warnings: "
+        f"{by_rule(warnings)}")
+    say("(Stations abroad voted 16-18 May on their own clocks; here every one gets Romania's day.)")
+
+
+def results_night(lg: Ledger, stations: dict[str, NoteSigner], rows: Sequence[PvRow],
+                  day: PollingDay) -> None:
+    """Step 3b: each station's result report, appended as it arrives (its CSV created_at)."""
+    reports: list[Report] = sorted((row.report for row in rows), key=lambda r: r.at)
+    first_block = lg.block_count
+    warnings: list[Finding] = []
+    start = day.closes
+    for sealed_at, group in groupby(
+        reports, key=lambda r: max(period_end(r.at, start, NIGHT_BLOCK_MINUTES),
+                                   start + NIGHT_BLOCK_MINUTES * _MINUTE)):
+        warnings += append_signed(lg, stations, list(group), sealed_at)
+    last = lg.block(lg.block_count - 1)[1].time
+    say(f"{len(reports):,} result reports (the real PV rows, at their created_at), signed by "
+        f"their stations,")
+    say(f"in blocks {first_block} to {lg.block_count - 1}, every {NIGHT_BLOCK_MINUTES} "
+        f"minutes until {local(last)}; reports from abroad came in earlier, on local clocks.")
+    say(f"soft-rule warnings (real data, published as is): {by_rule(warnings)}")
+    say(f"ledger: {lg.size:,} entries, {lg.block_count} blocks, "
+        f"{lg.store.disk_usage() / 2**20:.1f} MiB on disk. Every entry's signature, key and "
+        "rules were")
+    say("checked before it was written, and each block's checkpoint proved to extend the last.")
+
+
+def save_noon_checkpoint(lg: Ledger, day: PollingDay, path: Path) -> None:
+    """The checkpoint signed at noon, as an observer who looked then would have kept it."""
+    noon = day.opens + 5 * 60 * _MINUTE
+    for _index, block in lg.blocks():
+        if block.time == noon:
+            signed = lg.checkpoint(block.height)
+            write_new_file(path, signed.note_bytes)
+            say(f"an observer kept the noon checkpoint (block {block.height}, size "
+                f"{signed.checkpoint.size:,}) in {path}")
+            return
+    raise DemoError("no block was sealed at noon")
+
+
+def audit(paths: Paths, publisher: NoteSigner, station: str) -> None:
+    """Step 4: publish, verify the published tree, prove a report, prove consistency."""
+    vkey = publisher.verifier_key
+    result = publish(paths.ledger, paths.published, vkey=str(vkey))
+    size = sum(f.stat().st_size for f in paths.published.rglob("*") if f.is_file())
+    say(f"published to {paths.published}: {result.written:,} files, {size / 2**20:.1f} MiB "
+        f"(checkpoint, tiles, entry bundles, ledger.json), tree size {result.tree_size:,}")
+    source = PublishedDirSource(paths.published)
+    with closing(source):
+        report = verify(source, vkey)
+        if not report.ok:
+            raise DemoError(f"verify found {len(report.errors)} errors, the first: "
+                             f"{report.errors[0].describe()}")
+        rate = report.entries / report.seconds if report.seconds > 0 else 0.0
+        kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(report.records_by_kind.items()))
+        say(f"verify {paths.published}: OK, {report.entries:,} entries ({kinds}),")
+        say(f"{report.blocks} blocks, {report.stations:,} stations, every signature, rule, block "
+            f"and tile checked in {report.seconds:.1f} s ({rate:,.0f} records/s)", 2)
+        say(f"warnings by rule: {by_rule(report.warnings)} (no TO-LT-PV-B: every station's "
+            "last LT is its report's b)", 2)
+        prove_report(paths, source, vkey, station)
+        proof = prove_consistency(source, vkey, paths.noon.read_bytes())
+    say(f"consistency: the log at size {proof.new.size:,} extends the noon checkpoint (size "
+        f"{proof.old.size:,}), proved with {len(proof.proof)} hashes: nothing was rewritten")
+
+
+def prove_report(paths: Paths, source: PublishedDirSource, vkey: VerifierKey,
+                 station: str) -> None:
+    """An observer's receipt pair for ``station``'s report, written and checked offline."""
+    proof = prove_station(source, station)
+    if proof.registration is None:
+        raise DemoError(f"station {station}'s report has no station record to prove its key")
+    paths.receipts.mkdir()
+    files = (paths.receipts / f"{station}-report.tlog-proof",
+             paths.receipts / f"{station}-station.tlog-proof")
+    for path, receipt in zip(files, (proof.record, proof.registration), strict=True):
+        write_new_file(path, format_receipt(receipt))
+    receipt, registration = (parse_receipt(path.read_bytes()) for path in files)
+    checked = check_receipt(receipt, vkey, registration)
+    record = checked.record
+    if not isinstance(record, Report):
+        raise DemoError(f"the receipt holds a {record.KIND}, not a report")
+    votes = ", ".join(f"{name} {n:,}" for name, n in record.votes.items())
+    say(f"receipts {files[0].name} and {files[1].name} in {paths.receipts} prove offline:")
+    say(f"entry {checked.index}, the {record.stage} report of {station} (version "
+        f"{record.version}: {votes}),", 2)
+    say(f"is in the log the publisher signed at size {checked.checkpoint.size:,}, signed by the "
+        f"key registered at entry {checked.station_index}", 2)
+    for line in checked.not_shown:
+        say(f"not shown offline: {line}", 2)
+
+
+# --- step 5: the same through the command line -----------------------------------------------
+
+
+def ledger_command() -> list[str]:
+    """The installed `ledger` script beside this Python, else ``python -m cli`` (the same code)."""
+    script = Path(sys.executable).with_name("ledger")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
+
+
+def command_line(paths: Paths, station: str) -> None:
+    """Step 5: publish, verify, prove, check-proof and consistency as an operator types them."""
+    receipts = paths.cli_receipts
+    steps: list[tuple[str | Path, ...]] = [
+        ("publish", paths.ledger, paths.published),
+        ("verify", paths.published, "--pub", paths.pub),
+        ("prove", paths.published, "--station", station, "-o", receipts),
+        ("check-proof", receipts / f"{station}-report.tlog-proof",
+         receipts / f"{station}-station.tlog-proof", "--pub", paths.pub),
+        ("consistency", paths.published, "--old", paths.noon, "--pub", paths.pub),
+    ]
+    command = ledger_command()
+    for argv in steps:
+        args = [str(a) for a in argv]
+        say("$ ledger " + shlex.join(args))
+        done = subprocess.run([*command, *args], capture_output=True, text=True,
+                              timeout=CLI_TIMEOUT, check=False)
+        lines = done.stdout.splitlines()
+        for line in lines[:SHOW_LINES]:
+            say(line, 2)
+        if len(lines) > SHOW_LINES:
+            say(f"... ({len(lines) - SHOW_LINES} more lines)", 2)
+        if done.returncode != 0:
+            raise DemoError(f"`ledger {shlex.join(args)}` exited {done.returncode}: "
+                             f"{done.stderr.strip()}")
+
+
+def run(paths: Paths, station: str) -> None:
+    """The whole story; raises on the first step that fails."""
+    click.echo(f"election-ledger demo: {ELECTION_NAME} ({DATE}), log {ORIGIN}")
+    rows = list(import_pv(SAMPLE, tz=TZ))
+    if station not in {row.station.id for row in rows}:
+        raise DemoError(f"--station {station}: no such station in {SAMPLE.name}")
+    click.echo(f"Real data: {len(rows):,} polling stations and their official result reports "
+               f"({SAMPLE.name}, see cli/demo_data/README.md).")
+    click.echo(f"Everything is written under {paths.out}/.")
+    day = polling_day(DATE, TZ)
+    with step("1. Keys"):
+        publisher, stations = make_keys(paths, rows)
+    with step("2. The ledger and its stations"):
+        lg = make_ledger(paths, publisher, rows, stations, day)
+    with lg, step("3. Election day, then the results night"):
+        started, before = time.perf_counter(), lg.size
+        election_day(lg, stations, rows, day)
+        results_night(lg, stations, rows, day)
+        rate = (lg.size - before) / (time.perf_counter() - started)
+        say(f"(signed by the stations, checked, written and sealed at {rate:,.0f} entries/s)")
+        save_noon_checkpoint(lg, day, paths.noon)
+        by_hand(("sign", "--key", paths.stations / f"{station}.key", "--origin", ORIGIN,
+                 "turnout.json", "-o", "turnout.entry"),
+                ("append", paths.ledger, "turnout.entry"),
+                ("seal", paths.ledger, "--key", paths.key))
+    with step("4. Publish; audit the published files; an observer's receipts"):
+        audit(paths, publisher, station)
+    with step("5. The same through the command line (an operator's, an auditor's and an "
+              "observer's commands)"):
+        command_line(paths, station)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--out", "out", default="demo-out", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False),
+              help="Write everything here (deleted first if an earlier demo made it).")
+@click.option("--station", default="AB-1", show_default=True, metavar="ID",
+              help="The station whose report the observer proves.")
+def main(out: str, station: str) -> None:
+    """Run the whole job on real 2025 data and tell it as a story; exit 1 if any step fails."""
+    started = time.perf_counter()
+    paths = Paths.under(Path(out))
+    try:
+        fresh_output(paths.out)
+        run(paths, station)
+    except (DemoError, LedgerError, ValueError, OSError, subprocess.SubprocessError) as e:
+        click.echo(f"\ndemo FAILED: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"\nDone in {time.perf_counter() - started:.1f} s: the whole story holds.")
+
+
+if __name__ == "__main__":
+    main()
