@@ -12,7 +12,9 @@ from ledger.simulate import (
     closing_counts,
     cumulative,
     demo_signer,
+    period_end,
     polling_day,
+    report_turnout,
     snapshot_times,
     station_weights,
     turnout_series,
@@ -120,3 +122,31 @@ def test_series_refuses_times_not_ending_at_closing() -> None:
 def test_demo_signer_is_the_same_key_for_the_same_label_only() -> None:
     assert demo_signer("AB-1").public_key == demo_signer("AB-1").public_key
     assert demo_signer("AB-1").public_key != demo_signer("AB-2").public_key
+
+
+def test_report_turnout_keeps_a_station_minute_and_registers_a() -> None:
+    report = _report(900, 40, 3)
+    series = report_turnout(report, DAY, every_minutes=60)
+    assert series == report_turnout(report, DAY, every_minutes=60)
+    assert len(series) == 15
+    assert {t.registered.permanent for t in series} == {900}
+    assert len({(t.at - DAY.opens) % 3_600_000 for t in series[:-1]}) == 1
+    assert series[-1].counts == {"LP": 900, "LS": 40, "UM": 3, "LT": 943}
+
+
+def test_report_turnout_needs_the_registered_field_a() -> None:
+    fields = {k: v for k, v in _report(1, 0, 0).fields.items() if k != "a"}
+    report = Report(station="AB-1", category="PRSD", version=1, stage="PART", at=0,
+                    fields=fields, votes={})
+    with pytest.raises(ValueError, match="no field a"):
+        report_turnout(report, DAY, every_minutes=60)
+
+
+def test_period_end_puts_a_boundary_time_in_the_period_it_ends() -> None:
+    quarter = 15 * 60_000
+    assert period_end(DAY.opens, DAY.opens, 15) == DAY.opens
+    assert period_end(DAY.opens + 1, DAY.opens, 15) == DAY.opens + quarter
+    assert period_end(DAY.opens + quarter, DAY.opens, 15) == DAY.opens + quarter
+    assert period_end(DAY.opens + quarter + 1, DAY.opens, 15) == DAY.opens + 2 * quarter
+    with pytest.raises(ValueError, match="at least a minute"):
+        period_end(0, 0, 0)
