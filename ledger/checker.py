@@ -24,18 +24,21 @@ from ledger.chain import BlockState, check_block
 from ledger.checker_state import (
     Plateau,
     bad_state,
+    key_digest,
     last_reports_from_value,
     last_reports_value,
     plateaus_from_value,
     plateaus_value,
     tree_from_value,
     tree_value,
+    turnout_digest,
 )
-from ledger.codec import encode_value
+from ledger.entries import envelope_parts
 from ledger.errors import MalformedError, SignatureError, VerificationError
-from ledger.hashing import entry_signed_message, leaf_hash, sha256
+from ledger.hashing import entry_signed_message, leaf_hash
 from ledger.merkle import CompactRange
 from ledger.notes import VerifierKey
+from ledger.record_values import record_if_canonical
 from ledger.records import (
     MAX_ENTRY_SIZE,
     Block,
@@ -45,9 +48,8 @@ from ledger.records import (
     Report,
     Station,
     Turnout,
+    decode_body_value,
     decode_entry_envelope,
-    decode_entry_record,
-    decode_record,
     record_from_value,
     record_to_value,
 )
@@ -106,6 +108,7 @@ class EntryChecker:
         self._station_plateaus: dict[str, Plateau] = {}
         self._last_reports: dict[str, dict[str, int]] = {}
         self._pending_keys: dict[bytes, bytes] = {}
+        self._prefix = entry_signed_message(origin, b"")
 
     # --- the tree ------------------------------------------------------------------------------
 
@@ -131,25 +134,22 @@ class EntryChecker:
         Call it in log order: the public key comes from the registry, or from a station record
         seen earlier in the same batch (a key id names one key, so that is the key to use).
         """
-        try:
-            entry = decode_entry_envelope(data)
-        except MalformedError:
+        parts = envelope_parts(data)
+        if parts is None:  # not the canonical envelope: check() refuses it
             return None
-        if entry.key == self.registry.publisher_key_id:
+        body, key, sig = parts
+        if key == self.registry.publisher_key_id:
             public_key: bytes | None = self.publisher.public_key
-            self._learn_key(entry)
+            self._learn_key(body)
         else:
-            owner = self.registry.signer_for(entry.key)
-            public_key = owner.public_key if owner else self._pending_keys.get(entry.key)
+            owner = self.registry.signer_for(key)
+            public_key = owner.public_key if owner else self._pending_keys.get(key)
         if public_key is None:
             return None
-        return public_key, entry_signed_message(self.origin, entry.body), entry.sig
+        return public_key, self._prefix + body, sig
 
-    def _learn_key(self, entry: Entry) -> None:
-        try:
-            record = decode_record(entry.body)
-        except MalformedError:
-            return
+    def _learn_key(self, body: bytes) -> None:
+        record = record_if_canonical(body)  # None for the other kinds, or a record check() refuses
         if type(record) is Station:
             self._pending_keys[record.key_id] = record.pubkey
 
@@ -163,21 +163,24 @@ class EntryChecker:
         ``signature_ok`` is the result of a batch check of :meth:`signature_job` (None: check it
         here). Errors are returned, not raised, each located by index, kind and station.
         """
-        if index != self.size:
+        if index != self._tree.size:
             raise ValueError(f"entry {index} checked out of order: the next index is {self.size}")
         checked = CheckedEntry(index=index, leaf_hash=leaf_hash(data))
         try:
             self._check(checked, data, signature_ok)
         except VerificationError as e:
             checked.errors.append(e)
-        checked.errors = [
-            e.at(index=index, kind=checked.kind, station=checked.station, block=checked.block)
-            for e in checked.errors
-        ]
-        if checked.ok or in_log:
+        if checked.errors:
+            checked.errors = [
+                e.at(index=index, kind=checked.kind, station=checked.station, block=checked.block)
+                for e in checked.errors
+            ]
+        elif not in_log:
+            in_log = True  # accepted: it joins the tree
+        if in_log:
             self._tree.append(checked.leaf_hash)
-        if type(checked.record) is Block and (checked.ok or in_log):
-            self._advance_block(checked, checked.record)
+            if type(checked.record) is Block:
+                self._advance_block(checked, checked.record)
         return checked
 
     def _check(self, checked: CheckedEntry, data: bytes, signature_ok: bool | None) -> None:
@@ -187,17 +190,22 @@ class EntryChecker:
                 f"entry is {len(data)} bytes, over the limit of {MAX_ENTRY_SIZE}",
                 code="entry-too-large",
             )
-        entry, record = decode_entry_record(data)
+        entry = decode_entry_envelope(data)
+        record = record_if_canonical(entry.body)
+        if record is None:  # another kind, or not canonical: the strict path says why
+            record = record_from_value(decode_body_value(entry))
         checked.entry, checked.record = entry, record
         checked.kind = record.KIND
-        checked.station = _station_of(record)
-        if type(record) is Block:
+        if type(record) is Turnout or type(record) is Report:
+            checked.station = record.station
+        elif type(record) is Station:
+            checked.station = record.id
+        elif type(record) is Block:
             checked.block = 0 if self.last_block is None else self.last_block.height + 1
         # Step 2: the signer, then the signature.
         public_key = self.registry.check(entry.key, record)
         if signature_ok is None:
-            message = entry_signed_message(self.origin, entry.body)
-            signature_ok = is_valid_signature(public_key, message, entry.sig)
+            signature_ok = is_valid_signature(public_key, self._prefix + entry.body, entry.sig)
         if not signature_ok:
             # The two cannot be told apart: either way the signature is not over this origin.
             raise SignatureError(
@@ -206,24 +214,42 @@ class EntryChecker:
                 code="bad-signature",
             )
         # Steps 1 (duplicates), 3 and 4 by kind.
-        if type(record) is Election:
+        if type(record) is Turnout:
+            self._check_turnout(checked, record)
+        elif type(record) is Report:
+            if self._check_rules(checked, record):
+                by_category = self._last_reports.get(record.station)
+                if by_category is None:
+                    by_category = self._last_reports[record.station] = {}
+                by_category[record.category] = checked.index
+        elif type(record) is Station:
+            self._check_station(checked, record)
+        elif type(record) is Election:
             self._check_election(checked, record)
         elif type(record) is Block:
             self._check_block(checked, record)
-        elif type(record) is Station:
-            self._check_duplicate(self._station_plateaus, record.id, record.key_id, checked)
-            self.registry.apply(record)
-            self._remember(self._station_plateaus, record.id, record.key_id, checked.leaf_hash)
-        elif type(record) is Turnout:
-            digest = _turnout_digest(record)
-            self._check_duplicate(self._turnout_plateaus, record.station, digest, checked)
-            if self._check_rules(checked, record):
-                self._remember(self._turnout_plateaus, record.station, digest, checked.leaf_hash)
-        elif type(record) is Report:
-            if self._check_rules(checked, record):
-                self._last_reports.setdefault(record.station, {})[record.category] = checked.index
         else:
             self.registry.apply(record)
+
+    def _check_turnout(self, checked: CheckedEntry, record: Turnout) -> None:
+        plateau = self._turnout_plateaus.get(record.station)
+        _check_duplicate(plateau, checked)
+        if self._check_rules(checked, record):
+            values = (record.counts, record.buckets)
+            if plateau is not None and plateau.holds(values, turnout_digest):
+                plateau.hashes.append(checked.leaf_hash)
+            else:
+                self._turnout_plateaus[record.station] = Plateau(None, [checked.leaf_hash], values)
+
+    def _check_station(self, checked: CheckedEntry, record: Station) -> None:
+        plateau = self._station_plateaus.get(record.id)
+        _check_duplicate(plateau, checked)
+        self.registry.apply(record)
+        key = record.key_id
+        if plateau is not None and plateau.holds(key, key_digest):
+            plateau.hashes.append(checked.leaf_hash)
+        else:
+            self._station_plateaus[record.id] = Plateau(key, [checked.leaf_hash], key)
 
     def _check_election(self, checked: CheckedEntry, record: Election) -> None:
         self.registry.apply(record)
@@ -243,26 +269,6 @@ class EntryChecker:
             v.to_finding(index=checked.index) for v in violations if not v.hard
         )
         return checked.ok
-
-    def _check_duplicate(
-        self, plateaus: dict[str, Plateau], station: str, digest: bytes, checked: CheckedEntry
-    ) -> None:
-        plateau = plateaus.get(station)
-        if plateau is not None and plateau.digest == digest and checked.leaf_hash in plateau.hashes:
-            raise MalformedError(
-                f"entry is byte-identical to an earlier {checked.kind} entry of station {station}",
-                code="duplicate-entry",
-            )
-
-    @staticmethod
-    def _remember(
-        plateaus: dict[str, Plateau], station: str, digest: bytes, leaf: bytes
-    ) -> None:
-        plateau = plateaus.get(station)
-        if plateau is None or plateau.digest != digest:
-            plateaus[station] = Plateau(digest, [leaf])
-        else:
-            plateau.hashes.append(leaf)
 
     # --- blocks (step 4) -----------------------------------------------------------------------
 
@@ -300,9 +306,9 @@ class EntryChecker:
         value: dict[str, Any] = {
             "last_reports": last_reports_value(self._last_reports),
             "registry": self.registry.to_value(),
-            "station_plateaus": plateaus_value(self._station_plateaus),
+            "station_plateaus": plateaus_value(self._station_plateaus, key_digest),
             "tree": tree_value(self._tree),
-            "turnout_plateaus": plateaus_value(self._turnout_plateaus),
+            "turnout_plateaus": plateaus_value(self._turnout_plateaus, turnout_digest),
             "v": STATE_VERSION,
         }
         if self.rules is not None:
@@ -346,18 +352,12 @@ class EntryChecker:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _station_of(record: Record) -> str | None:
-    if type(record) is Station:
-        return record.id
-    station = getattr(record, "station", None)
-    return station if isinstance(station, str) else None
-
-
-def _turnout_digest(record: Turnout) -> bytes:
-    """What a copy of a turnout must equal to pass the counter rules: its counts and buckets."""
-    value: dict[str, Any] = {"counts": dict(record.counts)}
-    if record.buckets is not None:
-        value["buckets"] = dict(record.buckets)
-    return sha256(encode_value(value))[:16]
-
-
+def _check_duplicate(plateau: Plateau | None, checked: CheckedEntry) -> None:
+    """Step 1: no entry byte-identical to an earlier one of the station's plateau (the entries
+    a copy could pass as; equal bytes have equal values, so the hash alone decides)."""
+    if plateau is not None and checked.leaf_hash in plateau.hashes:
+        raise MalformedError(
+            f"entry is byte-identical to an earlier {checked.kind} entry of station "
+            f"{checked.station}",
+            code="duplicate-entry",
+        )

@@ -6,24 +6,52 @@ Only :mod:`ledger.checker` uses these; they exist so the auditor's state file
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.codec import encode_value
 from ledger.errors import MalformedError
-from ledger.hashing import HASH_SIZE
+from ledger.hashing import HASH_SIZE, sha256
 from ledger.merkle import CompactRange
+
+#: The digest of what a plateau's entries share (see :class:`Plateau`).
+DigestOf = Callable[[Any], bytes]
 
 
 @dataclass(slots=True)
 class Plateau:
     """Leaf hashes of a station's entries that a byte-identical copy could still pass as.
 
-    ``digest`` names what those entries share (turnout: their counters; station records: the
-    key id); a new entry with another digest starts a new plateau.
+    The entries share ``values`` (turnout: their counters; station records: the key id); a new
+    entry with other values starts a new plateau. A state file holds ``digest``, a hash of the
+    values: it is computed only when written (None until then), and a plateau read back from a
+    state file has no ``values`` (None), so the next entry is compared by digest.
     """
 
-    digest: bytes
+    digest: bytes | None
     hashes: list[bytes]
+    values: Any = None
+
+    def holds(self, values: Any, digest_of: DigestOf) -> bool:
+        """True when an entry with ``values`` belongs to this plateau."""
+        if self.values is not None:
+            return bool(self.values == values)
+        return self.digest == digest_of(values)
+
+
+def turnout_digest(values: tuple[Mapping[str, int], Mapping[str, int] | None]) -> bytes:
+    """A turnout plateau's digest: what a copy must equal to pass the counter rules."""
+    counts, buckets = values
+    value: dict[str, Any] = {"counts": dict(counts)}
+    if buckets is not None:
+        value["buckets"] = dict(buckets)
+    return sha256(encode_value(value))[:16]
+
+
+def key_digest(values: bytes) -> bytes:
+    """A station plateau's digest: the key id itself."""
+    return values
 
 
 def bad_state(message: str) -> MalformedError:
@@ -35,12 +63,14 @@ def _is_hash(value: Any) -> bool:
     return type(value) is bytes and len(value) == HASH_SIZE
 
 
-def plateaus_value(plateaus: dict[str, Plateau]) -> dict[str, Any]:
-    """Plateaus by station as a canonical map."""
-    return {
-        station: {"digest": p.digest, "hashes": list(p.hashes)}
-        for station, p in sorted(plateaus.items())
-    }
+def plateaus_value(plateaus: dict[str, Plateau], digest_of: DigestOf) -> dict[str, Any]:
+    """Plateaus by station as a canonical map (each digest computed once, then kept)."""
+    out: dict[str, Any] = {}
+    for station, p in sorted(plateaus.items()):
+        if p.digest is None:
+            p.digest = digest_of(p.values)
+        out[station] = {"digest": p.digest, "hashes": list(p.hashes)}
+    return out
 
 
 def plateaus_from_value(value: Any) -> dict[str, Plateau]:

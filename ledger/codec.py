@@ -113,6 +113,33 @@ def decode_value(
     raise _explained(data, limits, reason)
 
 
+def unpack_shortest(data: bytes, *, max_size: int = MAX_VALUE_SIZE) -> Any | None:
+    """The value in ``data`` when ``data`` is exactly its shortest encoding, else None.
+
+    A fast path for values whose schema the caller checks field by field: map key order and
+    value types are NOT checked here (a float, a nil or an unsorted map may come back), so only
+    a caller that checks both may use it. None says nothing about why (and a lone nil reads
+    the same: callers expect a map); :func:`decode_value` explains.
+    """
+    if len(data) > max_size:
+        return None
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            max_str_len=max_size,
+            max_bin_len=max_size,
+            max_array_len=MAX_ITEMS,
+            max_map_len=MAX_ITEMS,
+            max_ext_len=0,
+        )
+        again = msgpack.packb(value, use_bin_type=True)
+    except (ValueError, TypeError, OverflowError, msgpack.UnpackException):
+        return None  # decode_value says what is wrong
+    return value if again == data else None
+
+
 def _explained(data: bytes, limits: Limits, fallback: str) -> MalformedError:
     """The precise error for bad ``data``, or a generic one if the scan finds nothing."""
     error = _explain(bytes(data), limits)

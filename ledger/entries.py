@@ -28,6 +28,12 @@ _KEY = b"\xa3key\xc4\x20"
 _SIG = b"\xa3sig\xc4\x40"
 _TAIL = b"\xa1v\x01"
 _ENVELOPE = len(_HEAD) + len(_KEY) + KEY_ID_SIZE + len(_SIG) + SIGNATURE_SIZE + len(_TAIL)
+# Everything after the body has a fixed size: offsets from the end of the entry.
+_TAIL_SIZE = _ENVELOPE - len(_HEAD)
+_KEY_AT = -_TAIL_SIZE + len(_KEY)
+_KEY_END = _KEY_AT + KEY_ID_SIZE
+_SIG_AT = _KEY_END + len(_SIG)
+_SIG_END = _SIG_AT + SIGNATURE_SIZE
 
 
 def _bad(message: str, code: str) -> MalformedError:
@@ -102,9 +108,14 @@ def decode_entry_envelope(data: bytes) -> Entry:
     return Entry(body=value["body"], key=value["key"], sig=value["sig"], v=value["v"])
 
 
-def _exact_envelope(data: bytes) -> Entry | None:
-    """The entry if ``data`` is byte for byte the canonical layout, else None (fast path)."""
-    if not data.startswith(_HEAD) or len(data) < _ENVELOPE + 2:
+def envelope_parts(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(body, key, sig) if ``data`` is byte for byte the canonical entry layout, else None.
+
+    The fast path of :func:`decode_entry_envelope` (and of batch signature jobs): an entry of at
+    most :data:`MAX_ENTRY_SIZE` bytes decodes exactly when this gives its parts.
+    """
+    n = len(data)
+    if n < _ENVELOPE + 2 or n > MAX_ENTRY_SIZE or not data.startswith(_HEAD):
         return None
     if data[6] == 0xC4:
         size, start = data[7], 8
@@ -114,22 +125,33 @@ def _exact_envelope(data: bytes) -> Entry | None:
             return None
     else:
         return None
-    end = start + size
-    if len(data) != end + _ENVELOPE - len(_HEAD):
-        return None
-    sig_at = end + len(_KEY) + KEY_ID_SIZE
-    tail_at = sig_at + len(_SIG) + SIGNATURE_SIZE
+    end = n - _TAIL_SIZE
     if (
-        data[end : end + len(_KEY)] != _KEY
-        or data[sig_at : sig_at + len(_SIG)] != _SIG
-        or data[tail_at:] != _TAIL
+        start + size != end
+        or data[end:_KEY_AT] != _KEY
+        or data[_KEY_END:_SIG_AT] != _SIG
+        or data[_SIG_END:] != _TAIL
     ):
         return None
-    return Entry(
-        body=data[start:end],
-        key=data[end + len(_KEY) : sig_at],
-        sig=data[sig_at + len(_SIG) : tail_at],
-    )
+    return data[start:end], data[_KEY_AT:_KEY_END], data[_SIG_AT:_SIG_END]
+
+
+def _exact_envelope(data: bytes) -> Entry | None:
+    """The entry if ``data`` is byte for byte the canonical layout, else None (fast path)."""
+    parts = envelope_parts(data)
+    if parts is None:
+        return None
+    # The layout fixes every field's type and length: what Entry.__post_init__ would check.
+    entry = _new_entry(Entry)
+    _set(entry, "body", parts[0])
+    _set(entry, "key", parts[1])
+    _set(entry, "sig", parts[2])
+    _set(entry, "v", ENTRY_VERSION)
+    return entry
+
+
+_new_entry = object.__new__
+_set = object.__setattr__
 
 
 def decode_body_value(entry: Entry) -> Any:

@@ -22,6 +22,7 @@ STAGES = ("PROV", "PART", "FINAL")
 #: Turnout counters: always present, and present only where the list exists.
 COUNTS_REQUIRED = frozenset({"LP", "LS", "UM", "LT"})
 COUNTS_OPTIONAL = frozenset({"LSC", "LC"})
+_COUNTS_ALL = COUNTS_REQUIRED | COUNTS_OPTIONAL
 
 KEY_ID_SIZE = 32
 PUBLIC_KEY_SIZE = 32
@@ -70,7 +71,7 @@ def _need_opt_str(kind: str, field: str, value: object) -> None:
 
 
 def _need_uint_map(kind: str, field: str, value: object) -> None:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise fail(kind, field, f"expected map, got {type(value).__name__}")
     for name, count in value.items():
         if type(name) is not str or type(count) is not int or not 0 <= count <= UINT_MAX:
@@ -216,9 +217,9 @@ class Turnout:
             raise fail("turnout", "registered", "expected Registered")
         _need_uint_map("turnout", "counts", self.counts)
         names = self.counts.keys()
-        missing = COUNTS_REQUIRED - names
-        extra = names - COUNTS_REQUIRED - COUNTS_OPTIONAL
-        if missing or extra:
+        if not (names >= COUNTS_REQUIRED and names <= _COUNTS_ALL):
+            missing = COUNTS_REQUIRED - names
+            extra = names - _COUNTS_ALL
             raise fail(
                 "turnout",
                 "counts",

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from itertools import combinations
 from typing import Any
 
+from ledger.codec import unpack_shortest
 from ledger.errors import MalformedError
 from ledger.record_types import (
+    COUNTS_OPTIONAL,
+    COUNTS_REQUIRED,
     Block,
     Category,
     Election,
@@ -296,6 +300,101 @@ def record_from_value(value: Any) -> Record:
         raise MalformedError(f"unknown record kind {kind!r}", code="unknown-kind")
     required, optional, parse = spec
     return parse(_exact_keys(kind, "", value, required, optional))
+
+
+# --- the fast path for the kinds a log is made of ------------------------------------------
+
+
+def record_if_canonical(body: bytes) -> Record | None:
+    """The turnout, report or station record in ``body`` if ``body`` is exactly its canonical
+    encoding; None otherwise, and for the other kinds.
+
+    The auditor's fast path: one unpack and one re-encode, then each field checked once
+    (exact key layouts, types on construction, maps in key order), where
+    ``record_from_value(decode_value(body))`` walks the value generically first. On None, that
+    strict path decides, and says what is wrong.
+    """
+    value = unpack_shortest(body)
+    if type(value) is not dict or None in value.values():  # no nil: an optional key is left out
+        return None
+    parse = _FAST.get(tuple(value))
+    if parse is None:
+        return None
+    try:
+        return parse(value)
+    except MalformedError:
+        return None  # the strict path names the field
+
+
+def _in_order(mapping: dict[str, Any]) -> bool:
+    """Keys in canonical order; call only once the keys are known to be str."""
+    keys = list(mapping)
+    return keys == sorted(keys)
+
+
+def _fast_station(v: dict[str, Any]) -> Station | None:
+    if v["kind"] != "station":
+        return None
+    return _parse_station(v)
+
+
+def _fast_turnout(v: dict[str, Any]) -> Turnout | None:
+    reg, counts, buckets = v["registered"], v["counts"], v.get("buckets")
+    if v["kind"] != "turnout" or type(reg) is not dict or type(counts) is not dict:
+        return None
+    if tuple(counts) not in _COUNTS_LAYOUTS or (buckets is not None and type(buckets) is not dict):
+        return None
+    layout = tuple(reg)
+    if layout == ("permanent",):
+        registered = Registered(permanent=reg["permanent"])
+    elif layout == ("complementary", "permanent") and reg["complementary"] is not None:
+        registered = Registered(permanent=reg["permanent"], complementary=reg["complementary"])
+    else:
+        return None
+    record = Turnout(
+        station=v["station"], at=v["at"], registered=registered, counts=counts, buckets=buckets
+    )
+    return record if buckets is None or _in_order(buckets) else None
+
+
+def _fast_report(v: dict[str, Any]) -> Report | None:
+    fields, votes, attachments = v["fields"], v["votes"], v.get("attachments")
+    if v["kind"] != "report" or type(fields) is not dict or type(votes) is not dict:
+        return None
+    if attachments is not None:
+        if type(attachments) is not list:
+            return None
+        attachments = tuple(attachments)
+    record = Report(
+        station=v["station"],
+        category=v["category"],
+        version=v["version"],
+        stage=v["stage"],
+        at=v["at"],
+        fields=fields,
+        votes=votes,
+        attachments=attachments,
+    )
+    return record if _in_order(fields) and _in_order(votes) else None
+
+
+def _layouts(required: frozenset[str], optional: frozenset[str]) -> list[tuple[str, ...]]:
+    """Every canonical key order of a map with all of ``required`` and any of ``optional``."""
+    return [
+        tuple(sorted(required.union(extra)))
+        for n in range(len(optional) + 1)
+        for extra in combinations(sorted(optional), n)
+    ]
+
+
+_COUNTS_LAYOUTS = frozenset(_layouts(COUNTS_REQUIRED, COUNTS_OPTIONAL))
+_FAST: dict[tuple[str, ...], Callable[[dict[str, Any]], Record | None]] = {
+    layout: parse
+    for kind, parse in (
+        ("station", _fast_station), ("turnout", _fast_turnout), ("report", _fast_report)
+    )
+    for layout in _layouts(*_FROM_VALUE[kind][:2])
+}
 
 
 # --- JSON form: bin values as {"$bin": "<lower-case hex>"} (the golden vectors' convention) --

@@ -47,6 +47,8 @@ from ledger.tiles import TILE_WIDTH, bundles_for_size, parse_entry_bundle
 
 #: Entries per batch of signature checks sent to one worker.
 CHUNK = 4096
+#: Chunks waiting for or being verified, per worker, while this process checks the oldest.
+IN_FLIGHT_PER_WORKER = 2
 #: Below this many entries, checking signatures in this process is faster than starting workers.
 PARALLEL_MIN_ENTRIES = 2 * CHUNK
 #: At most this many errors are listed; the rest are counted in the summary.
@@ -321,11 +323,15 @@ class _Audit:
         size: int,
         workers: int | None,
     ) -> None:
-        """Check entries in order; signatures in a worker pool when there are enough of them."""
+        """Check entries in order; signatures in a worker pool when there are enough of them.
+
+        The pool verifies the signatures of the next chunks while this process checks the
+        decoding, keys, rules, blocks and tiles of the chunk whose verdicts came back.
+        """
         count = workers if workers is not None else default_workers()
         if count <= 1 or self.total < PARALLEL_MIN_ENTRIES:
-            for index, entry in entries:
-                self._one(checker, tiles, index, entry, None, size)
+            while chunk := list(islice(entries, CHUNK)):
+                self._consume(checker, tiles, chunk, None, size)
             return
         inflight: deque[tuple[list[tuple[int, bytes]], Callable[[], Results]]] = deque()
         with SignaturePool(count) as pool:
@@ -333,7 +339,7 @@ class _Audit:
                 while chunk := list(islice(entries, CHUNK)):
                     jobs: list[Job] = [checker.signature_job(entry) for _, entry in chunk]
                     inflight.append((chunk, pool.submit(jobs)))
-                    if len(inflight) > 2 * count:
+                    if len(inflight) > IN_FLIGHT_PER_WORKER * count:
                         self._consume(checker, tiles, *inflight.popleft(), size)
             finally:
                 while inflight:
@@ -344,38 +350,31 @@ class _Audit:
         checker: EntryChecker,
         tiles: TileAudit | None,
         chunk: list[tuple[int, bytes]],
-        results: Callable[[], Results],
+        results: Callable[[], Results] | None,
         size: int,
     ) -> None:
-        for (index, entry), ok in zip(chunk, results(), strict=True):
-            self._one(checker, tiles, index, entry, ok, size)
-
-    def _one(
-        self,
-        checker: EntryChecker,
-        tiles: TileAudit | None,
-        index: int,
-        entry: bytes,
-        signature_ok: bool | None,
-        size: int,
-    ) -> None:
-        checked = checker.check(index, entry, signature_ok=signature_ok, in_log=True)
-        report = self.report
-        report.entries += 1
-        if checked.kind is not None:
-            report.records_by_kind[checked.kind] += 1
-        if checked.kind == "block":
-            self.blocks.append(index)
-        if tiles is not None:
-            tiles.add(entry, checked.leaf_hash)
-            if checked.kind == "block" and index + 1 < size:
-                tiles.check_partials()
-        if checked.errors:
-            self._keep(self.entries, checked.errors, "errors_not_listed")
-        if checked.warnings:
-            self._keep(self.warnings, checked.warnings, "warnings_not_listed")
-        self.done += 1
-        if self.progress is not None and (self.done % 1024 == 0 or self.done == self.total):
+        """Steps 1-5 over one chunk, with its signature verdicts (None: checked here)."""
+        verdicts = [None] * len(chunk) if results is None else results()
+        check = checker.check
+        kinds = self.report.records_by_kind
+        for (index, entry), ok in zip(chunk, verdicts, strict=True):
+            checked = check(index, entry, signature_ok=ok, in_log=True)
+            kind = checked.kind
+            if tiles is not None:
+                tiles.add(entry, checked.leaf_hash)
+            if kind is not None:
+                kinds[kind] += 1
+                if kind == "block":
+                    self.blocks.append(index)
+                    if tiles is not None and index + 1 < size:
+                        tiles.check_partials()
+            if checked.errors:
+                self._keep(self.entries, checked.errors, "errors_not_listed")
+            if checked.warnings:
+                self._keep(self.warnings, checked.warnings, "warnings_not_listed")
+        self.report.entries += len(chunk)
+        self.done += len(chunk)
+        if self.progress is not None:
             self.progress(self.done, self.total)
 
     # --- the report ----------------------------------------------------------------------------

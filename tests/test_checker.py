@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -14,11 +15,11 @@ from ledger.codec import decode_value, encode_value
 from ledger.errors import MalformedError
 from ledger.hashing import leaf_hash
 from ledger.notes import verifier_key_for
-from ledger.records import Entry, decode_entry_record, encode_entry
+from ledger.records import Entry, Turnout, decode_entry_record, encode_entry, sign_record
 from ledger.signing import Signer, is_valid_signature
 from ledger.sources import PublishedDirSource
 from tests.conftest import GOLDEN_DIR
-from tests.verify_support import EXPECTED, PUBLISHER, VALID, VALID_SMALL
+from tests.verify_support import EXPECTED, KEYS, PUBLISHER, VALID, VALID_SMALL
 
 ORIGIN = PUBLISHER.name
 
@@ -222,3 +223,33 @@ def test_leaf_hashes_are_those_of_the_entry_bytes() -> None:
     checker = new_checker()
     for index, data in enumerate(entries()[:5]):
         assert checker.check(index, data).leaf_hash == leaf_hash(data)
+
+
+# --- turnout plateaus across a state file ------------------------------------------------------
+
+
+def _repeat_of_last_turnout(checker: EntryChecker, later_by: int) -> bytes:
+    """A new turnout entry of the log's last turnout station, with the same counters."""
+    datas = entries()
+    last = max(i for i, d in enumerate(datas) if decode_entry_record(d)[1].KIND == "turnout")
+    turnout = decode_entry_record(datas[last])[1]
+    assert type(turnout) is Turnout
+    public = checker.registry.station_key(turnout.station)
+    seed = next(bytes.fromhex(s["seed_hex"]) for s in KEYS["stations"]
+                if s["public_key_hex"] == (public or b"").hex())
+    again = replace(turnout, at=turnout.at + later_by)
+    return encode_entry(sign_record(Signer(seed), ORIGIN, again))
+
+
+def test_restored_plateau_takes_a_same_counter_turnout_and_refuses_its_copy() -> None:
+    size = len(entries())
+    live, restored = run(entries()), checker_after(size)
+    restored_value = restored.to_value()
+    first, second = _repeat_of_last_turnout(live, 1), _repeat_of_last_turnout(live, 2)
+    for checker in (live, restored):
+        assert checker.check(size, first).ok
+        assert checker.check(size + 1, second).ok
+        assert [e.code for e in checker.check(size + 2, first).errors] == ["duplicate-entry"]
+    assert live.to_value() == restored.to_value() != restored_value
+    station = decode_entry_record(first)[1].station  # type: ignore[union-attr]
+    assert len(live.to_value()["turnout_plateaus"][station]["hashes"]) >= 3

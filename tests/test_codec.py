@@ -249,3 +249,54 @@ def test_fast_decoder_and_byte_scanner_agree_on_mutants(value: Any, data: st.Dat
         assert explained is not None, f"scanner accepts what the decoder refused: {refused}"
     else:
         assert explained is None, f"decoder accepts what the scanner refused: {explained}"
+
+
+# --- unpack_shortest: the records' fast path ---------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(values)
+def test_unpack_shortest_gives_back_every_canonical_value(value: Any) -> None:
+    data = encode_value(value)
+    if len(data) <= codec.MAX_VALUE_SIZE:
+        assert codec.unpack_shortest(data) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, st.data())
+def test_unpack_shortest_accepts_a_mutant_only_as_its_exact_encoding(
+    value: Any, data: st.DataObject
+) -> None:
+    good = encode_value(value)
+    position = data.draw(st.integers(min_value=0, max_value=len(good)))
+    mutant = good[:position] + bytes([data.draw(st.integers(0, 255))]) + good[position:]
+    found = codec.unpack_shortest(mutant)
+    if found is not None:
+        assert encode_checked(found) == mutant
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xcc\x05",  # 5 as uint8: a shorter form holds it
+        b"\xd0\x05",  # non-negative in a signed form
+        b"\x05\x06",  # trailing byte
+        b"\x92\x01",  # truncated array
+        b"\xc7\x01\x01\x00",  # ext type
+        b"\xdc\x00\x01\x01",  # array16 of one item
+        b"\x82\xa1a\x01\xa1a\x02",  # duplicate key: the map re-encodes shorter
+    ],
+    ids=["uint8", "int8", "trailing", "truncated", "ext", "array16", "duplicate"],
+)
+def test_unpack_shortest_refuses_what_is_not_the_exact_encoding(data: bytes) -> None:
+    assert codec.unpack_shortest(data) is None
+    with pytest.raises(MalformedError):
+        decode_value(data)
+
+
+def test_unpack_shortest_leaves_key_order_and_types_to_the_caller() -> None:
+    unsorted = b"\x82\xa1b\x01\xa1a\x02"
+    assert codec.unpack_shortest(unsorted) == {"b": 1, "a": 2}
+    assert codec.unpack_shortest(b"\xc0") is None  # nil reads as a refusal: callers want maps
+    assert codec.unpack_shortest(bytes(codec.MAX_VALUE_SIZE + 1)) is None
+    assert codec.unpack_shortest(b"\xdc" + (5000).to_bytes(2, "big") + b"\x01" * 5000) is None
