@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from ledger.errors import InputError, MalformedError, Where
 from ledger.hashing import HASH_SIZE
@@ -179,7 +179,7 @@ class _FetchingSource:
     def close(self) -> None:
         return None
 
-    def __enter__(self) -> _FetchingSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -383,7 +383,7 @@ class LedgerDirSource:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> LedgerDirSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

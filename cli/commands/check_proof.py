@@ -42,8 +42,8 @@ def check_proof_command(receipt: str, station_receipt: str | None, pub: str,
 def _print(checked: CheckedReceipt) -> None:
     record = checked.record
     cp = checked.checkpoint
-    who = f"station {checked.station}" if checked.station else "the election"
-    click.echo(f"OK: entry {checked.index} ({record.KIND} of {who}) is in the log "
+    what = f"{record.KIND} of station {checked.station}" if checked.station else record.KIND
+    click.echo(f"OK: entry {checked.index} ({what}) is in the log "
                f"{cp.origin} at tree size {cp.size}")
     click.echo(f"  root {cp.root.hex()}")
     signer = ("the publisher" if checked.signed_by == "publisher"
