@@ -21,6 +21,7 @@ from ledger.importers.stations import StationInfo
 from ledger.keyfiles import (
     KEY_SUFFIX,
     StationKeys,
+    make_directory,
     read_signer_key,
     read_verifier_key,
     write_key_files,
@@ -93,13 +94,19 @@ def station_public_keys(
     pub_dir: Path | None = None,
 ) -> dict[str, bytes]:
     """Each station's public key: from ``<id>.pub`` in ``pub_dir``, or from ``<id>.key`` in
-    ``keys_out`` (generated there, mode 0600, when missing).
+    ``keys_out`` (generated there, mode 0600, when missing; the directory too, mode 0700).
 
     Raises:
-        InputError: a key file is missing, unreadable or named for another station.
+        InputError: a key file is missing, unreadable or named for another station, or
+            ``pub_dir`` is not a directory.
     """
     if (keys_out is None) == (pub_dir is None):
         raise ValueError("give exactly one of keys_out and pub_dir")
+    if keys_out is not None:
+        make_directory(keys_out, mode=0o700)
+    if pub_dir is not None and not pub_dir.is_dir():
+        raise InputError("no such directory: expected a directory of station keys, "
+                         "<station id>.pub", where=Where(file=str(pub_dir)))
     keys: dict[str, bytes] = {}
     for info in stations:
         if pub_dir is not None:
@@ -163,7 +170,8 @@ def import_file(
     batch: list[bytes] = []
     lines: list[tuple[int, str]] = []
     refused: list[Finding] = []
-    by_station = by_publisher = count = 0
+    station_signed: list[bool] = []
+    count = 0
     registry = ledger.checker.registry
     for line, station, record in rows:
         count += 1
@@ -173,7 +181,7 @@ def import_file(
         except VerificationError as e:
             refused.append(_located(Finding.from_error(e), name, line, station))
             continue
-        by_station, by_publisher = by_station + own, by_publisher + (not own)
+        station_signed.append(own)
         batch.append(data)
         lines.append((line, station))
     if strict and refused:
@@ -190,8 +198,8 @@ def import_file(
         file=name, rows=count, appended=len(result.accepted),
         refused=tuple(sorted(refused, key=lambda f: f.line or 0)), warnings=tuple(warnings),
         size=result.size, written=result.written,
-        station_signed=by_station if result.written else 0,
-        publisher_signed=by_publisher if result.written else 0,
+        station_signed=sum(station_signed[a.position] for a in result.accepted),
+        publisher_signed=sum(not station_signed[a.position] for a in result.accepted),
     )
 
 

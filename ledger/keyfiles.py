@@ -3,8 +3,9 @@
 A ``.key`` file holds one Go-form signer key ``PRIVATE+KEY+<name>+<hex8>+<base64(0x01||seed)>``,
 a ``.pub`` file one verifier-key line, a record file the record's JSON form (bin values as
 ``{"$bin": "<hex>"}``), an entry file the raw entry bytes. New files are written whole or not at
-all (a temporary file linked into place), and never over an existing file. Every read is
-bounded; a file that cannot be read or is not that kind of file is an :class:`InputError`.
+all (a temporary file linked into place), and never over an existing file; missing output
+directories are created (mode 0700 for key directories). Every read is bounded; a file that
+cannot be read or is not that kind of file is an :class:`InputError`.
 """
 
 from __future__ import annotations
@@ -59,16 +60,36 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
     return data
 
 
+def make_directory(path: str | os.PathLike[str], *, mode: int = 0o755) -> Path:
+    """Create output directory ``path`` and its parents when missing (``mode`` for new ones).
+
+    Raises:
+        InputError: it exists and is not a directory, or cannot be created.
+    """
+    folder = Path(path)
+    try:
+        folder.mkdir(mode=mode, parents=True, exist_ok=True)
+    except FileExistsError as e:
+        raise InputError("exists and is not a directory", where=Where(file=str(path))) from e
+    except OSError as e:
+        raise InputError(f"cannot create directory: {e.strerror or e}",
+                         where=Where(file=str(path))) from e
+    return folder
+
+
 def write_new_file(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
                    durable: bool = True) -> None:
     """Write ``data`` to a new file atomically (all or nothing); refuse to replace a file.
 
-    ``durable=False`` skips the fsync, for callers that write many files and sync once.
+    Its directory is created when missing. ``durable=False`` skips the fsync, for callers that
+    write many files and sync once.
 
     Raises:
         InputError: the file exists or cannot be written.
     """
     target = Path(path)
+    if not target.parent.is_dir():
+        make_directory(target.parent)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -131,12 +152,16 @@ def write_key_files(
 ) -> KeyFiles:
     """Write ``<stem>.key`` (mode 0600) and ``<stem>.pub`` for a new (or the given) key.
 
+    ``directory`` is created (mode 0700) when missing.
+
     Raises:
         ValueError: ``key_name`` is not a valid note key name.
         InputError: a file exists or cannot be written.
     """
     note_signer = note_signer_for(key_name, signer or Signer.generate())
     folder = Path(directory)
+    if not folder.is_dir():
+        make_directory(folder, mode=0o700)
     key_path, pub_path = folder / (stem + KEY_SUFFIX), folder / (stem + PUB_SUFFIX)
     write_new_file(key_path, (format_signer_key(note_signer) + "\n").encode(), mode=0o600,
                    durable=durable)
@@ -148,9 +173,13 @@ class StationKeys:
     """A directory of station keys, ``<station id>.key``, read on first use and cached."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
+        """Raises InputError when ``directory`` is missing or not a directory."""
         self.directory = Path(directory)
         if not self.directory.is_dir():
-            raise InputError("not a directory of station keys", where=Where(file=str(directory)))
+            found = "not a directory" if self.directory.exists() else "no such directory"
+            raise InputError(f"{found}: expected a directory of station keys, <station id>.key "
+                             "(`ledger station import --keys-out DIR` makes one)",
+                             where=Where(file=str(directory)))
         self._cache: dict[str, NoteSigner | None] = {}
 
     def get(self, station: str) -> NoteSigner | None:

@@ -26,7 +26,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.hashing import leaf_hash
-from ledger.log_state import CheckerKeeper, signature_verdicts
+from ledger.log_state import CheckerKeeper, Verdicts
 from ledger.merkle import (
     consistency_proof_from_nodes,
     inclusion_proof_from_nodes,
@@ -212,6 +212,7 @@ class Ledger:
         try:
             self._keeper.flush()
         finally:
+            self._keeper.close()
             self.store.close()
 
     def __enter__(self) -> Ledger:
@@ -221,6 +222,7 @@ class Ledger:
         if exc_type is None:
             self.close()
         else:  # already failing: do not risk a second error over the first
+            self._keeper.close()
             self.store.close()
 
     def _verify_latest_checkpoint(self) -> None:
@@ -382,22 +384,24 @@ class Ledger:
         """
         checker = self._writer_checker()
         datas = [e if isinstance(e, bytes) else encode_entry(e) for e in entries]
-        verdicts = signature_verdicts(checker, datas)
+        verdicts = self._keeper.verdicts(checker, datas)
         start = checker.size
         new: list[NewEntry] = []
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         warnings: list[Finding] = []
+        in_batch: dict[bytes, int] = {}
         try:
             for position, data in enumerate(datas):
                 if progress is not None and position % _PROGRESS_EVERY == 0:
                     progress(position, len(datas))
-                checked = self._check_new(checker, data, verdicts[position])
+                checked = self._check_new(checker, data, verdicts, position, in_batch)
                 if checked.errors:
                     rejected.append(Rejected(position=position, errors=tuple(checked.errors)))
                     if stop_on_error:
                         break
                     continue
+                in_batch[checked.leaf_hash] = checked.index
                 new.append(_new_entry(checked, data, self._revoked_station(checked)))
                 accepted.append(Accepted(position=position, index=checked.index,
                                          kind=checked.kind or "", station=checked.station))
@@ -420,19 +424,51 @@ class Ledger:
             raise StoreError(f"ledger {self.store.path} is open read-only")
         return self.checker
 
-    def _check_new(self, checker: EntryChecker, data: bytes, ok: bool | None) -> CheckedEntry:
-        index, leaf = checker.size, leaf_hash(data)
-        earlier = self.store.index_of(leaf)
-        if earlier is not None:
-            duplicate = MalformedError(f"entry is byte-identical to entry {earlier}",
-                                       code="duplicate-entry")
-            return CheckedEntry(index=index, leaf_hash=leaf, errors=[duplicate])
-        if _BLOCK_KIND in data and _is_block(data):
+    def _check_new(self, checker: EntryChecker, data: bytes, verdicts: Verdicts,
+                   position: int, in_batch: dict[bytes, int]) -> CheckedEntry:
+        block = _block_of(data) if _BLOCK_KIND in data else None
+        if block is not None:
             # Blocks are sealed, not appended: only seal() signs the checkpoint a block needs.
-            refused = ChainError("block entries are made by seal(), not appended",
-                                 code="block-appended")
-            return CheckedEntry(index=index, leaf_hash=leaf, kind="block", errors=[refused])
-        return checker.check(index, data, signature_ok=ok)
+            checked = CheckedEntry(index=checker.size, leaf_hash=leaf_hash(data), kind="block",
+                                   record=block)
+            checked.errors.append(ChainError("block entries are made by seal(), not appended",
+                                             code="block-appended"))
+        else:
+            checked = checker.check(checker.size, data, signature_ok=verdicts(position))
+        if checked.errors:
+            earlier = self._copy_of(checked, in_batch)
+            if earlier is not None:
+                checked.errors = [MalformedError(f"entry is byte-identical to entry {earlier}",
+                                                 code="duplicate-entry")]
+        return checked
+
+    def _copy_of(self, checked: CheckedEntry, in_batch: dict[bytes, int]) -> int | None:
+        """The index of an earlier entry byte-identical to a refused one, or None.
+
+        The checker refuses every copy (docs/spec-parts/40-verify.md); this only names the
+        original, so it runs for refused entries alone. A copy has the original's kind,
+        station and category, so the lookup index (or the block or election index) holds it.
+        """
+        if checked.leaf_hash in in_batch:
+            return in_batch[checked.leaf_hash]
+        record = checked.record
+        if record is None:
+            return None  # it does not decode: no stored entry is like it
+        if type(record) is Election:
+            candidates = [0]
+        elif type(record) is Block:
+            candidates = [self.store.block_index(record.height)] \
+                if record.height < self.store.block_count() else []
+        else:
+            station = checked.station or self._revoked_station(checked)
+            if station is None:
+                return None
+            category = record.category if type(record) is Report else ""
+            candidates = self.store.lookup(station, record.KIND, category)
+        for index in reversed(candidates):
+            if leaf_hash(self.store.entry(index)) == checked.leaf_hash:
+                return index
+        return None
 
     def _revoked_station(self, checked: CheckedEntry) -> str | None:
         if type(checked.record) is not Revoke:
@@ -525,8 +561,9 @@ def _decode_stored(store: Store, index: int, data: bytes) -> tuple[Entry, Record
         raise StoreCorruptError(f"ledger {store.path}: entry {index}: {e}") from e
 
 
-def _is_block(data: bytes) -> bool:
+def _block_of(data: bytes) -> Block | None:
     try:
-        return type(decode_entry_record(data)[1]) is Block
+        record = decode_entry_record(data)[1]
     except MalformedError:
-        return False  # the checker will say why
+        return None  # the checker will say why
+    return record if type(record) is Block else None

@@ -1,40 +1,56 @@
 """The publisher's entry checker kept in step with its store: stored state, replay, signatures.
 
-The checker's state is O(stations): megabytes, and about 0.3 s to encode, for a national
-election. It is stored with the commit that brings it :data:`STATE_EVERY` entries past the stored
-one, and on close; opening loads it and re-checks the entries stored after it (they were
-accepted once, so they pass again; one that does not means the directory was altered). Batches
-of many signatures are checked on every core.
+The checker's state is O(stations): megabytes, and about half a second to encode, for a national
+election. It is stored with the commit that brings it :func:`state_interval` entries past the
+stored one (at least :data:`STATE_EVERY`, and :data:`STATE_PER_STATION` per registered station, so
+its cost per entry stays small whatever the number of stations), and on close; opening loads it
+and re-checks the entries stored after it (they were accepted once, so they pass again; one that
+does not means the directory was altered). Signatures of a batch are checked by a pool of worker
+processes, kept for the life of the ledger, in chunks: the checker starts on the first chunk's
+entries while the workers check the next ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from ledger.batch_verify import SignaturePool, default_workers
-from ledger.checker import EntryChecker, SignatureJob
+from ledger.batch_verify import Results, SignaturePool, default_workers
+from ledger.checker import EntryChecker
 from ledger.codec import decode_value, encode_value
 from ledger.errors import MalformedError, StoreCorruptError
 from ledger.notes import VerifierKey
 from ledger.store import Commit, Store
 
-#: Entries between two stored checker states (also the most a reopen re-checks).
+#: Fewest entries between two stored checker states (also the most a reopen re-checks, with
+#: STATE_PER_STATION x stations).
 STATE_EVERY = 4096
-#: Batches with at least this many signatures to check are verified on every core.
-PARALLEL_MIN_SIGNATURES = 4096
-_CHUNK = 1024
+#: Entries per registered station between two stored checker states.
+STATE_PER_STATION = 16
+#: Batches of at least this many entries have their signatures checked by the worker pool.
+PARALLEL_MIN_SIGNATURES = 64
+#: Signatures per task sent to a worker: small, so the checker starts early.
+_CHUNK = 64
 #: Bounds for decoding our own checker state (it grows with the number of stations).
 _STATE_LIMITS: dict[str, int] = {"max_size": 1 << 31, "max_items": 1 << 26}
 
+#: Verdict of batch item ``position``: True / False from the pool, or None (check it inline).
+Verdicts = Callable[[int], bool | None]
+
+
+def state_interval(checker: EntryChecker) -> int:
+    """Entries between two stored states: encoding one costs O(stations), so O(1) per entry."""
+    return max(STATE_EVERY, STATE_PER_STATION * checker.registry.stations)
+
 
 class CheckerKeeper:
-    """Owns the publisher's :class:`EntryChecker` for one open store."""
+    """Owns the publisher's :class:`EntryChecker` for one open store, and its signature pool."""
 
     def __init__(self, store: Store, publisher: VerifierKey) -> None:
         self.store = store
         self.publisher = publisher
         self._checker: EntryChecker | None = None
         self._stored_size = 0
+        self._pool: SignaturePool | None = None
 
     @property
     def checker(self) -> EntryChecker:
@@ -71,9 +87,10 @@ class CheckerKeeper:
 
     def _replay(self, checker: EntryChecker, size: int) -> None:
         datas = list(self.store.iter_entries(checker.size, size))
-        for data, ok in zip(datas, signature_verdicts(checker, datas), strict=True):
+        verdicts = self.verdicts(checker, datas)
+        for position, data in enumerate(datas):
             index = checker.size
-            checked = checker.check(index, data, signature_ok=ok)
+            checked = checker.check(index, data, signature_ok=verdicts(position))
             if checked.errors:
                 raise StoreCorruptError(f"ledger {self.store.path}: stored entry {index} no "
                                         f"longer passes the checks: {checked.errors[0]}")
@@ -81,9 +98,18 @@ class CheckerKeeper:
             raise StoreCorruptError(f"ledger {self.store.path}: replayed entries give another "
                                     "root than the stored tree")
 
+    def verdicts(self, checker: EntryChecker, datas: Sequence[bytes]) -> Verdicts:
+        """Start checking the signatures of a batch (see :func:`signature_verdicts`)."""
+        return signature_verdicts(checker, datas, self._signature_pool)
+
+    def _signature_pool(self) -> SignaturePool | None:
+        if self._pool is None and default_workers() >= 2:
+            self._pool = SignaturePool(default_workers())
+        return self._pool
+
     def due(self, checker: EntryChecker) -> bytes | None:
         """The encoded state to store with this commit, or None when not yet due."""
-        if checker.size - self._stored_size < STATE_EVERY:
+        if checker.size - self._stored_size < state_interval(checker):
             return None
         self._stored_size = checker.size
         return encode_value(checker.to_value())
@@ -95,25 +121,44 @@ class CheckerKeeper:
             self.store.commit(Commit(size=checker.size, state=encode_value(checker.to_value())))
             self._stored_size = checker.size
 
+    def close(self) -> None:
+        """Stop the signature workers (idempotent)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.close()
 
-def signature_verdicts(checker: EntryChecker, datas: Sequence[bytes]) -> list[bool | None]:
-    """Per entry: the batch-checked signature verdict, or None (the checker checks it).
+
+def signature_verdicts(
+    checker: EntryChecker, datas: Sequence[bytes],
+    pool: Callable[[], SignaturePool | None] = lambda: None,
+) -> Verdicts:
+    """Submit the batch's signature checks to ``pool()`` in chunks; return the verdict getter.
 
     Call before checking the batch: keys come from the registry and from station records
-    earlier in the batch.
+    earlier in the batch. The getter waits for the chunk of the item asked for, so checking
+    entries in order overlaps with the workers checking the chunks after it. Small batches
+    (or no pool) get None for every item: the checker verifies them itself.
     """
-    jobs = [checker.signature_job(data) for data in datas]
-    todo = [job for job in jobs if job is not None]
-    if len(todo) < PARALLEL_MIN_SIGNATURES or default_workers() < 2:
-        return [None] * len(datas)
-    results = iter(_verify_in_parallel(todo))
-    return [None if job is None else next(results) for job in jobs]
+    if len(datas) < PARALLEL_MIN_SIGNATURES or default_workers() < 2:
+        return _inline
+    workers = pool()
+    if workers is None:
+        return _inline
+    chunk = _CHUNK
+    # Each chunk goes to the workers as soon as its jobs are made, so they start at once.
+    waits = [workers.submit([checker.signature_job(data) for data in datas[i:i + chunk]])
+             for i in range(0, len(datas), chunk)]
+    results: dict[int, Results] = {}
+
+    def verdict(position: int) -> bool | None:
+        number = position // chunk
+        if number not in results:
+            results.clear()  # chunks are asked for in order: keep one
+            results[number] = waits[number]()
+        return results[number][position % chunk]
+
+    return verdict
 
 
-def _verify_in_parallel(jobs: list[SignatureJob]) -> list[bool | None]:
-    # Workers live for this batch only; the store's write lock is a POSIX lock, which forked
-    # workers do not inherit, so none can outlive the writer holding the ledger.
-    chunks = [jobs[i:i + _CHUNK] for i in range(0, len(jobs), _CHUNK)]
-    with SignaturePool(min(default_workers(), len(chunks))) as pool:
-        waits = [pool.submit(chunk) for chunk in chunks]
-        return [ok for wait in waits for ok in wait()]
+def _inline(_position: int) -> bool | None:
+    return None

@@ -1,11 +1,21 @@
 """Durable storage of one ledger directory: the only module that imports ``lmdb``.
 
-One LMDB environment per directory, with sub-databases for entries by index, the hashes of every
-perfect subtree (any proof at any past size reads O(log n) records), blocks and checkpoints by
-height, a lookup index (station, kind, category) -> entry indices, a dedup index leaf hash ->
-index, and meta (origin, publisher key, format, size, the entry checker's state). Every change is
-one write transaction: LMDB's copy-on-write pages and synchronous commit make it atomic and
-durable. A single writer holds an ``fcntl`` lock file; readers in any process see snapshots.
+One LMDB environment per directory (layout in ``docs/publisher.md``). Every table but ``lookup``
+and ``meta`` is written in key order, so a commit appends to the end of each B-tree and dirties a
+few pages whatever the size of the log:
+
+- ``entries``: index -> entry bytes;
+- ``nodes``: index -> the hashes of the perfect subtrees that leaf completes (its leaf hash, then
+  one per level it closes): every node of the tree, one record per leaf, written without reads;
+- ``blocks`` / ``checkpoints``: block height -> leaf index / signed checkpoint note;
+- ``lookup``: (epoch of 4,096 entries, station, kind, category, index), so that a commit only
+  touches the current epoch's pages;
+- ``meta``: origin, publisher key, format, size, the entry checker's state.
+
+Every change is one write transaction: LMDB's copy-on-write pages and synchronous commit make it
+atomic and durable. There is no duplicate index: the entry checker refuses byte-identical copies
+(docs/spec-parts/40-verify.md). A single writer holds an ``fcntl`` lock file; readers in any
+process see snapshots.
 """
 
 from __future__ import annotations
@@ -17,23 +27,26 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lmdb
 
 from ledger.errors import StoreCorruptError, StoreError
-from ledger.hashing import EMPTY_ROOT, HASH_SIZE, node_hash
+from ledger.hashing import HASH_SIZE, node_hash
+from ledger.merkle import CompactRange, NodeReader
 from ledger.writelock import LOCK_FILE, WriteLock
 
-#: Written into meta at creation; a directory with another value is not ours.
-FORMAT = b"election-ledger/v1 lmdb 1"
+#: Written into meta at creation; a directory with another value is not ours (or is older).
+FORMAT = b"election-ledger/v1 lmdb 2"
 DATA_FILE = "data.mdb"
 DEFAULT_MAP_SIZE = 64 << 20
 DEFAULT_MAX_MAP_SIZE = 1 << 40
+#: Lookup keys start with ``index >> LOOKUP_EPOCH_BITS``: a commit writes into one epoch.
+LOOKUP_EPOCH_BITS = 12
 _ITER_CHUNK = 4096
 _MAX_LEVEL = 64
 
-_DB_NAMES = (b"meta", b"entries", b"nodes", b"blocks", b"checkpoints", b"lookup", b"dedup")
+_DB_NAMES = (b"meta", b"entries", b"nodes", b"blocks", b"checkpoints", b"lookup")
 _CORRUPT = (
     lmdb.CorruptedError,
     lmdb.PageNotFoundError,
@@ -45,11 +58,8 @@ _CORRUPT = (
 
 _RESERVED_META = frozenset({"format", "size", "state"})
 
-NodeReader = Callable[[int, int], bytes]
-
-
-def _u64(n: int) -> bytes:
-    return struct.pack(">Q", n)
+_u64 = struct.Struct(">Q").pack
+_u32 = struct.Struct(">I").pack
 
 
 def _from_u64(b: bytes) -> int:
@@ -59,33 +69,41 @@ def _from_u64(b: bytes) -> int:
     return value
 
 
-def _node_key(level: int, index: int) -> bytes:
-    return bytes((level,)) + _u64(index)
+_u16 = struct.Struct(">H").pack
 
 
 def _part(text: str) -> bytes:
     raw = text.encode("utf-8")
     if len(raw) > 0xFFFF:
         raise ValueError("lookup key component longer than 65,535 bytes")
-    return struct.pack(">H", len(raw)) + raw
+    return _u16(len(raw)) + raw
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LookupKey:
-    """What an entry is about, for lookups: station id, record kind, report category or ""."""
+class LookupKey(NamedTuple):
+    """What an entry is about, for lookups: station id, record kind, report category or "".
+
+    A tuple, not a dataclass: the publisher makes one per entry.
+    """
 
     station: str
     kind: str
     category: str = ""
 
     def prefix(self) -> bytes:
-        """The stored key without the entry index."""
-        return _part(self.station) + _part(self.kind) + _part(self.category)
+        """The stored key without the epoch and the entry index."""
+        station, kind = self.station.encode("utf-8"), self.kind.encode("utf-8")
+        category = self.category.encode("utf-8")
+        if len(station) > 0xFFFF or len(kind) > 0xFFFF or len(category) > 0xFFFF:
+            raise ValueError("lookup key component longer than 65,535 bytes")
+        return b"".join((_u16(len(station)), station, _u16(len(kind)), kind,
+                         _u16(len(category)), category))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewEntry:
-    """One entry to append: its bytes, leaf hash, lookup keys, and block height if a block."""
+class NewEntry(NamedTuple):
+    """One entry to append: its bytes, leaf hash, lookup keys, and block height if a block.
+
+    A tuple, not a dataclass: sequencing makes millions (see ``docs/performance.md``).
+    """
 
     data: bytes
     leaf_hash: bytes
@@ -98,7 +116,7 @@ class Commit:
     """One write transaction: entries appended at ``size``, then state and checkpoint.
 
     ``checkpoint`` (a signed note) belongs to the block entry that ends ``entries``; ``root``,
-    when given, must equal the root recomputed from the stored nodes after the append.
+    when given, must equal the root of the stored tree after the append.
     """
 
     size: int
@@ -170,6 +188,9 @@ class Store:
     _env: Any
     _dbs: dict[bytes, Any]
     _closed: bool
+    #: The writer's frontier of the committed tree, and the one a running commit makes.
+    _tree: CompactRange | None
+    _next_tree: CompactRange | None
 
     def __init__(
         self, path: str | os.PathLike[str], *, write: bool = False,
@@ -185,8 +206,7 @@ class Store:
         lock = WriteLock(directory) if write else None
         self._attach(directory, lock, map_size, max_map_size, create=False)
         try:
-            self._dbs = {name: self._env.open_db(name, create=False) for name in _DB_NAMES}
-            fmt = self.meta("format")
+            fmt = self._open_dbs()
         except lmdb.NotFoundError as e:
             self.close()
             raise StoreError(
@@ -198,7 +218,18 @@ class Store:
             raise
         if fmt != FORMAT:
             self.close()
-            raise StoreError(f"{path}: unknown store format {fmt!r}, expected {FORMAT!r}")
+            raise StoreError(f"{path}: unknown store format {fmt!r}, expected {FORMAT!r} "
+                             "(a ledger from an older version: publish it and import again)")
+
+    def _open_dbs(self) -> bytes | None:
+        # The format is checked before the tables: an older store lacks some of them.
+        meta = self._env.open_db(b"meta", create=False)
+        with self._read() as txn:
+            fmt = txn.get(b"format", db=meta)
+        if fmt != FORMAT:
+            return None if fmt is None else bytes(fmt)
+        self._dbs = {name: self._env.open_db(name, create=False) for name in _DB_NAMES}
+        return FORMAT
 
     def _attach(self, directory: Path, lock: WriteLock | None, map_size: int,
                 max_map_size: int, *, create: bool) -> None:
@@ -207,6 +238,7 @@ class Store:
         self.max_map_size = max_map_size
         self._lock = lock
         self._dbs = {}
+        self._tree = self._next_tree = None
         try:
             self._env = _ENVS.acquire(directory, map_size, create=create)
         except BaseException:
@@ -254,6 +286,7 @@ class Store:
             store.close()
             _remove_new_store(directory, remove_dir=not existed)
             raise
+        store._adopt_next_tree()
         return store
 
     @property
@@ -278,17 +311,19 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
 
-    @contextmanager
-    def _read(self) -> Iterator[Any]:
+    def _begin(self) -> Any:
         if self._closed:
             raise StoreError(f"ledger {self.path} is closed")
         try:
-            try:
-                txn = self._env.begin()
-            except lmdb.MapResizedError:
-                self._env.set_mapsize(0)  # another process grew the map: adopt its size
-                txn = self._env.begin()
-            with txn:
+            return self._env.begin()
+        except lmdb.MapResizedError:
+            self._env.set_mapsize(0)  # another process grew the map: adopt its size
+            return self._env.begin()
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        try:
+            with self._begin() as txn:
                 yield txn
         except _CORRUPT as e:
             raise StoreCorruptError(f"ledger {self.path} is corrupt: {e}") from e
@@ -344,12 +379,6 @@ class Store:
                 raise StoreCorruptError(f"ledger {self.path} is missing entry {position}")
             yield from chunk
 
-    def index_of(self, leaf_hash: bytes) -> int | None:
-        """Index of the entry with this leaf hash (dedup index), or None."""
-        with self._read() as txn:
-            value = txn.get(leaf_hash, db=self._dbs[b"dedup"])
-            return None if value is None else _from_u64(value)
-
     def lookup(self, station: str, kind: str | None = None,
                category: str | None = None) -> list[int]:
         """Indices of the entries about ``station`` (optionally of one kind and category)."""
@@ -362,11 +391,14 @@ class Store:
                 prefix += _part(category)
         found = []
         with self._read() as txn:
+            size = self._size(txn)
             cursor = txn.cursor(db=self._dbs[b"lookup"])
-            ok = cursor.set_range(prefix)
-            while ok and bytes(cursor.key()).startswith(prefix):
-                found.append(_from_u64(bytes(cursor.key())[-8:]))
-                ok = cursor.next()
+            for epoch in range(((size - 1) >> LOOKUP_EPOCH_BITS) + 1 if size else 0):
+                start = _u32(epoch) + prefix
+                ok = cursor.set_range(start)
+                while ok and cursor.key().startswith(start):
+                    found.append(_from_u64(cursor.key()[-8:]))
+                    ok = cursor.next()
         return sorted(found)
 
     def node(self, level: int, index: int) -> bytes:
@@ -374,10 +406,12 @@ class Store:
         return self.nodes(level, index, 1)[0]
 
     def _node(self, txn: Any, level: int, index: int) -> bytes:
-        value = txn.get(_node_key(level, index), db=self._dbs[b"nodes"])
-        if value is None or len(value) != HASH_SIZE:
+        # A node is stored with the leaf that completes it, the last leaf it covers.
+        value = txn.get(_u64(((index + 1) << level) - 1), db=self._dbs[b"nodes"])
+        offset = level * HASH_SIZE
+        if value is None or len(value) < offset + HASH_SIZE:
             raise StoreCorruptError(f"ledger {self.path} is missing node ({level}, {index})")
-        return bytes(value)
+        return bytes(value[offset:offset + HASH_SIZE])
 
     def nodes(self, level: int, start: int, count: int) -> list[bytes]:
         """``count`` consecutive perfect-subtree hashes at ``level`` (one read transaction).
@@ -392,16 +426,15 @@ class Store:
             return [self._node(txn, level, start + i) for i in range(count)]
 
     def node_reader(self, size: int) -> NodeReader:
-        """A merkle NodeReader over the tree of ``size`` leaves (refuses nodes beyond it)."""
+        """A merkle NodeReader over the tree of ``size`` leaves (refuses nodes beyond it).
+
+        Its reads share one read transaction, opened at the first read and ended when the
+        reader is dropped: keep a reader for one proof or one batch of proofs, not for ever
+        (an open snapshot keeps the writer from reusing pages).
+        """
         if not 0 <= size <= self.size():
             raise ValueError(f"tree size {size} is beyond the committed size")
-
-        def read(level: int, index: int) -> bytes:
-            if not 0 <= level < _MAX_LEVEL or index < 0 or (index + 1) << level > size:
-                raise ValueError(f"node ({level}, {index}) is not inside a tree of size {size}")
-            return self.nodes(level, index, 1)[0]
-
-        return read
+        return _TreeReader(self, size)
 
     def root(self, size: int | None = None) -> bytes:
         """RFC 9162 root of the first ``size`` entries (default all), from stored nodes."""
@@ -409,21 +442,16 @@ class Store:
             n = self._size(txn) if size is None else size
             if not 0 <= n <= self._size(txn):
                 raise ValueError(f"tree size {n} is beyond the committed size")
-            return self._root(txn, n)
+            return self._frontier(txn, n).root()
 
-    def _root(self, txn: Any, size: int) -> bytes:
-        # The perfect subtrees of a tree of `size` leaves, largest first, folded from the right.
+    def _frontier(self, txn: Any, size: int) -> CompactRange:
+        """The compact range of the first ``size`` leaves: its perfect subtrees, largest first."""
         hashes, position = [], 0
         for level in range(size.bit_length() - 1, -1, -1):
             if size >> level & 1:
                 hashes.append(self._node(txn, level, position >> level))
                 position += 1 << level
-        if not hashes:
-            return EMPTY_ROOT
-        acc = hashes.pop()
-        while hashes:
-            acc = node_hash(hashes.pop(), acc)
-        return acc
+        return CompactRange.from_state(size, hashes)
 
     def block_count(self) -> int:
         """Number of block entries committed."""
@@ -462,7 +490,7 @@ class Store:
             return _from_u64(bytes(cursor.key())), bytes(cursor.value())
 
     def state(self) -> bytes | None:
-        """The entry checker's state as of the committed size, or None."""
+        """The entry checker's state as last stored, or None."""
         return self.meta("state")
 
     def snapshot(self) -> tuple[int, bytes | None, tuple[int, bytes] | None]:
@@ -483,32 +511,38 @@ class Store:
     def commit(self, change: Commit) -> None:
         """Apply ``change`` in one durable write transaction, or not at all.
 
-        Raises ValueError (a change that does not fit the store), StoreCorruptError (stored
-        nodes disagree with ``change.root``), StoreError (disk full, map at its cap).
+        Raises ValueError (a change that does not fit the store), StoreCorruptError (the
+        stored tree disagrees with ``change.root``), StoreError (disk full, map at its cap).
         """
-        if change.checkpoint is not None and (not change.entries
-                                              or change.entries[-1].block is None):
-            raise ValueError("a checkpoint must come with the block entry it seals")
         self._write(lambda txn: self._apply(txn, change))
+        self._adopt_next_tree()
+
+    def _adopt_next_tree(self) -> None:
+        # Only after a commit that returned: a failed one leaves the frontier as it was (each
+        # attempt of _write starts by forgetting the last one's).
+        if self._next_tree is not None:
+            self._tree, self._next_tree = self._next_tree, None
 
     def _write(self, apply: Callable[[Any], object]) -> None:
         if not self.writable or self._lock is None:
             raise StoreError(f"ledger {self.path} is open read-only")
         if self._closed:
             raise StoreError(f"ledger {self.path} is closed")
-        while True:
-            try:
-                with self._env.begin(write=True) as txn:
-                    apply(txn)
-                return
-            except lmdb.MapFullError:
-                self._grow()
-            except _CORRUPT as e:
-                raise StoreCorruptError(f"ledger {self.path} is corrupt: {e}") from e
-            except lmdb.Error as e:
-                raise StoreError(
-                    f"cannot write ledger {self.path}: {e}; nothing of this change was written"
-                ) from e
+        try:
+            while True:
+                self._next_tree = None
+                try:
+                    with self._env.begin(write=True) as txn:
+                        apply(txn)
+                    return
+                except lmdb.MapFullError:
+                    self._grow()
+        except _CORRUPT as e:
+            raise StoreCorruptError(f"ledger {self.path} is corrupt: {e}") from e
+        except lmdb.Error as e:
+            raise StoreError(
+                f"cannot write ledger {self.path}: {e}; nothing of this change was written"
+            ) from e
 
     def put_meta(self, name: str, value: bytes) -> None:
         """Set a meta value outside the reserved names, in its own durable transaction."""
@@ -529,47 +563,96 @@ class Store:
             raise StoreError(f"cannot grow ledger {self.path} map: {e}") from e
 
     def _apply(self, txn: Any, change: Commit) -> None:
-        meta, nodes = self._dbs[b"meta"], self._dbs[b"nodes"]
+        """Write ``change`` into ``txn``; every table but lookup and meta only grows at its end."""
         size = self._size(txn)
         if size != change.size:
             raise ValueError(f"change starts at {change.size}, the store holds {size}")
-        last_height: int | None = None
-        for entry in change.entries:
-            if len(entry.leaf_hash) != HASH_SIZE:
+        if change.checkpoint is not None and (not change.entries
+                                              or change.entries[-1].block is None):
+            raise ValueError("a checkpoint must come with the block entry it seals")
+        tree = self._tree if self._tree is not None and self._tree.size == size \
+            else self._frontier(txn, size)
+        frontier = list(tree.hashes)
+        entries: list[tuple[bytes, bytes]] = []
+        nodes: list[tuple[bytes, bytes]] = []
+        lookups: list[tuple[bytes, bytes]] = []
+        blocks: list[tuple[bytes, bytes]] = []
+        index = size
+        for data, leaf, lookup, block in change.entries:
+            if len(leaf) != HASH_SIZE:
                 raise ValueError("a leaf hash is 32 bytes")
-            key = _u64(size)
-            if not txn.put(key, entry.data, db=self._dbs[b"entries"], append=True):
-                raise StoreCorruptError(f"ledger {self.path}: entry {size} already stored")
-            if not txn.put(entry.leaf_hash, key, db=self._dbs[b"dedup"], overwrite=False):
-                raise ValueError(f"entry {size} duplicates an earlier entry")
-            for lookup in entry.lookup:
-                txn.put(lookup.prefix() + key, b"", db=self._dbs[b"lookup"])
-            if entry.block is not None:
-                if not txn.put(_u64(entry.block), key, db=self._dbs[b"blocks"], overwrite=False):
-                    raise ValueError(f"block {entry.block} already stored")
-                last_height = entry.block
-            self._put_nodes(txn, nodes, size, entry.leaf_hash)
-            size += 1
-        txn.put(b"size", _u64(size), db=meta)
+            key = _u64(index)
+            entries.append((key, data))
+            # The perfect subtrees this leaf completes: one per trailing one bit of its index.
+            completed, bits = [leaf], index
+            while bits & 1:
+                leaf = node_hash(frontier.pop(), leaf)
+                completed.append(leaf)
+                bits >>= 1
+            frontier.append(leaf)
+            nodes.append((key, b"".join(completed)))
+            for subject in lookup:
+                lookups.append((_u32(index >> LOOKUP_EPOCH_BITS) + subject.prefix() + key, b""))
+            if block is not None:
+                blocks.append((_u64(block), key))
+            index += 1
+        tree = CompactRange.from_state(index, frontier)
+        self._put_all(txn, b"entries", entries, "entry")
+        self._put_all(txn, b"nodes", nodes, "tree node")
+        self._put_all(txn, b"blocks", blocks, "block")
+        if lookups:
+            lookups.sort()
+            txn.cursor(db=self._dbs[b"lookup"]).putmulti(lookups)
+        meta = self._dbs[b"meta"]
+        txn.put(b"size", _u64(index), db=meta)
         if change.state is not None:
             txn.put(b"state", change.state, db=meta)
-        if change.checkpoint is not None and last_height is not None and not txn.put(
-            _u64(last_height), change.checkpoint, db=self._dbs[b"checkpoints"], overwrite=False
+        if change.checkpoint is not None and not txn.put(
+            blocks[-1][0], change.checkpoint, db=self._dbs[b"checkpoints"], overwrite=False
         ):
-            raise ValueError(f"checkpoint of block {last_height} already stored")
-        if change.root is not None and self._root(txn, size) != change.root:
+            raise ValueError(f"checkpoint of block {_from_u64(blocks[-1][0])} already stored")
+        if change.root is not None and tree.root() != change.root:
             raise StoreCorruptError(
-                f"ledger {self.path}: root from stored nodes at size {size} differs from the "
+                f"ledger {self.path}: root of the stored tree at size {index} differs from the "
                 "root of the checked entries; nothing was written"
             )
+        self._next_tree = tree
 
-    def _put_nodes(self, txn: Any, nodes: Any, index: int, leaf: bytes) -> None:
-        # Store the leaf, then every perfect subtree that this leaf completes (a right child).
-        level, position, value = 0, index, leaf
-        while True:
-            if not txn.put(_node_key(level, position), value, db=nodes, overwrite=False):
-                raise StoreCorruptError(f"ledger {self.path}: node ({level}, {position}) exists")
-            if position & 1 == 0:
-                return
-            value = node_hash(self._node(txn, level, position - 1), value)
-            level, position = level + 1, position >> 1
+    def _put_all(self, txn: Any, name: bytes, rows: list[tuple[bytes, bytes]], what: str) -> None:
+        """Append ``rows`` (in key order, every key past the table's last) to table ``name``."""
+        if not rows:
+            return
+        _consumed, added = txn.cursor(db=self._dbs[name]).putmulti(rows, append=True)
+        if added != len(rows):
+            raise ValueError(f"a {what} at or before {_from_u64(rows[0][0])} is already stored")
+
+
+class _TreeReader:
+    """A NodeReader over one read snapshot: a proof's O(log n) reads share one transaction."""
+
+    __slots__ = ("_db", "_size", "_store", "_txn")
+
+    def __init__(self, store: Store, size: int) -> None:
+        self._store, self._size = store, size
+        self._db = store._dbs[b"nodes"]
+        self._txn: Any = None
+
+    def __call__(self, level: int, index: int) -> bytes:
+        if not 0 <= level < _MAX_LEVEL or index < 0 or (index + 1) << level > self._size:
+            raise ValueError(f"node ({level}, {index}) is not inside a tree of size {self._size}")
+        store = self._store
+        if store.closed:
+            raise StoreError(f"ledger {store.path} is closed")
+        try:
+            if self._txn is None:
+                self._txn = store._begin()
+            value = self._txn.get(_u64(((index + 1) << level) - 1), db=self._db)
+        except _CORRUPT as e:
+            raise StoreCorruptError(f"ledger {store.path} is corrupt: {e}") from e
+        except lmdb.Error as e:
+            raise StoreError(f"cannot read ledger {store.path}: {e}") from e
+        offset = level * HASH_SIZE
+        if value is None or len(value) < offset + HASH_SIZE:
+            raise StoreCorruptError(f"ledger {store.path} is missing node ({level}, {index})")
+        node: bytes = value[offset:offset + HASH_SIZE]
+        return node

@@ -528,6 +528,7 @@ def test_reopen_after_a_crash_rechecks_the_entries_after_the_stored_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(log_state, "STATE_EVERY", 3)
+    monkeypatch.setattr(log_state, "STATE_PER_STATION", 0)
     path = tmp_path / "l"
     lg = new_ledger(path)  # 3 entries
     lg.append([signed(turnout("AB-1", 10)), signed(turnout("AB-2", 5))])  # state stored at 5

@@ -97,14 +97,17 @@ def test_commit_at_the_wrong_size_writes_nothing(store: Store) -> None:
     assert store.size() == 3
 
 
-def test_duplicate_entry_is_refused_whole_batch_unwritten(store: Store) -> None:
+def test_a_block_height_already_stored_refuses_the_whole_batch(store: Store) -> None:
     fill(store, 3)
-    dup = new_entries(3, 2) + new_entries(1, 1)
-    with pytest.raises(ValueError, match="duplicates"):
-        store.commit(Commit(size=3, entries=dup))
-    assert store.size() == 3
-    assert store.index_of(leaf_hash(b"e1")) == 1
-    assert store.index_of(leaf_hash(b"e3")) is None
+    block = NewEntry(data=b"block0", leaf_hash=leaf_hash(b"block0"), block=0)
+    store.commit(Commit(size=3, entries=(block,), checkpoint=b"cp0"))
+    again = NewEntry(data=b"block0'", leaf_hash=leaf_hash(b"block0'"), block=0)
+    with pytest.raises(ValueError, match="block at or before 0 is already stored"):
+        store.commit(Commit(size=4, entries=(*new_entries(4, 2), again), checkpoint=b"cp0'"))
+    assert store.size() == 4
+    assert store.checkpoint(0) == b"cp0"
+    fill(store, 1)  # the writer's frontier was left as it was
+    assert store.root() == reference_root([leaf_hash(e) for e in store.iter_entries()])
 
 
 def test_wrong_expected_root_aborts_the_commit(store: Store) -> None:

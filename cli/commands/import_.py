@@ -57,7 +57,7 @@ def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict
               help="The publisher's .key file (signs reports that have no station key).")
 @click.argument("csv_file", metavar="CSV")
 @click.option("--station-keys", default=None, metavar="DIR",
-              type=click.Path(file_okay=False, exists=True),
+              type=click.Path(file_okay=False),
               help="Stations with DIR/<station id>.key sign their own records.")
 @click.option("--at", default=None, metavar="TIME",
               help="aep-turnout: the snapshot's time, YYYY-MM-DD HH:MM[:SS] local or with an "

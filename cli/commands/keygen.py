@@ -14,8 +14,8 @@ from ledger.notes import is_valid_key_name
 @click.option("--key-name", default=None, metavar="K",
               help="The key's name in notes (default NAME); a publisher key's name is the origin.")
 @click.option("-o", "--out-dir", default=".", show_default=True, metavar="DIR",
-              type=click.Path(file_okay=False, exists=True),
-              help="Write the two files into DIR.")
+              type=click.Path(file_okay=False),
+              help="Write the two files into DIR (made, mode 0700, when missing).")
 @json_option
 def keygen_command(name: str, key_name: str | None, out_dir: str, as_json: bool) -> None:
     """Write DIR/NAME.key (the secret key, mode 0600) and DIR/NAME.pub (its verifier key).

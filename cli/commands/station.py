@@ -74,11 +74,11 @@ def _station(record: str | None, station_id: str | None, pub: str | None, county
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="The kind of AEP file (default: from its header).")
 @click.option("--keys-out", default=None, metavar="DIR",
-              type=click.Path(file_okay=False, exists=True),
+              type=click.Path(file_okay=False),
               help="Generate each station's key pair into DIR as <station id>.key and .pub "
-                   "(keys already there are reused).")
+                   "(keys already there are reused; DIR is made when missing).")
 @click.option("--pubs", default=None, metavar="DIR",
-              type=click.Path(file_okay=False, exists=True),
+              type=click.Path(file_okay=False),
               help="Read each station's verifier key from DIR/<station id>.pub.")
 @json_option
 @click.pass_context
