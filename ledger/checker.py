@@ -264,11 +264,12 @@ class EntryChecker:
             raise SignatureError("no election record before this entry", category="keys",
                                  code="election-not-first")
         violations = self.rules.check(record)
-        checked.errors.extend(v.to_error() for v in violations if v.hard)
-        checked.warnings.extend(
-            v.to_finding(index=checked.index) for v in violations if not v.hard
-        )
-        return checked.ok
+        if violations:
+            checked.errors.extend(v.to_error() for v in violations if v.hard)
+            checked.warnings.extend(
+                v.to_finding(index=checked.index) for v in violations if not v.hard
+            )
+        return not checked.errors
 
     # --- blocks (step 4) -----------------------------------------------------------------------
 

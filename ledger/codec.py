@@ -23,6 +23,9 @@ MAX_ITEMS = 4_096
 #: Default limit on nesting (a record is at most 3 deep).
 MAX_DEPTH = 8
 
+# One packer, reused: packing holds the GIL throughout, and a packer resets after each value.
+_repack = msgpack.Packer(use_bin_type=True).pack
+
 _INT_MIN = -(2**63)
 _UINT_MAX = 2**64 - 1
 _ENCODE_DEPTH = 64
@@ -134,7 +137,7 @@ def unpack_shortest(data: bytes, *, max_size: int = MAX_VALUE_SIZE) -> Any | Non
             max_map_len=MAX_ITEMS,
             max_ext_len=0,
         )
-        again = msgpack.packb(value, use_bin_type=True)
+        again = _repack(value)
     except (ValueError, TypeError, OverflowError, msgpack.UnpackException):
         return None  # decode_value says what is wrong
     return value if again == data else None

@@ -17,6 +17,7 @@ from ledger.errors import MalformedError
 from ledger.record_types import (
     COUNTS_OPTIONAL,
     COUNTS_REQUIRED,
+    UINT_MAX,
     Block,
     Category,
     Election,
@@ -339,22 +340,59 @@ def _fast_station(v: dict[str, Any]) -> Station | None:
 
 
 def _fast_turnout(v: dict[str, Any]) -> Turnout | None:
-    reg, counts, buckets = v["registered"], v["counts"], v.get("buckets")
-    if v["kind"] != "turnout" or type(reg) is not dict or type(counts) is not dict:
+    # Most entries of a log are turnouts: every check of Registered and Turnout construction
+    # is made here inline, and the record built from the checked values as is.
+    station, at, reg, counts = v["station"], v["at"], v["registered"], v["counts"]
+    buckets = v.get("buckets")
+    if (
+        v["kind"] != "turnout"
+        or type(station) is not str
+        or type(at) is not int
+        or not 0 <= at <= UINT_MAX
+        or type(reg) is not dict
+        or type(counts) is not dict
+        or tuple(counts) not in _COUNTS_LAYOUTS
+        or not _uint_values(counts)
+    ):
         return None
-    if tuple(counts) not in _COUNTS_LAYOUTS or (buckets is not None and type(buckets) is not dict):
+    if buckets is not None and (
+        type(buckets) is not dict or not _uint_values(buckets) or not _in_order(buckets)
+    ):
         return None
     layout = tuple(reg)
-    if layout == ("permanent",):
-        registered = Registered(permanent=reg["permanent"])
-    elif layout == ("complementary", "permanent") and reg["complementary"] is not None:
-        registered = Registered(permanent=reg["permanent"], complementary=reg["complementary"])
-    else:
+    permanent, complementary = reg["permanent"], reg.get("complementary")
+    if (
+        (layout != ("permanent",) and layout != ("complementary", "permanent"))
+        or type(permanent) is not int
+        or not 0 <= permanent <= UINT_MAX
+        or (complementary is not None
+            and (type(complementary) is not int or not 0 <= complementary <= UINT_MAX))
+        or (complementary is None and len(layout) == 2)
+    ):
         return None
-    record = Turnout(
-        station=v["station"], at=v["at"], registered=registered, counts=counts, buckets=buckets
-    )
-    return record if buckets is None or _in_order(buckets) else None
+    # Built from the values just checked, without checking them a second time.
+    registered = _new(Registered)
+    _set(registered, "permanent", permanent)
+    _set(registered, "complementary", complementary)
+    record = _new(Turnout)
+    _set(record, "station", station)
+    _set(record, "at", at)
+    _set(record, "registered", registered)
+    _set(record, "counts", counts)
+    _set(record, "buckets", buckets)
+    return record
+
+
+def _uint_values(mapping: dict[Any, Any]) -> bool:
+    """str keys and uint64 values only."""
+    for name, count in mapping.items():
+        if type(name) is not str or type(count) is not int or not 0 <= count <= UINT_MAX:
+            return False
+    return True
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _fast_report(v: dict[str, Any]) -> Report | None:

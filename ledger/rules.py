@@ -185,8 +185,9 @@ class RuleChecker:
         registered = (reg.permanent, reg.complementary)
         prev = self._turnout.get(t.station)
         if prev is not None:
-            _compare_counters(t, "counts", prev.counts, t.counts, out)
-            if prev.buckets is not None:
+            if not _none_lower(prev.counts, t.counts):
+                _compare_counters(t, "counts", prev.counts, t.counts, out)
+            if prev.buckets is not None and not _none_lower(prev.buckets, t.buckets or {}):
                 _compare_counters(t, "buckets", prev.buckets, t.buckets or {}, out)
             if prev.registered != registered:
                 out.append(_turnout_violation(
@@ -194,8 +195,12 @@ class RuleChecker:
                     f"registered {_registered_text(registered)} differs from "
                     f"{_registered_text(prev.registered)} in the station's previous turnout",
                 ))
-        if not any(v.hard for v in out):
+        if out and any(v.hard for v in out):
+            return out
+        if prev is None:
             self._turnout[t.station] = _TurnoutState(registered, t.counts, t.buckets)
+        else:  # the station's state, moved on in place
+            prev.registered, prev.counts, prev.buckets = registered, t.counts, t.buckets
         return out
 
     def _check_report(self, r: Report) -> list[Violation]:
@@ -300,9 +305,6 @@ def _compare_counters(
     t: Turnout, field: str, prev: Mapping[str, int], now: Mapping[str, int],
     out: list[Violation],
 ) -> None:
-    # The usual case first: the same counters in the same order, none lower.
-    if tuple(prev) == tuple(now) and all(map(ge, now.values(), prev.values())):
-        return
     # One violation per record and kind of fault, naming every counter concerned.
     dropped: list[str] = []
     down: list[str] = []
@@ -320,6 +322,11 @@ def _compare_counters(
         out.append(_turnout_violation(
             t, "TO-DROPPED", DROPPED_RULE, True, f"{field} missing: {', '.join(dropped)}",
         ))
+
+
+def _none_lower(prev: Mapping[str, int], now: Mapping[str, int]) -> bool:
+    """The usual case, decided in one pass: the same counters in the same order, none lower."""
+    return tuple(prev) == tuple(now) and all(map(ge, now.values(), prev.values()))
 
 
 def _registered_text(registered: tuple[int, int | None]) -> str:
