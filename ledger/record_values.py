@@ -360,14 +360,15 @@ def _fast_turnout(v: dict[str, Any]) -> Turnout | None:
     ):
         return None
     layout = tuple(reg)
+    if layout != ("permanent",) and layout != ("complementary", "permanent"):
+        return None
     permanent, complementary = reg["permanent"], reg.get("complementary")
     if (
-        (layout != ("permanent",) and layout != ("complementary", "permanent"))
-        or type(permanent) is not int
+        type(permanent) is not int
         or not 0 <= permanent <= UINT_MAX
+        or (complementary is None and len(layout) == 2)
         or (complementary is not None
             and (type(complementary) is not int or not 0 <= complementary <= UINT_MAX))
-        or (complementary is None and len(layout) == 2)
     ):
         return None
     # Built from the values just checked, without checking them a second time.
