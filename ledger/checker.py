@@ -17,6 +17,7 @@ keeps the leaf hashes of its entries since the counters (or the key) last change
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from ledger.checker_state import (
     tree_value,
     turnout_digest,
 )
-from ledger.entries import envelope_parts
+from ledger.entries import claimed_key_id, envelope_parts
 from ledger.errors import MalformedError, SignatureError, VerificationError
 from ledger.hashing import entry_signed_message, leaf_hash
 from ledger.merkle import CompactRange
@@ -147,6 +148,33 @@ class EntryChecker:
         if public_key is None:
             return None
         return public_key, self._prefix + body, sig
+
+    def signature_keys(self, datas: Sequence[bytes]) -> list[bytes | None]:
+        """For each entry, the public key its signature must verify with, or None when
+        :meth:`check` will refuse it first: :meth:`signature_job`'s key, for a batch verifier
+        that cuts the messages out of the entries itself. Call it in log order."""
+        publisher_id = self.registry.publisher_key_id
+        signer_for = self.registry.signer_for
+        pending = self._pending_keys
+        keys: list[bytes | None] = []
+        for data in datas:
+            kid = claimed_key_id(data)
+            if kid is None:
+                keys.append(None)
+            elif kid == publisher_id:
+                parts = envelope_parts(data)
+                if parts is not None:
+                    self._learn_key(parts[0])
+                keys.append(self.publisher.public_key)
+            else:
+                owner = signer_for(kid)
+                keys.append(owner.public_key if owner is not None else pending.get(kid))
+        return keys
+
+    @property
+    def message_prefix(self) -> bytes:
+        """What an entry signature covers before the record bytes: context and origin."""
+        return self._prefix
 
     def _learn_key(self, body: bytes) -> None:
         record = record_if_canonical(body)  # None for the other kinds, or a record check() refuses

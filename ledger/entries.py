@@ -136,6 +136,15 @@ def envelope_parts(data: bytes) -> tuple[bytes, bytes, bytes] | None:
     return data[start:end], data[_KEY_AT:_KEY_END], data[_SIG_AT:_SIG_END]
 
 
+def claimed_key_id(data: bytes) -> bytes | None:
+    """The 32 bytes where the canonical layout puts the key id, unchecked (None: too short).
+
+    Only to pick the key for a batch signature check: its verdict counts only for an entry
+    that then decodes, and then these bytes are its key id.
+    """
+    return data[_KEY_AT:_KEY_END] if len(data) >= _ENVELOPE + 2 else None
+
+
 def _exact_envelope(data: bytes) -> Entry | None:
     """The entry if ``data`` is byte for byte the canonical layout, else None (fast path)."""
     parts = envelope_parts(data)

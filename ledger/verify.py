@@ -20,7 +20,7 @@ from itertools import islice
 from typing import Any
 
 from ledger.audit_state import AuditState, load_state, save_state
-from ledger.batch_verify import Job, Results, SignaturePool, default_workers
+from ledger.batch_verify import Results, SignaturePool, default_workers
 from ledger.checker import EntryChecker
 from ledger.errors import (
     ConsistencyError,
@@ -336,9 +336,11 @@ class _Audit:
         inflight: deque[tuple[list[tuple[int, bytes]], Callable[[], Results]]] = deque()
         with SignaturePool(count) as pool:
             try:
+                prefix = checker.message_prefix
                 while chunk := list(islice(entries, CHUNK)):
-                    jobs: list[Job] = [checker.signature_job(entry) for _, entry in chunk]
-                    inflight.append((chunk, pool.submit(jobs)))
+                    datas = [entry for _, entry in chunk]
+                    keys = checker.signature_keys(datas)
+                    inflight.append((chunk, pool.submit_entries(prefix, datas, keys)))
                     if len(inflight) > IN_FLIGHT_PER_WORKER * count:
                         self._consume(checker, tiles, *inflight.popleft(), size)
             finally:
