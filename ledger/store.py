@@ -572,37 +572,28 @@ class Store:
             raise ValueError("a checkpoint must come with the block entry it seals")
         tree = self._tree if self._tree is not None and self._tree.size == size \
             else self._frontier(txn, size)
+        entries = change.entries
+        index = size + len(entries)
+        leaves = [entry.leaf_hash for entry in entries]
+        if set(map(len, leaves)) - {HASH_SIZE}:
+            raise ValueError("a leaf hash is 32 bytes")
+        # Whole-batch operations (map, zip, putmulti) where they can be: sequencing makes
+        # millions of these rows, and a Python loop step per row costs more than the write.
+        keys = list(map(_u64, range(size, index)))
         frontier = list(tree.hashes)
-        entries: list[tuple[bytes, bytes]] = []
-        nodes: list[tuple[bytes, bytes]] = []
-        lookups: list[tuple[bytes, bytes]] = []
-        blocks: list[tuple[bytes, bytes]] = []
-        index = size
-        for data, leaf, lookup, block in change.entries:
-            if len(leaf) != HASH_SIZE:
-                raise ValueError("a leaf hash is 32 bytes")
-            key = _u64(index)
-            entries.append((key, data))
-            # The perfect subtrees this leaf completes: one per trailing one bit of its index.
-            completed, bits = [leaf], index
-            while bits & 1:
-                leaf = node_hash(frontier.pop(), leaf)
-                completed.append(leaf)
-                bits >>= 1
-            frontier.append(leaf)
-            nodes.append((key, b"".join(completed)))
-            for subject in lookup:
-                lookups.append((_u32(index >> LOOKUP_EPOCH_BITS) + subject.prefix() + key, b""))
-            if block is not None:
-                blocks.append((_u64(block), key))
-            index += 1
-        tree = CompactRange.from_state(index, frontier)
-        self._put_all(txn, b"entries", entries, "entry")
-        self._put_all(txn, b"nodes", nodes, "tree node")
+        datas = [entry.data for entry in entries]
+        self._put_all(txn, b"entries", list(zip(keys, datas, strict=True)), "entry")
+        nodes = _completed(frontier, size, leaves)
+        self._put_all(txn, b"nodes", list(zip(keys, nodes, strict=True)), "tree node")
+        blocks = [(_u64(e.block), key) for key, e in zip(keys, entries, strict=True)
+                  if e.block is not None]
         self._put_all(txn, b"blocks", blocks, "block")
+        lookups = sorted(_u32(i >> LOOKUP_EPOCH_BITS) + subject.prefix() + key
+                         for i, key, e in zip(range(size, index), keys, entries, strict=True)
+                         for subject in e.lookup)
         if lookups:
-            lookups.sort()
-            txn.cursor(db=self._dbs[b"lookup"]).putmulti(lookups)
+            txn.cursor(db=self._dbs[b"lookup"]).putmulti([(key, b"") for key in lookups])
+        tree = CompactRange.from_state(index, frontier)
         meta = self._dbs[b"meta"]
         txn.put(b"size", _u64(index), db=meta)
         if change.state is not None:
@@ -625,6 +616,28 @@ class Store:
         _consumed, added = txn.cursor(db=self._dbs[name]).putmulti(rows, append=True)
         if added != len(rows):
             raise ValueError(f"a {what} at or before {_from_u64(rows[0][0])} is already stored")
+
+
+def _completed(frontier: list[bytes], size: int, leaves: list[bytes]) -> list[bytes]:
+    """Per leaf appended at ``size`` on, the hashes of the perfect subtrees it completes.
+
+    Leaf hash first, then one node per trailing one bit of its index (RFC 9162 2.1.1: each is
+    the node hash of the frontier's last subtree and the one just completed); ``frontier``, the
+    compact range, advances with them.
+    """
+    out = []
+    for index, leaf in enumerate(leaves, size):
+        if index & 1:
+            completed, bits = [leaf], index
+            while bits & 1:
+                leaf = node_hash(frontier.pop(), leaf)
+                completed.append(leaf)
+                bits >>= 1
+            out.append(b"".join(completed))
+        else:
+            out.append(leaf)
+        frontier.append(leaf)
+    return out
 
 
 class _TreeReader:

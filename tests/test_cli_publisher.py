@@ -267,3 +267,45 @@ def test_station_import_reads_public_keys_and_add_takes_a_record(pub: dict[str, 
     added = run_json("station", "add", led, "--key", key, "--record", d / "cj7.json")
     assert added["index"] == 4
     assert run_json("show", led, "4")["entries"][0]["record"]["id"] == "CJ-7"
+
+
+def test_output_directories_are_made_and_input_directories_named_when_missing(
+    pub: dict[str, Path],
+) -> None:
+    d, led, key = pub["dir"], pub["led"], pub["key"]
+    run("keygen", "AB-1", "-o", d / "new" / "keys")
+    assert stat.S_IMODE((d / "new" / "keys").stat().st_mode) == 0o700
+    assert (d / "new" / "keys" / "AB-1.key").is_file()
+    missing = run("import", led, "--format", "aep-pv", "--key", key, pub["csv"],
+                  "--station-keys", d / "nowhere", ok=2)
+    assert "no such directory" in missing.stderr
+    assert "nowhere" in missing.stderr
+    no_pubs = run("station", "import", led, "--key", key, pub["csv"], "--pubs", d / "nope", ok=2)
+    assert "no such directory" in no_pubs.stderr
+    made = run_json("station", "import", led, "--key", key, pub["csv"], "--keys-out",
+                    d / "made" / "st")
+    assert made["registered"] == 12
+    assert stat.S_IMODE((d / "made" / "st").stat().st_mode) == 0o700
+    done = run_json("import", led, "--format", "aep-pv", "--key", key, pub["csv"],
+                    "--station-keys", d / "made" / "st")
+    assert done["summary"]["station_signed"] == 12
+    (d / "t.json").write_text(json.dumps(record_to_json(
+        Turnout(station="AB-1", at=1_747_540_800_000, registered=Registered(permanent=900),
+                counts={"LP": 10, "LS": 1, "UM": 0, "LT": 11}))))
+    run("sign", "--key", d / "made" / "st" / "AB-1.key", "--origin", ORIGIN, d / "t.json",
+        "-o", d / "out" / "entries" / "t.entry")
+    assert (d / "out" / "entries" / "t.entry").is_file()
+    run("keygen", "x", "-o", pub["csv"], ok=2)  # a file is not a directory
+
+
+def test_a_reimported_file_is_refused_row_by_row_as_copies_and_counts_nothing(
+    pub: dict[str, Path],
+) -> None:
+    d, led, key = pub["dir"], pub["led"], pub["key"]
+    run("station", "import", led, "--key", key, pub["csv"], "--keys-out", d / "st")
+    run("import", led, "--format", "aep-pv", "--key", key, pub["csv"], "--station-keys", d / "st")
+    again = run_json("import", led, "--format", "aep-pv", "--key", key, pub["csv"],
+                     "--station-keys", d / "st", ok=1)
+    assert {f["code"] for f in again["errors"]} == {"duplicate-entry"}
+    assert again["errors"][0]["message"] == "entry is byte-identical to entry 13"
+    assert (again["summary"]["station_signed"], again["summary"]["publisher_signed"]) == (0, 0)

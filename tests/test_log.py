@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ledger import log_state
+from ledger.codec import encode_value
 from ledger.errors import (
     ConsistencyError,
     InputError,
@@ -559,3 +560,58 @@ def test_a_stored_entry_altered_after_the_state_is_caught_on_open(
     store.close()
     with pytest.raises(StoreCorruptError, match="root"):
         Ledger.open(path, publisher_key())
+
+
+# --- copies, the checker state's interval, the signature pool ----------------------------------
+
+
+def test_a_resubmitted_copy_of_any_kind_is_refused_naming_the_original(ledger: Ledger) -> None:
+    ledger.append([signed(report("AB-1"))])  # entry 3
+    ledger.revoke_key(station_signer("AB-2").key_id, "lost")  # entry 4
+    ledger.seal(time=T0)  # entry 5
+    copies = [ledger.entry(i) for i in (0, 1, 3, 4, 5)]
+    result = ledger.append(copies)
+    assert [r.error.code for r in result.rejected] == ["duplicate-entry"] * 5
+    assert [str(r.error).split("entry is byte-identical to entry ")[1][:1]
+            for r in result.rejected] == ["0", "1", "3", "4", "5"]
+    assert ledger.size == 6
+
+
+def test_a_refused_entry_that_is_no_copy_keeps_its_own_reason(ledger: Ledger) -> None:
+    ledger.append([signed(turnout("AB-1", 10))])
+    result = ledger.append([signed(turnout("AB-1", 9, at=T0 + 1))])
+    assert isinstance(result.rejected[0].error, RuleError)
+
+
+def test_checker_state_is_stored_less_often_the_more_stations_there_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_state, "STATE_EVERY", 2)
+    monkeypatch.setattr(log_state, "STATE_PER_STATION", 3)  # 2 stations: every 6 entries
+    with new_ledger(tmp_path / "l") as lg:  # 3 entries, the state stored at 1 (create)
+        assert log_state.state_interval(lg.checker) == 6
+        stored = []
+        for voters in range(10, 20):  # sizes 4 to 13
+            lg.append([signed(turnout("AB-1", voters, at=T0 + voters))])
+            stored.append(lg._keeper._stored_size)
+        assert stored == [1, 1, 1, 7, 7, 7, 7, 7, 7, 13]
+        assert lg.store.state() == encode_value(lg.checker.to_value())
+
+
+def test_the_signature_pool_serves_every_batch_and_stops_on_close(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_state, "PARALLEL_MIN_SIGNATURES", 3)
+    monkeypatch.setattr(log_state, "default_workers", lambda: 2)
+    first = ledger.append([signed(turnout("AB-1", v, at=T0 + v)) for v in range(1, 5)])
+    pool = ledger._keeper._pool
+    assert first.ok
+    assert pool is not None
+    forged = bytearray(signed(turnout("AB-2", 7)))
+    forged[-5] ^= 1  # inside the signature
+    second = ledger.append([*(signed(turnout("AB-2", v, at=T0 + v)) for v in range(1, 4)),
+                            bytes(forged)])
+    assert [r.error.code for r in second.rejected] == ["bad-signature"]
+    assert ledger._keeper._pool is pool
+    ledger.close()
+    assert ledger._keeper._pool is None

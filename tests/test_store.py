@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +14,17 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from ledger import store as store_module
 from ledger.errors import StoreCorruptError, StoreError, StoreLockedError
 from ledger.hashing import EMPTY_ROOT, leaf_hash, node_hash
+from ledger.merkle import (
+    consistency_proof,
+    consistency_proof_from_nodes,
+    inclusion_proof,
+    inclusion_proof_from_nodes,
+)
 from ledger.store import Commit, LookupKey, NewEntry, Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -378,3 +388,129 @@ def test_forked_child_does_not_keep_the_lock(tmp_path: Path) -> None:
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+
+
+# --- format 2: the tree stored by leaf, lookups by epoch, one read transaction per reader -------
+
+
+def test_every_node_is_stored_with_the_leaf_that_completes_it(store: Store) -> None:
+    fill(store, 8)
+    leaves = [leaf_hash(b"e%d" % i) for i in range(8)]
+    for level in range(4):
+        width = 1 << level
+        for index in range(8 >> level):
+            expected = reference_root(leaves[index * width:(index + 1) * width])
+            assert store.node(level, index) == expected
+
+
+def test_a_node_reader_reads_a_whole_proof_in_one_transaction(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(store, 300)
+    read = store.node_reader(300)
+    begun = []
+    begin = Store._begin
+    monkeypatch.setattr(Store, "_begin", lambda self: begun.append(1) or begin(self))
+    proof = inclusion_proof_from_nodes(read, 123, 300)
+    assert proof == inclusion_proof([leaf_hash(b"e%d" % i) for i in range(300)], 123, 300)
+    assert len(begun) == 1
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        read(0, 0)
+
+
+def test_lookups_span_epochs_in_index_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "LOOKUP_EPOCH_BITS", 2)  # epochs of 4 entries
+    with Store.create(tmp_path / "l", {}) as s:
+        fill(s, 17, batch=5)
+        assert s.lookup("AB-1") == list(range(1, 17, 3))
+        assert s.lookup("AB-2", "turnout", "") == list(range(2, 17, 3))
+        assert s.lookup("AB-2", "report") == []
+
+
+def test_a_ledger_of_an_older_store_format_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "l"
+    with Store.create(path, {}) as s, s._env.begin(write=True) as txn:  # as format 1 wrote it
+        txn.put(b"format", b"election-ledger/v1 lmdb 1", db=s._dbs[b"meta"])
+    with pytest.raises(StoreError, match="older version"):
+        Store(path)
+
+
+def test_a_missing_node_record_is_reported_as_corruption(store: Store) -> None:
+    fill(store, 4)
+    with store._env.begin(write=True) as txn:  # a disk edit below the API
+        txn.delete((3).to_bytes(8, "big"), db=store._dbs[b"nodes"])
+    with pytest.raises(StoreCorruptError, match=r"missing node \(2, 0\)"):
+        store.root(4)
+    with pytest.raises(StoreCorruptError, match="missing node"):
+        store.node_reader(4)(1, 1)
+
+
+class StoreModel(RuleBasedStateMachine):
+    """Commits, failed commits and reopens against a plain list of entries (STYLE.md)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="store-model-"))
+        self.store = Store.create(self.dir / "l", {})
+        self.datas: list[bytes] = []
+        self.blocks: list[int] = []
+
+    def teardown(self) -> None:
+        self.store.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @rule(count=st.integers(min_value=0, max_value=40), seal=st.booleans())
+    def commit(self, count: int, seal: bool) -> None:
+        size = len(self.datas)
+        entries = list(new_entries(size, count, tag=b"m"))
+        if seal:
+            data = b"block %d" % len(self.blocks)
+            entries.append(NewEntry(data=data, leaf_hash=leaf_hash(data), block=len(self.blocks)))
+        self.store.commit(Commit(size=size, entries=tuple(entries),
+                                 checkpoint=b"cp" if seal else None))
+        if seal:
+            self.blocks.append(size + count)
+        self.datas += [e.data for e in entries]
+
+    @rule(count=st.integers(min_value=1, max_value=10))
+    def commit_with_a_wrong_root(self, count: int) -> None:
+        size = len(self.datas)
+        with pytest.raises(StoreCorruptError):
+            self.store.commit(Commit(size=size, entries=new_entries(size, count, tag=b"x"),
+                                     root=bytes(32)))
+
+    @rule()
+    def reopen(self) -> None:
+        self.store.close()
+        self.store = Store(self.dir / "l", write=True)
+
+    @rule(data=st.data())
+    def proofs_at_a_past_size(self, data: st.DataObject) -> None:
+        if not self.datas:
+            return
+        leaves = [leaf_hash(d) for d in self.datas]
+        size = data.draw(st.integers(min_value=1, max_value=len(leaves)))
+        index = data.draw(st.integers(min_value=0, max_value=size - 1))
+        old = data.draw(st.integers(min_value=0, max_value=size))
+        read = self.store.node_reader(size)
+        assert inclusion_proof_from_nodes(read, index, size) == inclusion_proof(leaves, index,
+                                                                                size)
+        assert consistency_proof_from_nodes(read, old, size) == consistency_proof(leaves, old,
+                                                                                  size)
+        assert self.store.root(size) == reference_root(leaves[:size])
+
+    @invariant()
+    def store_matches_the_model(self) -> None:
+        assert self.store.size() == len(self.datas)
+        assert list(self.store.iter_entries()) == self.datas
+        assert self.store.root() == reference_root([leaf_hash(d) for d in self.datas])
+        assert [i for _, i in self.store.iter_blocks()] == self.blocks
+        expected = [i for i, d in enumerate(self.datas) if d.startswith(b"m") and i % 3 == 1]
+        assert self.store.lookup("AB-1", "turnout") == expected
+
+
+TestStoreModel = StoreModel.TestCase
+TestStoreModel.settings = settings(max_examples=20, stateful_step_count=12, deadline=None)
