@@ -117,9 +117,13 @@ class TileAudit:
 
     def add(self, entry: bytes, leaf: bytes) -> None:
         """Follow the next entry, comparing each full tile it completes."""
-        self.bundle.append(entry)
         self.size += 1
-        if self.size % TILE_WIDTH == 0:
+        if self.size % TILE_WIDTH:
+            self.bundle.append(entry)
+            if self.rows:  # the usual entry: it completes no tile
+                self.rows[0].append(leaf)
+                return
+        else:
             self.bundle = []
         level, node = 0, leaf
         while True:

@@ -293,8 +293,8 @@ class _Audit:
         )[: start % TILE_WIDTH]
         tiles.prefill(entries)
 
-    def _entries(self, start: int, size: int) -> Iterator[tuple[int, bytes]]:
-        """(index, entry) from ``start`` to ``size``, read bundle by bundle; a bundle that
+    def _entries(self, start: int, size: int) -> Iterator[list[bytes]]:
+        """The entries from ``start`` to ``size`` in order, a bundle at a time; a bundle that
         cannot be read ends the stream (kept in ``read_error``)."""
         for ref in bundles_for_size(size, start):
             try:
@@ -303,15 +303,15 @@ class _Audit:
             except VerificationError as e:
                 self.read_error = e
                 return
-            first = ref.index * TILE_WIDTH
-            for offset, entry in enumerate(entries):
-                if first + offset >= start:
-                    yield first + offset, entry
+            skip = start - ref.index * TILE_WIDTH
+            yield entries[skip:] if skip > 0 else entries
 
-    def _tail(self, size: int, end: int) -> Iterator[tuple[int, bytes]]:
+    def _tail(self, size: int, end: int) -> Iterator[list[bytes]]:
         """The unsealed tail of a ledger directory (entries after the latest checkpoint)."""
+        entries = self.source.iter_entries(size, end)
         try:
-            yield from enumerate(self.source.iter_entries(size, end), start=size)
+            while batch := list(islice(entries, TILE_WIDTH)):
+                yield batch
         except VerificationError as e:
             self.read_error = e
 
@@ -319,7 +319,7 @@ class _Audit:
         self,
         checker: EntryChecker,
         tiles: TileAudit | None,
-        entries: Iterator[tuple[int, bytes]],
+        batches: Iterator[list[bytes]],
         size: int,
         workers: int | None,
     ) -> None:
@@ -329,18 +329,18 @@ class _Audit:
         decoding, keys, rules, blocks and tiles of the chunk whose verdicts came back.
         """
         count = workers if workers is not None else default_workers()
+        chunks = _chunks(batches, CHUNK)
         if count <= 1 or self.total < PARALLEL_MIN_ENTRIES:
-            while chunk := list(islice(entries, CHUNK)):
+            for chunk in chunks:
                 self._consume(checker, tiles, chunk, None, size)
             return
-        inflight: deque[tuple[list[tuple[int, bytes]], Callable[[], Results]]] = deque()
+        inflight: deque[tuple[list[bytes], Callable[[], Results]]] = deque()
         with SignaturePool(count) as pool:
             try:
                 prefix = checker.message_prefix
-                while chunk := list(islice(entries, CHUNK)):
-                    datas = [entry for _, entry in chunk]
-                    keys = checker.signature_keys(datas)
-                    inflight.append((chunk, pool.submit_entries(prefix, datas, keys)))
+                for chunk in chunks:
+                    keys = checker.signature_keys(chunk)
+                    inflight.append((chunk, pool.submit_entries(prefix, chunk, keys)))
                     if len(inflight) > IN_FLIGHT_PER_WORKER * count:
                         self._consume(checker, tiles, *inflight.popleft(), size)
             finally:
@@ -351,15 +351,17 @@ class _Audit:
         self,
         checker: EntryChecker,
         tiles: TileAudit | None,
-        chunk: list[tuple[int, bytes]],
+        chunk: list[bytes],
         results: Callable[[], Results] | None,
         size: int,
     ) -> None:
-        """Steps 1-5 over one chunk, with its signature verdicts (None: checked here)."""
+        """Steps 1-5 over one chunk, the entries that follow those checked so far, with their
+        signature verdicts (None: checked here)."""
         verdicts = [None] * len(chunk) if results is None else results()
         check = checker.check
         kinds = self.report.records_by_kind
-        for (index, entry), ok in zip(chunk, verdicts, strict=True):
+        first = checker.size
+        for index, (entry, ok) in enumerate(zip(chunk, verdicts, strict=True), start=first):
             checked = check(index, entry, signature_ok=ok, in_log=True)
             kind = checked.kind
             if tiles is not None:
@@ -422,3 +424,15 @@ class _Audit:
             report.extra["errors_not_listed"] = unlisted + len(errors) - MAX_ERRORS
         for warning in sorted(self.warnings, key=lambda w: (w.index is None, w.index or 0)):
             report.warning(self._finding(warning))
+
+
+def _chunks(batches: Iterator[list[bytes]], size: int) -> Iterator[list[bytes]]:
+    """The entries of ``batches`` again, in lists of at least ``size`` (the last: the rest)."""
+    chunk: list[bytes] = []
+    for batch in batches:
+        chunk += batch
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
