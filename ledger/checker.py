@@ -188,8 +188,9 @@ class EntryChecker:
     ) -> CheckedEntry:
         """Check entry ``index`` (its bytes as stored or published) against everything before it.
 
-        ``signature_ok`` is the result of a batch check of :meth:`signature_job` (None: check it
-        here). Errors are returned, not raised, each located by index, kind and station.
+        ``signature_ok`` is the verdict of a batch check with :meth:`signature_job` or
+        :meth:`signature_keys` (None: check it here). Errors are returned, not raised, each
+        located by index, kind and station.
         """
         if index != self._tree.size:
             raise ValueError(f"entry {index} checked out of order: the next index is {self.size}")
@@ -203,9 +204,7 @@ class EntryChecker:
                 e.at(index=index, kind=checked.kind, station=checked.station, block=checked.block)
                 for e in checked.errors
             ]
-        elif not in_log:
-            in_log = True  # accepted: it joins the tree
-        if in_log:
+        if in_log or not checked.errors:  # in the log as read, or accepted: it joins the tree
             self._tree.append(checked.leaf_hash)
             if type(checked.record) is Block:
                 self._advance_block(checked, checked.record)
