@@ -438,8 +438,10 @@ class Ledger:
         if checked.errors:
             earlier = self._copy_of(checked, in_batch)
             if earlier is not None:
-                checked.errors = [MalformedError(f"entry is byte-identical to entry {earlier}",
-                                                 code="duplicate-entry")]
+                copy = MalformedError(f"entry is byte-identical to entry {earlier}",
+                                      code="duplicate-entry")
+                checked.errors = [copy.at(index=checked.index, kind=checked.kind,
+                                          station=checked.station)]
         return checked
 
     def _copy_of(self, checked: CheckedEntry, in_batch: dict[bytes, int]) -> int | None:

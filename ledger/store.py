@@ -654,12 +654,14 @@ class _TreeReader:
         if not 0 <= level < _MAX_LEVEL or index < 0 or (index + 1) << level > self._size:
             raise ValueError(f"node ({level}, {index}) is not inside a tree of size {self._size}")
         store = self._store
-        if store.closed:
+        if store._closed:
             raise StoreError(f"ledger {store.path} is closed")
         try:
-            if self._txn is None:
-                self._txn = store._begin()
-            value = self._txn.get(_u64(((index + 1) << level) - 1), db=self._db)
+            txn = self._txn
+            if txn is None:
+                txn = self._txn = store._begin()
+            # The node is stored with the leaf that completes it (see Store._node).
+            value = txn.get(_u64(((index + 1) << level) - 1), db=self._db)
         except _CORRUPT as e:
             raise StoreCorruptError(f"ledger {store.path} is corrupt: {e}") from e
         except lmdb.Error as e:
