@@ -100,9 +100,13 @@ class KeyRegistry:
         if type(record) is Turnout or type(record) is Report:
             # The usual entry: a station's record signed with its current key.
             owner = self._keys.get(key)
-            if owner is not None and owner.status == CURRENT and owner.station == record.station:
-                if self.election_seen:
-                    return owner.public_key
+            if (
+                owner is not None
+                and owner.status == CURRENT
+                and owner.station == record.station
+                and self.election_seen
+            ):
+                return owner.public_key
         public_key = self._signer_key(key, record)
         self.check_record(record)
         return public_key
