@@ -45,6 +45,9 @@ DEFAULT_MAX_MAP_SIZE = 1 << 40
 LOOKUP_EPOCH_BITS = 12
 _ITER_CHUNK = 4096
 _MAX_LEVEL = 64
+#: A node reader keeps the nodes it read at this level and up, at most this many.
+_CACHE_LEVEL = 8
+_CACHE_NODES = 1 << 14
 
 _DB_NAMES = (b"meta", b"entries", b"nodes", b"blocks", b"checkpoints", b"lookup")
 _CORRUPT = (
@@ -641,18 +644,34 @@ def _completed(frontier: list[bytes], size: int, leaves: list[bytes]) -> list[by
 
 
 class _TreeReader:
-    """A NodeReader over one read snapshot: a proof's O(log n) reads share one transaction."""
+    """A NodeReader over one read snapshot: a proof's O(log n) reads share one transaction.
 
-    __slots__ = ("_db", "_size", "_store", "_txn")
+    Nodes at level :data:`_CACHE_LEVEL` and up, which most proofs of a tree share, are kept
+    (at most :data:`_CACHE_NODES` of them: about 2 MB).
+    """
+
+    __slots__ = ("_cache", "_db", "_size", "_store", "_txn")
 
     def __init__(self, store: Store, size: int) -> None:
         self._store, self._size = store, size
         self._db = store._dbs[b"nodes"]
         self._txn: Any = None
+        self._cache: dict[tuple[int, int], bytes] = {}
 
     def __call__(self, level: int, index: int) -> bytes:
         if not 0 <= level < _MAX_LEVEL or index < 0 or (index + 1) << level > self._size:
             raise ValueError(f"node ({level}, {index}) is not inside a tree of size {self._size}")
+        if level < _CACHE_LEVEL:
+            return self._read(level, index)
+        cache = self._cache
+        node = cache.get((level, index))
+        if node is None:
+            node = self._read(level, index)
+            if len(cache) < _CACHE_NODES:  # the first ones in are the most shared: keep them
+                cache[level, index] = node
+        return node
+
+    def _read(self, level: int, index: int) -> bytes:
         store = self._store
         if store._closed:
             raise StoreError(f"ledger {store.path} is closed")

@@ -514,3 +514,16 @@ class StoreModel(RuleBasedStateMachine):
 
 TestStoreModel = StoreModel.TestCase
 TestStoreModel.settings = settings(max_examples=20, stateful_step_count=12, deadline=None)
+
+
+def test_a_node_reader_keeps_upper_nodes_within_its_bound(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "_CACHE_LEVEL", 1)
+    monkeypatch.setattr(store_module, "_CACHE_NODES", 3)
+    fill(store, 64)
+    leaves = [leaf_hash(b"e%d" % i) for i in range(64)]
+    read = store.node_reader(64)
+    for index in range(64):  # the same proofs as from the leaves, whatever the cache holds
+        assert inclusion_proof_from_nodes(read, index, 64) == inclusion_proof(leaves, index, 64)
+    assert len(read._cache) == 3  # type: ignore[attr-defined]
