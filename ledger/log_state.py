@@ -144,10 +144,13 @@ def signature_verdicts(
     workers = pool()
     if workers is None:
         return _inline
-    chunk = _CHUNK
-    # Each chunk goes to the workers as soon as its jobs are made, so they start at once.
-    waits = [workers.submit([checker.signature_job(data) for data in datas[i:i + chunk]])
-             for i in range(0, len(datas), chunk)]
+    chunk, prefix = _CHUNK, checker.message_prefix
+    # Each chunk goes to the workers as soon as its keys are found, so they start at once; they
+    # cut the signed messages out of the entries themselves.
+    waits = []
+    for start in range(0, len(datas), chunk):
+        part = datas[start:start + chunk]
+        waits.append(workers.submit_entries(prefix, part, checker.signature_keys(part)))
     results: dict[int, Results] = {}
 
     def verdict(position: int) -> bool | None:
