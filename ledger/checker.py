@@ -39,7 +39,7 @@ from ledger.errors import MalformedError, SignatureError, VerificationError
 from ledger.hashing import entry_signed_message, leaf_hash
 from ledger.merkle import CompactRange
 from ledger.notes import VerifierKey
-from ledger.record_values import record_if_canonical
+from ledger.record_fast import record_if_canonical
 from ledger.records import (
     MAX_ENTRY_SIZE,
     Block,

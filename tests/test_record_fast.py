@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ledger.codec import decode_value, encode_checked, encode_value
 from ledger.errors import MalformedError
-from ledger.record_values import record_if_canonical
+from ledger.record_fast import record_if_canonical
 from ledger.records import Record, decode_entry_envelope, encode_record, record_from_value
 from ledger.sources import PublishedDirSource
 from tests.conftest import GOLDEN_DIR, load_json
