@@ -12,7 +12,7 @@ station and category, a replaced or revoked key never comes back and a key is re
 kinds can repeat: a turnout whose counters all equal the station's latest (counters only must not
 go down), and a station record re-registering the station's current key. For those, each station
 keeps the leaf hashes of its entries since the counters (or the key) last changed, its
-"plateau", usually one hash. Memory is O(stations); docs/spec-parts/40-verify.md has the proof.
+"plateau", usually one hash. Memory is O(stations); docs/spec.md, section "Verification" has the proof.
 """
 
 from __future__ import annotations
@@ -330,7 +330,7 @@ class EntryChecker:
     # --- the auditor's state file ----------------------------------------------------------------
 
     def to_value(self) -> dict[str, Any]:
-        """Everything the checker knows, as a canonical value (docs/spec-parts/40-verify.md)."""
+        """Everything the checker knows, as a canonical value (docs/spec.md, "Verification")."""
         value: dict[str, Any] = {
             "last_reports": last_reports_value(self._last_reports),
             "registry": self.registry.to_value(),

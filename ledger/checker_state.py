@@ -1,7 +1,7 @@
 """The entry checker's own state as canonical values: plateaus, the compact range, report indices.
 
 Only :mod:`ledger.checker` uses these; they exist so the auditor's state file
-(docs/spec-parts/40-verify.md) can be written and read back strictly.
+(docs/spec.md, "Verification") can be written and read back strictly.
 """
 
 from __future__ import annotations

@@ -447,7 +447,7 @@ class Ledger:
     def _copy_of(self, checked: CheckedEntry, in_batch: dict[bytes, int]) -> int | None:
         """The index of an earlier entry byte-identical to a refused one, or None.
 
-        The checker refuses every copy (docs/spec-parts/40-verify.md); this only names the
+        The checker refuses every copy (docs/spec.md, "Verification"); this only names the
         original, so it runs for refused entries alone. A copy has the original's kind,
         station and category, so the lookup index (or the block or election index) holds it.
         """

@@ -14,7 +14,7 @@ few pages whatever the size of the log:
 
 Every change is one write transaction: LMDB's copy-on-write pages and synchronous commit make it
 atomic and durable. There is no duplicate index: the entry checker refuses byte-identical copies
-(docs/spec-parts/40-verify.md). A single writer holds an ``fcntl`` lock file; readers in any
+(docs/spec.md, "Verification"). A single writer holds an ``fcntl`` lock file; readers in any
 process see snapshots.
 """
 

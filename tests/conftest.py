@@ -44,3 +44,26 @@ def spec_vectors() -> dict[str, Any]:
 def golden_dir() -> Path:
     """The election-ledger v1 golden vectors folder."""
     return GOLDEN_DIR
+
+
+DOCS_DIR = HERE.parent / "docs"
+
+
+def doc_section(doc: str, heading: str) -> str:
+    """The ``## `` section of ``docs/<doc>`` whose heading starts with ``heading``."""
+    text = (DOCS_DIR / doc).read_text(encoding="utf-8")
+    start = text.index("\n## " + heading)
+    end = text.find("\n## ", start + 1)
+    return text[start + 1 :] if end < 0 else text[start + 1 : end + 1]
+
+
+def run_doc_examples(doc: str, heading: str) -> tuple[int, int]:
+    """Run the doctest examples of one section of ``docs/<doc>``: (failures, tried)."""
+    import doctest
+
+    name = f"{doc}: {heading}"
+    test = doctest.DocTestParser().get_doctest(doc_section(doc, heading), {}, name, doc, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    return result.failed, result.attempted

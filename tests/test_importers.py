@@ -27,10 +27,10 @@ from ledger.importers.validation import validate_pv, validate_turnout
 from ledger.records import Category, Election, Station, record_from_json
 from ledger.report import Report
 from ledger.rules import RULE_SETS
-from tests.conftest import DATA_DIR, GOLDEN_DIR, PV_2025, TURNOUT_2018, load_json
+from tests.conftest import DATA_DIR, GOLDEN_DIR, PV_2025, TURNOUT_2018, doc_section, load_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "records-parts"
+
 TZ = "Europe/Bucharest"
 TURNOUT_2024 = FIXTURES / "presence_2024-06-09_21-00.csv"
 TURNOUT_2019 = FIXTURES / "presence_2019-05-26_21-00.csv"
@@ -61,7 +61,7 @@ def test_real_pv_2025_validates_with_exactly_the_known_warnings() -> None:
     assert report.warnings_by_rule() == {"PV-PRSD-CD-EQ-B": 43, "PV-PRSD-E-EQ-CDF": 59}
     assert all(w.line is not None and w.line >= 2 for w in report.warnings)
     # The worked example of docs/records-parts/20-rules.md is this file's line 447, verbatim.
-    doc = (DOCS / "20-rules.md").read_text(encoding="utf-8")
+    doc = doc_section("records.md", "Election rules")
     for finding in (w for w in report.warnings if w.line == 447):
         assert f"{finding.code:<17} {finding.message}" in doc
 
@@ -594,7 +594,7 @@ def test_header_only_file_is_checked_and_has_no_rows(tmp_path: Path) -> None:
 
 
 def test_every_rule_code_is_documented() -> None:
-    doc = (DOCS / "20-rules.md").read_text(encoding="utf-8")
+    doc = doc_section("records.md", "Election rules")
     codes = {r.code for s in RULE_SETS.values() for r in s.rules}
     codes |= {"PV-FIELDS", "PV-COMPETITORS", "PV-CATEGORY", "PV-VERSION", "PV-VERSION-GAP",
               "PV-STAGE", "TO-LT-SUM", "TO-LP-REGISTERED", "TO-DECREASE", "TO-DROPPED",
@@ -605,7 +605,7 @@ def test_every_rule_code_is_documented() -> None:
 
 
 def test_importer_doc_time_examples_hold() -> None:
-    doc = (DOCS / "30-importers.md").read_text(encoding="utf-8")
+    doc = doc_section("records.md", "AEP importers")
     assert "`1747596741000`" in doc
     assert "`1538935200000`" in doc
     assert turnout_time("presence_RO_2018-10-07_21-00.csv", at=None, tz=TZ) == 1_538_935_200_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import hashlib
 import shutil
 import tempfile
@@ -57,7 +56,7 @@ from ledger.records import (
 from ledger.signing import Signer
 from ledger.sources import open_source
 from ledger.store import Store
-from tests.conftest import GOLDEN_DIR, load_json
+from tests.conftest import GOLDEN_DIR, load_json, run_doc_examples
 
 ORIGIN = "prezenta.example.ro/test-election"
 T0 = 1_747_540_800_000  # 2025-05-18 04:00 UTC
@@ -519,8 +518,7 @@ TestLedgerModel.settings = settings(max_examples=30, stateful_step_count=20, dea
 
 
 def test_api_doc_examples_run() -> None:
-    docs = Path(__file__).resolve().parent.parent / "docs" / "api-parts" / "40-ledger.md"
-    failures, tried = doctest.testfile(str(docs), module_relative=False, verbose=False)
+    failures, tried = run_doc_examples("api.md", "`ledger.log`")
     assert tried > 10
     assert failures == 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ledger.merkle import (
     root,
     root_from_nodes,
 )
+from tests.conftest import doc_section, run_doc_examples
 from tests.merkle_reference import ref_leaf_hash, ref_path, ref_proof, ref_root
 
 SMALL = 300
@@ -350,15 +350,13 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_api_doc_examples_run() -> None:
-    failures, tried = doctest.testfile(
-        str(DOCS / "api-parts" / "10-merkle.md"), module_relative=False, verbose=False
-    )
+    failures, tried = run_doc_examples("api.md", "`ledger.merkle`")
     assert tried > 20
     assert failures == 0
 
 
 def test_spec_example_values_are_what_the_code_computes() -> None:
-    text = (DOCS / "spec-parts" / "10-merkle.md").read_text(encoding="utf-8")
+    text = doc_section("spec.md", "Merkle tree hashing")
     block = text.split("### Example", 1)[1].split("```", 2)[1]
     values = {}
     for line in block.strip().splitlines():

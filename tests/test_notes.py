@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import doctest
 import hashlib
 import re
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,7 +43,7 @@ from ledger.notes import (
 )
 from ledger.proofs import verify_consistency
 from ledger.signing import Signer
-from tests.conftest import GOLDEN_DIR, load_json
+from tests.conftest import GOLDEN_DIR, load_json, run_doc_examples
 
 KEYS = load_json(GOLDEN_DIR / "keys.json")
 PUBLISHER = parse_verifier_key(KEYS["publisher"]["vkey"])
@@ -559,8 +557,7 @@ def test_a_single_bit_flip_is_rejected_or_leaves_the_text_unchanged_and_that_sig
 
 
 def test_api_doc_examples_run():
-    docs = Path(__file__).resolve().parent.parent / "docs" / "api-parts" / "20-notes.md"
-    failures, tried = doctest.testfile(str(docs), module_relative=False, verbose=False)
+    failures, tried = run_doc_examples("api.md", "`ledger.notes`")
     assert tried > 30
     assert failures == 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import re
 from pathlib import Path
@@ -43,7 +42,7 @@ from ledger.records import (
     verify_entry_signature,
 )
 from ledger.signing import Signer
-from tests.conftest import GOLDEN_DIR, load_json
+from tests.conftest import GOLDEN_DIR, doc_section, load_json, run_doc_examples
 
 RECORDS = load_json(GOLDEN_DIR / "records.json")["records"]
 KEYS = load_json(GOLDEN_DIR / "keys.json")
@@ -476,15 +475,13 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_api_doc_examples_run() -> None:
-    failures, tried = doctest.testfile(
-        str(DOCS / "api-parts" / "30-records.md"), module_relative=False, verbose=False
-    )
+    failures, tried = run_doc_examples("api.md", "`ledger.codec`")
     assert tried > 20
     assert failures == 0
 
 
 def test_encoding_doc_annotated_bytes_are_what_the_code_computes() -> None:
-    text = (DOCS / "records-parts" / "10-encoding.md").read_text(encoding="utf-8")
+    text = doc_section("records.md", "Records and entries")
     example = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))  # type: ignore[union-attr]
     annotated = re.search(r"annotated:\n\n```\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
     hex_ = "".join(re.split(r"\s{2,}", line.strip())[0] for line in annotated.splitlines())

@@ -33,7 +33,7 @@ from ledger.tiles import (
     tile_width,
     tiles_for_size,
 )
-from tests.conftest import GOLDEN_DIR, load_json
+from tests.conftest import GOLDEN_DIR, doc_section, load_json, run_doc_examples
 
 # --- a naive reference (RFC 9162 2.1.1, recursive) ------------------------------------------
 
@@ -422,17 +422,14 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_api_doc_examples_run() -> None:
-    import doctest
 
-    failures, tried = doctest.testfile(
-        str(DOCS / "api-parts" / "50-tiles.md"), module_relative=False, verbose=False
-    )
+    failures, tried = run_doc_examples("api.md", "`ledger.tiles`")
     assert tried >= 15
     assert failures == 0
 
 
 def test_spec_example_lists_the_golden_published_files() -> None:
-    text = (DOCS / "spec-parts" / "30-tiles.md").read_text(encoding="utf-8")
+    text = doc_section("spec.md", "Published form")
     block = text.split("### Example", 1)[1].split("```", 2)[1]
     listed = {line.split()[0] for line in block.strip().splitlines()}
     small = GOLDEN_DIR / "valid-small"

@@ -17,7 +17,7 @@ from ledger.receipts import check_receipt, format_receipt, parse_receipt
 from ledger.rule_sets import RULE_SETS
 from ledger.rules import FINAL_LT_RULE, REGISTERED_RULE, VERSION_GAP_RULE
 from ledger.sources import PublishedDirSource
-from tests.conftest import GOLDEN_DIR
+from tests.conftest import GOLDEN_DIR, run_doc_examples
 from tests.verify_support import CASES, EXPECTED, PUBLISHER, VALID, audit
 
 #: Each rule code's text, in DESIGN's words (what expected.json names).
@@ -123,12 +123,9 @@ def test_valid_small_verifies_without_findings(tmp_path: Path) -> None:
 
 
 def test_api_doc_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    import doctest
 
     root = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(root)
-    failures, tried = doctest.testfile(
-        str(root / "docs" / "api-parts" / "60-verify.md"), module_relative=False, verbose=False
-    )
+    failures, tried = run_doc_examples("api.md", "`ledger.checker`")
     assert tried >= 15
     assert failures == 0
