@@ -12,7 +12,8 @@ station and category, a replaced or revoked key never comes back and a key is re
 kinds can repeat: a turnout whose counters all equal the station's latest (counters only must not
 go down), and a station record re-registering the station's current key. For those, each station
 keeps the leaf hashes of its entries since the counters (or the key) last changed, its
-"plateau", usually one hash. Memory is O(stations); docs/spec.md, section "Verification" has the proof.
+"plateau", usually one hash. Memory is O(stations); the proof is in docs/spec.md,
+section "Verification".
 """
 
 from __future__ import annotations
