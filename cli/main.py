@@ -7,6 +7,7 @@ that is not that kind of file; 3 the LMDB ledger cannot be opened, is locked, or
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -53,6 +54,10 @@ class LedgerGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`ledger ... | head`): stop quietly, as other tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FINDINGS)
         except (LedgerError, OSError) as e:
             as_json = bool(ctx.meta.get("ledger.json"))
             fail(e, as_json=as_json)
