@@ -1,48 +1,50 @@
 """Durable storage of one ledger directory: the only module that imports ``lmdb``.
 
-One LMDB environment per directory (layout in ``docs/publisher.md``). Every table but ``lookup``
-and ``meta`` is written in key order, so a commit appends to the end of each B-tree and dirties a
-few pages whatever the size of the log:
-
-- ``entries``: index -> entry bytes;
-- ``nodes``: index -> the hashes of the perfect subtrees that leaf completes (its leaf hash, then
-  one per level it closes): every node of the tree, one record per leaf, written without reads;
-- ``blocks`` / ``checkpoints``: block height -> leaf index / signed checkpoint note;
-- ``lookup``: (epoch of 4,096 entries, station, kind, category, index), so that a commit only
-  touches the current epoch's pages;
-- ``meta``: origin, publisher key, format, size, the entry checker's state.
-
-Every change is one write transaction: LMDB's copy-on-write pages and synchronous commit make it
-atomic and durable. There is no duplicate index: the entry checker refuses byte-identical copies
-(docs/spec.md, "Verification"). A single writer holds an ``fcntl`` lock file; readers in any
-process see snapshots.
+One LMDB environment per directory, with the tables of :mod:`ledger.store_layout` (entries,
+tree nodes by the leaf that completes them, blocks, checkpoints, a lookup index by station,
+meta; described in ``docs/publisher.md``). Every table but ``lookup`` and ``meta`` is written in
+key order, so a commit appends at the end of each B-tree and dirties a few pages whatever the
+size of the log; the writer computes the tree's nodes from its in-memory compact range, without
+reading anything back. Every change is one write transaction: LMDB's copy-on-write pages and
+synchronous commit make it atomic and durable. There is no duplicate index: the entry checker
+refuses byte-identical copies (docs/spec.md, "Verification"). A single writer holds an
+``fcntl`` lock file; readers in any process see snapshots.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import lmdb
 
 from ledger.errors import StoreCorruptError, StoreError
-from ledger.hashing import HASH_SIZE, node_hash
 from ledger.merkle import CompactRange, NodeReader
+from ledger.store_layout import (
+    FORMAT,
+    Commit,
+    LookupKey,
+    NewEntry,
+    Row,
+    batch_rows,
+    from_u64,
+    lookup_epochs,
+    lookup_query,
+    node_in,
+    node_key,
+    u64,
+)
 from ledger.writelock import LOCK_FILE, WriteLock
 
-#: Written into meta at creation; a directory with another value is not ours (or is older).
-FORMAT = b"election-ledger/v1 lmdb 2"
+__all__ = ["DATA_FILE", "FORMAT", "Commit", "LookupKey", "NewEntry", "Store"]
+
 DATA_FILE = "data.mdb"
 DEFAULT_MAP_SIZE = 64 << 20
 DEFAULT_MAX_MAP_SIZE = 1 << 40
-#: Lookup keys start with ``index >> LOOKUP_EPOCH_BITS``: a commit writes into one epoch.
-LOOKUP_EPOCH_BITS = 12
 _ITER_CHUNK = 4096
 _MAX_LEVEL = 64
 #: A node reader keeps the nodes it read at this level and up, at most this many.
@@ -60,73 +62,6 @@ _CORRUPT = (
 )
 
 _RESERVED_META = frozenset({"format", "size", "state"})
-
-_u64 = struct.Struct(">Q").pack
-_u32 = struct.Struct(">I").pack
-
-
-def _from_u64(b: bytes) -> int:
-    if len(b) != 8:
-        raise StoreCorruptError(f"stored integer is {len(b)} bytes, expected 8")
-    value: int = struct.unpack(">Q", b)[0]
-    return value
-
-
-_u16 = struct.Struct(">H").pack
-
-
-def _part(text: str) -> bytes:
-    raw = text.encode("utf-8")
-    if len(raw) > 0xFFFF:
-        raise ValueError("lookup key component longer than 65,535 bytes")
-    return _u16(len(raw)) + raw
-
-
-class LookupKey(NamedTuple):
-    """What an entry is about, for lookups: station id, record kind, report category or "".
-
-    A tuple, not a dataclass: the publisher makes one per entry.
-    """
-
-    station: str
-    kind: str
-    category: str = ""
-
-    def prefix(self) -> bytes:
-        """The stored key without the epoch and the entry index."""
-        station, kind = self.station.encode("utf-8"), self.kind.encode("utf-8")
-        category = self.category.encode("utf-8")
-        if len(station) > 0xFFFF or len(kind) > 0xFFFF or len(category) > 0xFFFF:
-            raise ValueError("lookup key component longer than 65,535 bytes")
-        return b"".join((_u16(len(station)), station, _u16(len(kind)), kind,
-                         _u16(len(category)), category))
-
-
-class NewEntry(NamedTuple):
-    """One entry to append: its bytes, leaf hash, lookup keys, and block height if a block.
-
-    A tuple, not a dataclass: sequencing makes millions (see ``docs/performance.md``).
-    """
-
-    data: bytes
-    leaf_hash: bytes
-    lookup: tuple[LookupKey, ...] = ()
-    block: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Commit:
-    """One write transaction: entries appended at ``size``, then state and checkpoint.
-
-    ``checkpoint`` (a signed note) belongs to the block entry that ends ``entries``; ``root``,
-    when given, must equal the root of the stored tree after the append.
-    """
-
-    size: int
-    entries: tuple[NewEntry, ...] = ()
-    state: bytes | None = None
-    checkpoint: bytes | None = None
-    root: bytes | None = None
 
 
 def _remove_new_store(directory: Path, *, remove_dir: bool) -> None:
@@ -279,7 +214,7 @@ class Store:
             for key, value in sorted(meta.items()):
                 txn.put(key.encode(), value, db=store._dbs[b"meta"])
             txn.put(b"format", FORMAT, db=store._dbs[b"meta"])
-            txn.put(b"size", _u64(0), db=store._dbs[b"meta"])
+            txn.put(b"size", u64(0), db=store._dbs[b"meta"])
             if initial is not None:
                 store._apply(txn, initial)
 
@@ -348,12 +283,12 @@ class Store:
         raw = txn.get(b"size", db=self._dbs[b"meta"])
         if raw is None:
             raise StoreCorruptError(f"ledger {self.path} has no size record")
-        return _from_u64(raw)
+        return from_u64(raw)
 
     def entry(self, index: int) -> bytes:
         """The bytes of entry ``index``; IndexError past the end."""
         with self._read() as txn:
-            value = txn.get(_u64(index), db=self._dbs[b"entries"]) if index >= 0 else None
+            value = txn.get(u64(index), db=self._dbs[b"entries"]) if index >= 0 else None
             if value is None:
                 if 0 <= index < self._size(txn):
                     raise StoreCorruptError(f"ledger {self.path} is missing entry {index}")
@@ -370,10 +305,10 @@ class Store:
             chunk_end = min(end, position + _ITER_CHUNK)
             with self._read() as txn:
                 cursor = txn.cursor(db=self._dbs[b"entries"])
-                found = cursor.set_key(_u64(position))
+                found = cursor.set_key(u64(position))
                 chunk = []
                 while found and position < chunk_end:
-                    if _from_u64(cursor.key()) != position:
+                    if from_u64(cursor.key()) != position:
                         break
                     chunk.append(bytes(cursor.value()))
                     position += 1
@@ -385,22 +320,15 @@ class Store:
     def lookup(self, station: str, kind: str | None = None,
                category: str | None = None) -> list[int]:
         """Indices of the entries about ``station`` (optionally of one kind and category)."""
-        if category is not None and kind is None:
-            raise ValueError("a category lookup needs a kind")
-        prefix = _part(station)
-        if kind is not None:
-            prefix += _part(kind)
-            if category is not None:
-                prefix += _part(category)
+        query = lookup_query(station, kind, category)
         found = []
         with self._read() as txn:
-            size = self._size(txn)
             cursor = txn.cursor(db=self._dbs[b"lookup"])
-            for epoch in range(((size - 1) >> LOOKUP_EPOCH_BITS) + 1 if size else 0):
-                start = _u32(epoch) + prefix
+            for epoch in lookup_epochs(self._size(txn)):  # one seek per epoch
+                start = epoch + query
                 ok = cursor.set_range(start)
                 while ok and cursor.key().startswith(start):
-                    found.append(_from_u64(cursor.key()[-8:]))
+                    found.append(from_u64(cursor.key()[-8:]))
                     ok = cursor.next()
         return sorted(found)
 
@@ -409,12 +337,10 @@ class Store:
         return self.nodes(level, index, 1)[0]
 
     def _node(self, txn: Any, level: int, index: int) -> bytes:
-        # A node is stored with the leaf that completes it, the last leaf it covers.
-        value = txn.get(_u64(((index + 1) << level) - 1), db=self._dbs[b"nodes"])
-        offset = level * HASH_SIZE
-        if value is None or len(value) < offset + HASH_SIZE:
+        node = node_in(txn.get(node_key(level, index), db=self._dbs[b"nodes"]), level)
+        if node is None:
             raise StoreCorruptError(f"ledger {self.path} is missing node ({level}, {index})")
-        return bytes(value[offset:offset + HASH_SIZE])
+        return node
 
     def nodes(self, level: int, start: int, count: int) -> list[bytes]:
         """``count`` consecutive perfect-subtree hashes at ``level`` (one read transaction).
@@ -464,22 +390,22 @@ class Store:
     def block_index(self, height: int) -> int:
         """Leaf index of the block entry at ``height``; IndexError if there is none."""
         with self._read() as txn:
-            value = txn.get(_u64(height), db=self._dbs[b"blocks"]) if height >= 0 else None
+            value = txn.get(u64(height), db=self._dbs[b"blocks"]) if height >= 0 else None
             if value is None:
                 raise IndexError(f"no block {height}")
-            return _from_u64(value)
+            return from_u64(value)
 
     def iter_blocks(self) -> Iterator[tuple[int, int]]:
         """(height, leaf index) of every block entry, by height."""
         with self._read() as txn:
-            items = [(_from_u64(k), _from_u64(v))
+            items = [(from_u64(k), from_u64(v))
                      for k, v in txn.cursor(db=self._dbs[b"blocks"]).iternext()]
         yield from items
 
     def checkpoint(self, height: int) -> bytes:
         """The signed checkpoint note of block ``height``; IndexError if there is none."""
         with self._read() as txn:
-            value = txn.get(_u64(height), db=self._dbs[b"checkpoints"]) if height >= 0 else None
+            value = txn.get(u64(height), db=self._dbs[b"checkpoints"]) if height >= 0 else None
             if value is None:
                 raise IndexError(f"no checkpoint for block {height}")
             return bytes(value)
@@ -490,7 +416,7 @@ class Store:
             cursor = txn.cursor(db=self._dbs[b"checkpoints"])
             if not cursor.last():
                 return None
-            return _from_u64(bytes(cursor.key())), bytes(cursor.value())
+            return from_u64(bytes(cursor.key())), bytes(cursor.value())
 
     def state(self) -> bytes | None:
         """The entry checker's state as last stored, or None."""
@@ -501,7 +427,7 @@ class Store:
         with self._read() as txn:
             state = txn.get(b"state", db=self._dbs[b"meta"])
             cursor = txn.cursor(db=self._dbs[b"checkpoints"])
-            latest = (_from_u64(bytes(cursor.key())), bytes(cursor.value())) if cursor.last() \
+            latest = (from_u64(bytes(cursor.key())), bytes(cursor.value())) if cursor.last() \
                 else None
             return self._size(txn), None if state is None else bytes(state), latest
 
@@ -575,36 +501,24 @@ class Store:
             raise ValueError("a checkpoint must come with the block entry it seals")
         tree = self._tree if self._tree is not None and self._tree.size == size \
             else self._frontier(txn, size)
-        entries = change.entries
-        index = size + len(entries)
-        leaves = [entry.leaf_hash for entry in entries]
-        if set(map(len, leaves)) - {HASH_SIZE}:
-            raise ValueError("a leaf hash is 32 bytes")
-        # Whole-batch operations (map, zip, putmulti) where they can be: sequencing makes
-        # millions of these rows, and a Python loop step per row costs more than the write.
-        keys = list(map(_u64, range(size, index)))
         frontier = list(tree.hashes)
-        datas = [entry.data for entry in entries]
-        self._put_all(txn, b"entries", list(zip(keys, datas, strict=True)), "entry")
-        nodes = _completed(frontier, size, leaves)
-        self._put_all(txn, b"nodes", list(zip(keys, nodes, strict=True)), "tree node")
-        blocks = [(_u64(e.block), key) for key, e in zip(keys, entries, strict=True)
-                  if e.block is not None]
-        self._put_all(txn, b"blocks", blocks, "block")
-        lookups = sorted(_u32(i >> LOOKUP_EPOCH_BITS) + subject.prefix() + key
-                         for i, key, e in zip(range(size, index), keys, entries, strict=True)
-                         for subject in e.lookup)
-        if lookups:
-            txn.cursor(db=self._dbs[b"lookup"]).putmulti([(key, b"") for key in lookups])
+        rows = batch_rows(size, change.entries, frontier)
+        index = size + len(change.entries)
+        self._put_all(txn, b"entries", rows.entries, "entry")
+        self._put_all(txn, b"nodes", rows.nodes, "tree node")
+        self._put_all(txn, b"blocks", rows.blocks, "block")
+        if rows.lookup:
+            txn.cursor(db=self._dbs[b"lookup"]).putmulti(rows.lookup)
         tree = CompactRange.from_state(index, frontier)
+        blocks = rows.blocks
         meta = self._dbs[b"meta"]
-        txn.put(b"size", _u64(index), db=meta)
+        txn.put(b"size", u64(index), db=meta)
         if change.state is not None:
             txn.put(b"state", change.state, db=meta)
         if change.checkpoint is not None and not txn.put(
             blocks[-1][0], change.checkpoint, db=self._dbs[b"checkpoints"], overwrite=False
         ):
-            raise ValueError(f"checkpoint of block {_from_u64(blocks[-1][0])} already stored")
+            raise ValueError(f"checkpoint of block {from_u64(blocks[-1][0])} already stored")
         if change.root is not None and tree.root() != change.root:
             raise StoreCorruptError(
                 f"ledger {self.path}: root of the stored tree at size {index} differs from the "
@@ -612,35 +526,13 @@ class Store:
             )
         self._next_tree = tree
 
-    def _put_all(self, txn: Any, name: bytes, rows: list[tuple[bytes, bytes]], what: str) -> None:
+    def _put_all(self, txn: Any, name: bytes, rows: list[Row], what: str) -> None:
         """Append ``rows`` (in key order, every key past the table's last) to table ``name``."""
         if not rows:
             return
         _consumed, added = txn.cursor(db=self._dbs[name]).putmulti(rows, append=True)
         if added != len(rows):
-            raise ValueError(f"a {what} at or before {_from_u64(rows[0][0])} is already stored")
-
-
-def _completed(frontier: list[bytes], size: int, leaves: list[bytes]) -> list[bytes]:
-    """Per leaf appended at ``size`` on, the hashes of the perfect subtrees it completes.
-
-    Leaf hash first, then one node per trailing one bit of its index (RFC 9162 2.1.1: each is
-    the node hash of the frontier's last subtree and the one just completed); ``frontier``, the
-    compact range, advances with them.
-    """
-    out = []
-    for index, leaf in enumerate(leaves, size):
-        if index & 1:
-            completed, bits = [leaf], index
-            while bits & 1:
-                leaf = node_hash(frontier.pop(), leaf)
-                completed.append(leaf)
-                bits >>= 1
-            out.append(b"".join(completed))
-        else:
-            out.append(leaf)
-        frontier.append(leaf)
-    return out
+            raise ValueError(f"a {what} at or before {from_u64(rows[0][0])} is already stored")
 
 
 class _TreeReader:
@@ -679,14 +571,11 @@ class _TreeReader:
             txn = self._txn
             if txn is None:
                 txn = self._txn = store._begin()
-            # The node is stored with the leaf that completes it (see Store._node).
-            value = txn.get(_u64(((index + 1) << level) - 1), db=self._db)
+            node = node_in(txn.get(node_key(level, index), db=self._db), level)
         except _CORRUPT as e:
             raise StoreCorruptError(f"ledger {store.path} is corrupt: {e}") from e
         except lmdb.Error as e:
             raise StoreError(f"cannot read ledger {store.path}: {e}") from e
-        offset = level * HASH_SIZE
-        if value is None or len(value) < offset + HASH_SIZE:
+        if node is None:
             raise StoreCorruptError(f"ledger {store.path} is missing node ({level}, {index})")
-        node: bytes = value[offset:offset + HASH_SIZE]
         return node

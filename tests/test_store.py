@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ledger import store as store_module
+from ledger import store_layout
 from ledger.errors import StoreCorruptError, StoreError, StoreLockedError
 from ledger.hashing import EMPTY_ROOT, leaf_hash, node_hash
 from ledger.merkle import (
@@ -422,7 +423,7 @@ def test_a_node_reader_reads_a_whole_proof_in_one_transaction(
 def test_lookups_span_epochs_in_index_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "LOOKUP_EPOCH_BITS", 2)  # epochs of 4 entries
+    monkeypatch.setattr(store_layout, "LOOKUP_EPOCH_BITS", 2)  # epochs of 4 entries
     with Store.create(tmp_path / "l", {}) as s:
         fill(s, 17, batch=5)
         assert s.lookup("AB-1") == list(range(1, 17, 3))

@@ -1,0 +1,91 @@
+"""The store's row layout (format 2), pure: the tree rows a batch adds, node keys, lookup keys."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import StoreCorruptError
+from ledger.hashing import leaf_hash
+from ledger.merkle import CompactRange, root
+from ledger.store_layout import (
+    LookupKey,
+    NewEntry,
+    batch_rows,
+    completed_subtrees,
+    from_u64,
+    lookup_epochs,
+    lookup_query,
+    node_in,
+    node_key,
+    u64,
+)
+
+
+def leaves(start: int, count: int) -> list[bytes]:
+    return [leaf_hash(b"leaf %d" % i) for i in range(start, start + count)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(min_value=0, max_value=300), count=st.integers(min_value=0, max_value=70))
+def test_each_leaf_row_holds_exactly_the_subtrees_it_completes(size: int, count: int) -> None:
+    before, batch = leaves(0, size), leaves(size, count)
+    tree = CompactRange()
+    tree.append_many(before)
+    frontier = list(tree.hashes)
+    rows = completed_subtrees(frontier, size, batch)
+    everything = before + batch
+    reference = tree.copy()
+    for index, value in enumerate(rows, size):
+        expected = [node.hash for node in reference.append_nodes(everything[index])]
+        assert value == b"".join(expected)
+        for level in range(len(expected)):  # the node it stores at each level, where it is read
+            first = (index + 1 - (1 << level))
+            assert node_key(level, first >> level) == u64(index)
+            assert node_in(value, level) == root(everything[first:index + 1])
+    tree.append_many(batch)
+    assert frontier == list(tree.hashes)
+
+
+def _frontier(hashes: list[bytes], size: int) -> tuple[bytes, ...]:
+    tree = CompactRange()
+    tree.append_many(hashes[:size])
+    return tree.hashes
+
+
+def test_a_node_past_its_record_is_not_there() -> None:
+    assert node_in(None, 0) is None
+    assert node_in(bytes(32), 1) is None
+    assert node_in(bytes(64), 1) == bytes(32)
+
+
+def test_batch_rows_are_in_key_order_and_refuse_a_short_leaf_hash() -> None:
+    entries = [NewEntry(data=b"d%d" % i, leaf_hash=leaf_hash(b"d%d" % i),
+                        lookup=(LookupKey(station=f"AB-{9 - i}", kind="turnout"),),
+                        block=7 if i == 4 else None) for i in range(5)]
+    rows = batch_rows(10, entries, list(_frontier(leaves(0, 10), 10)))
+    for table in rows:
+        assert [key for key, _ in table] == sorted(key for key, _ in table)
+    assert [from_u64(key) for key, _ in rows.entries] == list(range(10, 15))
+    assert rows.blocks == [(u64(7), u64(14))]
+    with pytest.raises(ValueError, match="32 bytes"):
+        batch_rows(0, [NewEntry(data=b"x", leaf_hash=b"short")], [])
+
+
+def test_lookup_keys_group_by_epoch_then_subject() -> None:
+    assert lookup_epochs(0) == []
+    assert len(lookup_epochs(4096)) == 1
+    assert len(lookup_epochs(4097)) == 2
+    assert lookup_query("AB-1", "report", "PRSD") == LookupKey("AB-1", "report", "PRSD").prefix()
+    assert LookupKey("AB-1", "turnout").prefix().startswith(lookup_query("AB-1", None, None))
+    with pytest.raises(ValueError, match="needs a kind"):
+        lookup_query("AB-1", None, "PRSD")
+    with pytest.raises(ValueError, match="65,535"):
+        LookupKey("x" * 70_000, "turnout").prefix()
+
+
+def test_a_stored_integer_of_the_wrong_length_is_corruption() -> None:
+    assert from_u64(u64(2**40)) == 2**40
+    with pytest.raises(StoreCorruptError):
+        from_u64(b"\x00" * 7)
