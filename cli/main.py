@@ -41,7 +41,11 @@ def emit_json(obj: Any) -> None:
 def fail(error: BaseException, *, as_json: bool) -> None:
     """Report ``error`` on stderr (and as JSON on stdout when asked) and exit with its code."""
     code = exit_code_for(error)
-    message = str(error) or type(error).__name__
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename if error.filename is not None else "input/output"
+        message = f"{where}: {error.strerror}"
+    else:
+        message = str(error) or type(error).__name__
     if as_json:
         emit_json({"ok": False, "error": message, "error_type": type(error).__name__})
     click.echo(f"ledger: error: {message}", err=True)

@@ -33,6 +33,7 @@ def manifest_command(fmt: str, csv_file: str, name: str, date_: str, tz: str,
     if output is None:
         click.echo(text, nl=False)
         return
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text(text, encoding="utf-8")
     if as_json:
         emit_json({"ok": True, "output": output, "categories": sorted(election.categories)})
