@@ -8,11 +8,11 @@ which then reads only the entries after ``size`` when ``size`` and ``root`` equa
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.atomicfile import write_atomic
 from ledger.codec import decode_value, encode_value
 from ledger.errors import InputError, MalformedError, Where
 from ledger.hashing import HASH_SIZE
@@ -104,21 +104,4 @@ def load_state(path: str | os.PathLike[str]) -> AuditState | None:
 
 def save_state(path: str | os.PathLike[str], state: AuditState) -> None:
     """Write ``state`` to ``path`` atomically: a temporary file, fsync, rename, fsync the dir."""
-    target = Path(path)
-    data = encode_value(state.to_value())
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(Path(path), encode_value(state.to_value()))

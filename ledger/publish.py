@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ledger.atomicfile import fsync_dir, replace_file
 from ledger.errors import RootMismatchError, Where
 from ledger.notes import open_checkpoint, parse_verifier_key
 from ledger.records import Block, decode_entry_record
@@ -129,27 +129,14 @@ class _Writer:
             self.skipped += 1
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(target, data)
         self.written.append(path)
         self._dirty_dirs.update(_parents_up_to(target.parent, self.root))
 
     def sync_dirs(self) -> None:
         """fsync every directory that got a new name, deepest first, so the renames are durable."""
         for directory in sorted(self._dirty_dirs, key=lambda p: len(p.parts), reverse=True):
-            fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_dir(directory)
         self._dirty_dirs.clear()
 
 
