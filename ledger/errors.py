@@ -37,6 +37,28 @@ class Where:
     line: int | None = None
     column: str | None = None
 
+    def describe(self) -> str:
+        """The location in words: file:line, column, entry, block, station (what is known)."""
+        parts = []
+        if self.file is not None:
+            parts.append(self.file + (f":{self.line}" if self.line is not None else ""))
+        elif self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.column is not None:
+            parts.append(f"column {self.column}")
+        if self.index is not None:
+            parts.append(f"entry {self.index}")
+        if self.block is not None:
+            parts.append(f"block {self.block}")
+        if self.station is not None:
+            parts.append(f"station {self.station}")
+        return ", ".join(parts)
+
+    def prefix(self, message: str) -> str:
+        """``message`` led by the location, when there is one."""
+        where = self.describe()
+        return f"{where}: {message}" if where else message
+
 
 class LedgerError(Exception):
     """Root of every error election-ledger raises on purpose."""
@@ -81,20 +103,7 @@ class VerificationError(LedgerError):
         return clone
 
     def __str__(self) -> str:
-        parts = []
-        w = self.where
-        if w.file is not None:
-            parts.append(w.file + (f":{w.line}" if w.line is not None else ""))
-            if w.column is not None:
-                parts.append(f"column {w.column}")
-        if w.index is not None:
-            parts.append(f"entry {w.index}")
-        if w.block is not None:
-            parts.append(f"block {w.block}")
-        if w.station is not None:
-            parts.append(f"station {w.station}")
-        prefix = ", ".join(parts)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return self.where.prefix(self.message)
 
 
 class MalformedError(VerificationError):
@@ -166,13 +175,7 @@ class InputError(LedgerError):
         self.where = where or Where()
 
     def __str__(self) -> str:
-        w = self.where
-        loc = ""
-        if w.file is not None:
-            loc = w.file + (f":{w.line}" if w.line is not None else "")
-            if w.column is not None:
-                loc += f", column {w.column}"
-        return f"{loc}: {self.message}" if loc else self.message
+        return self.where.prefix(self.message)
 
 
 class StoreError(LedgerError):

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.errors import VerificationError
+from ledger.errors import VerificationError, Where
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,20 +59,9 @@ class Finding:
 
     def describe(self) -> str:
         """One human line: location first, then the message and the code."""
-        loc = []
-        if self.file is not None:
-            loc.append(self.file + (f":{self.line}" if self.line is not None else ""))
-        elif self.line is not None:
-            loc.append(f"line {self.line}")
-        if self.index is not None:
-            loc.append(f"entry {self.index}")
-        if self.block is not None:
-            loc.append(f"block {self.block}")
-        if self.station is not None:
-            loc.append(f"station {self.station}")
-        prefix = ", ".join(loc)
-        text = f"{self.message} [{self.code}]"
-        return f"{prefix}: {text}" if prefix else text
+        where = Where(index=self.index, block=self.block, station=self.station, file=self.file,
+                      line=self.line)
+        return where.prefix(f"{self.message} [{self.code}]")
 
 
 @dataclass(slots=True, kw_only=True)
