@@ -92,16 +92,7 @@ def decode_value(
             f"value is {len(data)} bytes, over the limit of {max_size}", code="too-large"
         )
     try:
-        value = msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=True,
-            max_str_len=max_size,
-            max_bin_len=max_size,
-            max_array_len=max_items,
-            max_map_len=max_items,
-            max_ext_len=0,
-        )
+        value = _unpack(data, max_size, max_items)
     except (ValueError, TypeError, msgpack.UnpackException) as e:
         raise _explained(data, limits, f"not a MessagePack value: {e}") from e
     reason = _type_and_order_problem(value, max_depth)
@@ -127,20 +118,25 @@ def unpack_shortest(data: bytes, *, max_size: int = MAX_VALUE_SIZE) -> Any | Non
     if len(data) > max_size:
         return None
     try:
-        value = msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=True,
-            max_str_len=max_size,
-            max_bin_len=max_size,
-            max_array_len=MAX_ITEMS,
-            max_map_len=MAX_ITEMS,
-            max_ext_len=0,
-        )
+        value = _unpack(data, max_size, MAX_ITEMS)
         again = _repack(value)
     except (ValueError, TypeError, OverflowError, msgpack.UnpackException):
         return None  # decode_value says what is wrong
     return value if again == data else None
+
+
+def _unpack(data: bytes, max_size: int, max_items: int) -> Any:
+    """msgpack's C unpacker: str keys, no raw strings, no ext types, every length bounded."""
+    return msgpack.unpackb(
+        data,
+        raw=False,
+        strict_map_key=True,
+        max_str_len=max_size,
+        max_bin_len=max_size,
+        max_array_len=max_items,
+        max_map_len=max_items,
+        max_ext_len=0,
+    )
 
 
 def _explained(data: bytes, limits: Limits, fallback: str) -> MalformedError:
