@@ -65,6 +65,14 @@ class LedgerGroup(click.Group):
         except (LedgerError, OSError) as e:
             as_json = bool(ctx.meta.get("ledger.json"))
             fail(e, as_json=as_json)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as e:  # the last line of defence: a bug, said plainly, no traceback
+            if os.environ.get("LEDGER_DEBUG"):
+                raise
+            click.echo(f"ledger: internal error (a bug, please report it; LEDGER_DEBUG=1 shows "
+                       f"the traceback): {type(e).__name__}: {e}", err=True)
+            sys.exit(EXIT_USAGE)
         return None
 
 
