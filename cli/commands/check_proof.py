@@ -7,12 +7,19 @@ import json
 import click
 
 from cli.main import cli, emit_json, json_option
+from ledger.errors import InputError, VerificationError, Where
 from ledger.keyfiles import read_bounded, read_verifier_key
 from ledger.receipts import MAX_RECEIPT_SIZE, CheckedReceipt, Receipt, check_receipt, parse_receipt
 
 
 def _read_receipt(path: str) -> Receipt:
-    return parse_receipt(read_bounded(path, MAX_RECEIPT_SIZE, "a receipt"))
+    data = read_bounded(path, MAX_RECEIPT_SIZE, "a receipt")
+    try:
+        return parse_receipt(data)
+    except InputError as e:
+        raise InputError(e.message, where=Where(file=path)) from e
+    except VerificationError as e:
+        raise e.at(file=path) from e
 
 
 @cli.command("check-proof")
