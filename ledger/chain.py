@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.checkpoints import open_ledger_checkpoint
 from ledger.errors import ChainError, MalformedError, RootMismatchError, VerificationError
 from ledger.hashing import HASH_SIZE
-from ledger.notes import VerifierKey, open_ledger_checkpoint
+from ledger.notes import VerifierKey
 from ledger.records import Block
 
 #: ``prev`` of the block at height 0.

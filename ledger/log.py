@@ -15,6 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ledger.checker import CheckedEntry, EntryChecker
+from ledger.checkpoints import (
+    Checkpoint,
+    SignedCheckpoint,
+    check_origin,
+    format_checkpoint,
+    open_ledger_checkpoint,
+)
 from ledger.codec import encode_value
 from ledger.errors import (
     ChainError,
@@ -32,17 +39,7 @@ from ledger.merkle import (
     inclusion_proof_from_nodes,
     root_from_nodes,
 )
-from ledger.notes import (
-    Checkpoint,
-    NoteSigner,
-    SignedCheckpoint,
-    VerifierKey,
-    check_origin,
-    format_checkpoint,
-    open_ledger_checkpoint,
-    parse_verifier_key,
-    sign_note,
-)
+from ledger.notes import NoteSigner, VerifierKey, parse_verifier_key, sign_note
 from ledger.proofs import verify_consistency
 from ledger.records import (
     Block,

@@ -1,9 +1,8 @@
-"""C2SP signed notes, verifier and signer keys, checkpoints and cosignatures (DESIGN.md 4, 5).
+"""C2SP signed notes, verifier and signer keys, and cosignatures (DESIGN.md 4, 5).
 
-The parsers are generic C2SP (signed-note, tlog-checkpoint, tlog-cosignature); the stricter
-election-ledger profile (origin grammar, no extension lines, key name = origin) sits on top in
-:func:`check_origin`, :func:`check_ledger_checkpoint` and :func:`open_ledger_checkpoint`.
-Key strings are trust inputs: one that does not parse is an :class:`InputError` (exit 2).
+The parsers are generic C2SP (signed-note, tlog-cosignature); checkpoint bodies and the
+election-ledger profile are in :mod:`ledger.checkpoints`. Key strings are trust inputs: one that
+does not parse is an :class:`InputError` (exit 2).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ledger.errors import InputError, MalformedError, SignatureError
-from ledger.hashing import HASH_SIZE, sha256
+from ledger.hashing import sha256
 from ledger.signing import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Signer, verify_signature
 
 #: Signature types of C2SP signed-note: Ed25519 note signatures and cosignature/v1.
@@ -26,23 +25,17 @@ MAX_SIGNATURES = 100
 #: Upper bound on a whole note (room for 100 post-quantum signatures of foreign keys).
 MAX_NOTE_SIZE = 1 << 20
 MAX_KEY_STRING = 4096
-MAX_ROOT_SIZE = 64
-MAX_TREE_SIZE = (1 << 64) - 1
 #: C2SP tlog-cosignature: the timestamp MUST NOT exceed 2^63 - 1.
 MAX_TIMESTAMP = (1 << 63) - 1
-#: tlog-cosignature's ML-DSA message holds the origin in 1..255 bytes: our profile's limit too.
-MAX_ORIGIN_SIZE = 255
 
 SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 COSIGNATURE_HEADER = "cosignature/v1\n"
 PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 
 _SUPPORTED_TYPES = (SIG_ED25519, SIG_COSIGNATURE_V1)
-_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")
+CONTROL_CHARACTERS = re.compile("[\x00-\x09\x0b-\x1f]")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 _HEX8 = re.compile(r"[0-9a-f]{8}")
-_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
 
 # --- strict scalar parsing -------------------------------------------------------------------
@@ -88,7 +81,7 @@ def is_valid_key_name(name: str) -> bool:
         bool(name)
         and "+" not in name
         and not any(c.isspace() for c in name)
-        and not _CONTROL.search(name)
+        and not CONTROL_CHARACTERS.search(name)
     )
 
 
@@ -272,7 +265,7 @@ def format_note(text: str, signatures: Sequence[NoteSignature]) -> bytes:
 
 
 def _check_note_text(text: str) -> None:
-    if not text.endswith("\n") or _CONTROL.search(text):
+    if not text.endswith("\n") or CONTROL_CHARACTERS.search(text):
         raise ValueError("note text must end with a newline and hold no control characters")
 
 
@@ -301,7 +294,7 @@ def parse_signature_line(line: bytes | str, *, category: str | None = None) -> N
         text = line.decode("utf-8") if isinstance(line, bytes) else line
     except UnicodeDecodeError as e:
         raise MalformedError("signature line is not UTF-8", category=category) from e
-    if not text.endswith("\n") or "\n" in text[:-1] or _CONTROL.search(text):
+    if not text.endswith("\n") or "\n" in text[:-1] or CONTROL_CHARACTERS.search(text):
         raise MalformedError("a signature line is one line ending in a newline",
                              category=category)
     return _parse_signature_line(text[:-1], category)
@@ -320,7 +313,7 @@ def parse_unverified_note(data: bytes, *, category: str | None = None) -> Unveri
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise MalformedError("note is not valid UTF-8", category=category) from e
-    if _CONTROL.search(text):
+    if CONTROL_CHARACTERS.search(text):
         raise MalformedError("note contains a control character", category=category)
     if not text.endswith("\n"):
         raise MalformedError("note does not end with a newline", category=category)
@@ -433,147 +426,3 @@ def verify_cosignature(
         raise SignatureError(f"cosignature is by {sig.name}+{sig.key_hash.hex()}, "
                              f"not by witness {witness.name}+{witness.key_hash.hex()}")
     return _verify_one(witness, checkpoint_text, sig, None)
-
-
-# --- checkpoints (C2SP tlog-checkpoint) ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Checkpoint:
-    """A tree head: origin, size, root hash, and (generic C2SP only) extension lines."""
-
-    origin: str
-    size: int
-    root: bytes
-    extensions: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for line in (self.origin, *self.extensions):
-            if not line or "\n" in line or _CONTROL.search(line):
-                raise ValueError(f"checkpoint line {line[:40]!r} is empty or has a control char")
-        if isinstance(self.size, bool) or not 0 <= self.size <= MAX_TREE_SIZE:
-            raise ValueError(f"tree size {self.size} out of range")
-        if not 1 <= len(self.root) <= MAX_ROOT_SIZE:
-            raise ValueError(f"root hash of {len(self.root)} bytes")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedCheckpoint:
-    """A checkpoint opened from its note bytes (kept verbatim for receipts and blocks)."""
-
-    checkpoint: Checkpoint
-    note: Note
-    note_bytes: bytes
-
-
-def format_checkpoint(cp: Checkpoint) -> str:
-    """The checkpoint note text: origin, size, base64 root, extension lines, each ending in LF."""
-    lines = (cp.origin, str(cp.size), encode_base64(cp.root), *cp.extensions)
-    return "".join(line + "\n" for line in lines)
-
-
-def parse_checkpoint(text: str, *, category: str | None = "checkpoint") -> Checkpoint:
-    """Parse a checkpoint note text strictly (generic C2SP: extension lines allowed).
-
-    Raises:
-        MalformedError: fewer than three lines, an empty line, a bad size or root hash.
-    """
-    if not text.endswith("\n") or _CONTROL.search(text):
-        raise MalformedError("checkpoint text must end with a newline and hold no control "
-                             "characters", category=category)
-    lines = text[:-1].split("\n")
-    if len(lines) < 3:
-        raise MalformedError("checkpoint has fewer than three lines", category=category)
-    if not all(lines):
-        raise MalformedError("checkpoint has an empty line", category=category)
-    origin, size_text, root_text, *extensions = lines
-    size = parse_decimal(size_text, what="tree size", limit=MAX_TREE_SIZE, category=category)
-    root = decode_base64(root_text, what="root hash", category=category)
-    if not 1 <= len(root) <= MAX_ROOT_SIZE:
-        raise MalformedError(f"root hash is {len(root)} bytes", category=category)
-    return Checkpoint(origin=origin, size=size, root=root, extensions=tuple(extensions))
-
-
-def open_checkpoint(data: bytes, verifiers: Iterable[VerifierKey]) -> SignedCheckpoint:
-    """Open a checkpoint note with the given keys (generic: any known key will do).
-
-    Raises:
-        MalformedError: the note or checkpoint does not parse (category ``checkpoint``).
-        SignatureError: as :func:`open_note` (category ``checkpoint``).
-    """
-    note = open_note(data, verifiers, category="checkpoint")
-    return SignedCheckpoint(checkpoint=parse_checkpoint(note.text), note=note, note_bytes=data)
-
-
-# --- the election-ledger profile (DESIGN.md section 4) -----------------------------------------
-
-
-def check_origin(origin: str) -> None:
-    """Origin grammar: ``<host>/<segment>[/<segment>...]``, segments of ``A-Za-z0-9._-``.
-
-    Raises:
-        MalformedError: (category ``origin``) the origin breaks the grammar.
-    """
-    host, _, path = origin.partition("/")
-    ok = (
-        len(origin.encode("utf-8")) <= MAX_ORIGIN_SIZE
-        and len(host) <= 253
-        and all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
-        and bool(path)
-        and all(_SEGMENT.fullmatch(segment) for segment in path.split("/"))
-    )
-    if not ok:
-        raise MalformedError(
-            f"origin {origin[:80]!r} is not <host>/<election id> (segments of A-Z a-z 0-9 . _ -)",
-            category="origin", code="bad-origin",
-        )
-
-
-def check_ledger_checkpoint(cp: Checkpoint) -> None:
-    """The election-ledger profile of a checkpoint: origin grammar, 32-byte root, no extensions.
-
-    Raises:
-        MalformedError: (category ``origin`` or ``checkpoint``) the profile does not hold.
-    """
-    check_origin(cp.origin)
-    if cp.extensions:
-        raise MalformedError("an election-ledger checkpoint has no extension lines",
-                             category="checkpoint", code="checkpoint-extension")
-    if len(cp.root) != HASH_SIZE:
-        raise MalformedError(f"root hash is {len(cp.root)} bytes, expected {HASH_SIZE}",
-                             category="checkpoint")
-
-
-def open_ledger_checkpoint(
-    data: bytes,
-    publisher: VerifierKey,
-    witnesses: Sequence[VerifierKey] = (),
-    *,
-    quorum: int = 0,
-) -> SignedCheckpoint:
-    """Open an election-ledger checkpoint: publisher signed it, profile holds, witness quorum.
-
-    Witness cosignatures of the given keys must verify; at least ``quorum`` must be present.
-
-    Raises:
-        MalformedError: the note or checkpoint does not parse or breaks the profile.
-        SignatureError: (category ``checkpoint``) a bad signature of a known key, no publisher
-            signature, or too few witness cosignatures.
-    """
-    if publisher.type != SIG_ED25519 or any(w.type != SIG_COSIGNATURE_V1 for w in witnesses):
-        raise ValueError("the publisher key has type 0x01 and witness keys type 0x04")
-    signed = open_checkpoint(data, [publisher, *witnesses])
-    cp = signed.checkpoint
-    if cp.origin != publisher.name:
-        raise MalformedError(f"checkpoint origin {cp.origin!r} is not the publisher key's name "
-                             f"{publisher.name!r}", category="origin", code="origin-mismatch")
-    if publisher not in signed.note.verified_keys:
-        raise SignatureError(f"checkpoint is not signed by the publisher key "
-                             f"{publisher.name}+{publisher.key_hash.hex()}",
-                             category="checkpoint", code="not-signed-by-publisher")
-    check_ledger_checkpoint(cp)
-    cosigned = [w for w in witnesses if w in signed.note.verified_keys]
-    if len(cosigned) < quorum:
-        raise SignatureError(f"checkpoint has {len(cosigned)} witness cosignatures, "
-                             f"quorum is {quorum}", category="checkpoint", code="quorum")
-    return signed

@@ -11,16 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ledger.checkpoints import Checkpoint, open_ledger_checkpoint, parse_checkpoint
 from ledger.errors import InputError, MalformedError, RollbackError, VerificationError, Where
 from ledger.hashing import leaf_hash
 from ledger.merkle import consistency_proof_from_nodes, inclusion_proof_from_nodes
-from ledger.notes import (
-    Checkpoint,
-    VerifierKey,
-    open_ledger_checkpoint,
-    parse_checkpoint,
-    parse_unverified_note,
-)
+from ledger.notes import VerifierKey, parse_unverified_note
 from ledger.proofs import verify_consistency, verify_inclusion
 from ledger.receipts import Receipt
 from ledger.records import Block, Entry, Record, Report, Station, Turnout, decode_entry_record

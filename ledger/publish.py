@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.atomicfile import fsync_dir, replace_file
+from ledger.checkpoints import open_checkpoint
 from ledger.errors import RootMismatchError, Where
-from ledger.notes import open_checkpoint, parse_verifier_key
+from ledger.notes import parse_verifier_key
 from ledger.records import Block, decode_entry_record
 from ledger.sources import CHECKPOINT_FILE, LEDGER_JSON, LedgerDirSource, Source, open_source
 from ledger.tiles import TileBuilder, TileBytes

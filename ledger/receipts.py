@@ -13,18 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.checkpoints import (
+    MAX_TREE_SIZE,
+    Checkpoint,
+    SignedCheckpoint,
+    open_ledger_checkpoint,
+    parse_checkpoint,
+)
 from ledger.errors import InputError, MalformedError, SignatureError, VerificationError, Where
 from ledger.hashing import HASH_SIZE, key_id, leaf_hash
 from ledger.notes import (
     MAX_NOTE_SIZE,
-    MAX_TREE_SIZE,
-    Checkpoint,
-    SignedCheckpoint,
     VerifierKey,
     decode_base64,
     encode_base64,
-    open_ledger_checkpoint,
-    parse_checkpoint,
     parse_decimal,
     parse_unverified_note,
 )

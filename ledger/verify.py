@@ -22,6 +22,7 @@ from typing import Any
 from ledger.audit_state import AuditState, load_state, save_state
 from ledger.batch_verify import Results, SignaturePool, default_workers
 from ledger.checker import EntryChecker
+from ledger.checkpoints import Checkpoint, check_origin, open_ledger_checkpoint, parse_checkpoint
 from ledger.errors import (
     ConsistencyError,
     InputError,
@@ -31,14 +32,7 @@ from ledger.errors import (
     Where,
 )
 from ledger.merkle import consistency_proof_from_nodes, root_from_nodes
-from ledger.notes import (
-    Checkpoint,
-    VerifierKey,
-    check_origin,
-    open_ledger_checkpoint,
-    parse_checkpoint,
-    parse_unverified_note,
-)
+from ledger.notes import VerifierKey, parse_unverified_note
 from ledger.proofs import verify_consistency
 from ledger.report import Finding, Report
 from ledger.sources import CHECKPOINT_FILE, Source

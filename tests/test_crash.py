@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from ledger.checkpoints import open_ledger_checkpoint
 from ledger.hashing import leaf_hash
 from ledger.ingest import import_file, read_stations, register_stations, station_public_keys
 from ledger.keyfiles import StationKeys
 from ledger.log import Ledger
-from ledger.notes import open_ledger_checkpoint
 from ledger.records import Registered, Turnout
 from ledger.sources import LedgerDirSource
 from ledger.store import Store

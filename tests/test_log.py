@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ledger import log_state
+from ledger.checkpoints import Checkpoint, format_checkpoint, open_ledger_checkpoint
 from ledger.codec import encode_value
 from ledger.errors import (
     ConsistencyError,
@@ -31,15 +32,7 @@ from ledger.log import Ledger
 from ledger.merkle import consistency_proof as merkle_consistency_proof
 from ledger.merkle import inclusion_proof as merkle_inclusion_proof
 from ledger.merkle import root as reference_root
-from ledger.notes import (
-    Checkpoint,
-    NoteSigner,
-    format_checkpoint,
-    note_signer_for,
-    open_ledger_checkpoint,
-    parse_signer_key,
-    sign_note,
-)
+from ledger.notes import NoteSigner, note_signer_for, parse_signer_key, sign_note
 from ledger.proofs import verify_consistency, verify_inclusion
 from ledger.records import (
     Block,

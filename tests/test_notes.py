@@ -12,27 +12,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.checkpoints import (
+    Checkpoint,
+    check_ledger_checkpoint,
+    check_origin,
+    format_checkpoint,
+    open_checkpoint,
+    open_ledger_checkpoint,
+    parse_checkpoint,
+)
 from ledger.errors import InputError, MalformedError, SignatureError, VerificationError
 from ledger.hashing import leaf_hash
 from ledger.merkle import root as merkle_root
 from ledger.notes import (
     SIG_COSIGNATURE_V1,
-    Checkpoint,
     NoteSignature,
     as_cosigner,
-    check_ledger_checkpoint,
-    check_origin,
     cosign,
     cosignature_message,
-    format_checkpoint,
     format_note,
     format_signer_key,
     format_verifier_key,
     note_signer_for,
-    open_checkpoint,
-    open_ledger_checkpoint,
     open_note,
-    parse_checkpoint,
     parse_signature_line,
     parse_signer_key,
     parse_unverified_note,

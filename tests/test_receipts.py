@@ -9,18 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.checkpoints import Checkpoint, format_checkpoint
 from ledger.errors import InputError, MalformedError, SignatureError, VerificationError
 from ledger.hashing import leaf_hash
 from ledger.merkle import inclusion_proof
 from ledger.merkle import root as merkle_root
-from ledger.notes import (
-    Checkpoint,
-    format_checkpoint,
-    note_signer_for,
-    parse_verifier_key,
-    sign_note,
-    verifier_key_for,
-)
+from ledger.notes import note_signer_for, parse_verifier_key, sign_note, verifier_key_for
 from ledger.receipts import (
     MAX_PROOF_HASHES,
     Receipt,

@@ -19,15 +19,10 @@ import pytest
 
 from ledger import verify as verify_module
 from ledger.audit_state import load_state
+from ledger.checkpoints import Checkpoint, format_checkpoint
 from ledger.errors import InputError, StoreError
 from ledger.log import Ledger
-from ledger.notes import (
-    Checkpoint,
-    format_checkpoint,
-    note_signer_for,
-    parse_signer_key,
-    sign_note,
-)
+from ledger.notes import note_signer_for, parse_signer_key, sign_note
 from ledger.records import Block, Election, Station, decode_entry_record
 from ledger.report import Report
 from ledger.signing import Signer

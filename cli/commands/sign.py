@@ -7,9 +7,9 @@ import sys
 import click
 
 from cli.main import cli, emit_json, json_option
+from ledger.checkpoints import check_origin
 from ledger.hashing import leaf_hash
 from ledger.keyfiles import read_record_json, read_signer_key, write_new_file
-from ledger.notes import check_origin
 from ledger.records import encode_entry, sign_record
 
 
