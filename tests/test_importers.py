@@ -532,14 +532,16 @@ def test_manifest_round_trips_through_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("{", "not a JSON file"),
+    ("{", "not a JSON record"),
     ('{"kind": "election", "kind": "election"}', "twice"),
-    ('{"kind": "revoke", "key": {"$bin": "00"}, "reason": "x"}', "not an election record"),
+    ('{"kind": "revoke", "key": {"$bin": "00"}, "reason": "x"}', "not a valid record"),
+    ('{"kind": "revoke", "key": {"$bin": "' + "00" * 32 + '"}, "reason": "x"}',
+     "expected an election record"),
     ('{"kind": "election", "name": "x", "date": "2025-05-18", "tz": "Europe/Bucharest", '
-     '"categories": {}, "extra": 1}', "not an election record"),
+     '"categories": {}, "extra": 1}', "unknown field extra"),
     ('{"kind": "election", "name": "x", "date": "2025-05-18", "tz": "Mars/Olympus", '
      '"categories": {}}', "time zone"),
-    ("[1.5]", "not an election record"),
+    ("[1.5]", "not a valid record"),
 ])
 def test_bad_manifest_is_refused(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):

@@ -7,7 +7,6 @@ JSON: the record's JSON form (``record_to_json``), as ``ledger manifest`` writes
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,10 @@ from typing import Any
 from ledger.errors import InputError, MalformedError, Where
 from ledger.importers.aep_pv import PvHeader, read_pv, read_pv_header
 from ledger.importers.csvfile import zone
-from ledger.records import Category, Election, record_from_json, record_to_json
+from ledger.keyfiles import read_record_json
+from ledger.records import Category, Election, record_to_json
 
 #: Largest manifest file read (a few hundred competitors fit in a few KB).
-MAX_MANIFEST_BYTES = 1 << 20
 
 
 def election_from_pv(path: str | Path, *, name: str, date: str, tz: str) -> Election:
@@ -53,33 +52,12 @@ def read_manifest(path: str | Path) -> Election:
     Raises:
         InputError: unreadable, not JSON, not an ``election`` record, or an unknown time zone.
     """
-    where = Where(file=str(path))
-    try:
-        with Path(path).open("rb") as handle:
-            data = handle.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as e:
-        raise InputError(f"cannot open: {e.strerror or e}", where=where) from e
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise InputError(f"larger than {MAX_MANIFEST_BYTES} bytes", where=where)
-    try:
-        record = record_from_json(json.loads(data.decode("utf-8"), object_pairs_hook=_no_dupes))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise InputError(f"not a JSON file: {e}", where=where) from e
-    except MalformedError as e:
-        raise InputError(f"not an election record: {e.message}", where=where) from e
-    except RecursionError as e:
-        raise InputError("JSON nested too deeply", where=where) from e
+    record = read_record_json(path)
     if not isinstance(record, Election):
-        raise InputError(f"expected an election record, got {record.KIND!r}", where=where)
+        raise InputError(f"expected an election record, got {record.KIND!r}",
+                         where=Where(file=str(path)))
     zone(record.tz)
     return record
-
-
-def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("a key appears twice in one object")
-    return result
 
 
 def manifest_json(election: Election) -> dict[str, Any]:
