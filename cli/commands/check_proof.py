@@ -49,7 +49,9 @@ def check_proof_command(receipt: str, station_receipt: str | None, pub: str,
 def _print(checked: CheckedReceipt) -> None:
     record = checked.record
     cp = checked.checkpoint
-    what = f"{record.KIND} of station {checked.station}" if checked.station else record.KIND
+    what = (record.KIND if not checked.station
+            else f"station record of {checked.station}" if record.KIND == "station"
+            else f"{record.KIND} of station {checked.station}")
     click.echo(f"OK: entry {checked.index} ({what}) is in the log "
                f"{cp.origin} at tree size {cp.size}")
     click.echo(f"  root {cp.root.hex()}")
