@@ -91,7 +91,7 @@ class Answer:
 # --- the cases -----------------------------------------------------------------------------
 
 
-def _golden_keys() -> dict[bytes, bytes]:
+def golden_keys() -> dict[bytes, bytes]:
     """Key id -> public key of every key in keys.json."""
     keys: dict[bytes, bytes] = {}
 
@@ -143,7 +143,7 @@ def _note_cases() -> Iterator[Case]:
 
 def golden_cases() -> list[Case]:
     """Every golden signature, as signed."""
-    keys = _golden_keys()
+    keys = golden_keys()
     cases = list(_note_cases())
     for name, origin, data in _golden_entries():
         entry = decode_entry(data)

@@ -4,38 +4,33 @@ always ``cryptography``'s (DESIGN.md section 7: the same-answer test guards the 
 The cases: every golden signature (entries, checkpoint, cosignature), each with a bit flipped;
 non-canonical S (S + L, S + 15L); the 8 small-order points as keys, canonical and in the 6
 non-canonical encodings, with every one of those 14 encodings as R; small-order and
-non-canonical R under a real key; mixed-order keys ([a]B + torsion).
+non-canonical R under a real key; mixed-order keys ([a]B + torsion). They are made by
+`benchmarks/ed25519_same_answer.py`, the script that measured the choice.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import closing
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.ed25519_points import (
-    IDENTITY,
-    L,
-    P,
-    add,
-    base_point,
-    challenge,
-    clamp,
-    encode,
     encode_raw,
-    multiply,
-    sign_with_key,
-    small_order_points,
+)
+from benchmarks.ed25519_same_answer import (
+    Case,
+    golden_cases,
+    golden_keys,
+    mixed_order_cases,
+    noncanonical_s_cases,
+    small_order_key_cases,
+    small_order_r_cases,
+    tampered_cases,
 )
 from ledger.errors import SignatureError
-from ledger.hashing import entry_signed_message, key_id
-from ledger.notes import parse_unverified_note
+from ledger.hashing import key_id
 from ledger.records import decode_entry_envelope
 from ledger.signing import (
     Signer,
@@ -44,158 +39,7 @@ from ledger.signing import (
     is_valid_signature,
     verify_signature,
 )
-from ledger.sources import PublishedDirSource
-from tests.conftest import GOLDEN_DIR, load_json
-
-MESSAGES = (b"same-answer test 0", b"same-answer test 1")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Case:
-    """One (public key, message, signature) put to both libraries."""
-
-    name: str
-    public_key: bytes
-    message: bytes
-    signature: bytes
-
-
-# --- the cases -----------------------------------------------------------------------------
-
-
-def _golden_public_keys() -> dict[bytes, bytes]:
-    keys: dict[bytes, bytes] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("public_key_hex"), str):
-                public = bytes.fromhex(node["public_key_hex"])
-                keys[key_id(public)] = public
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(load_json(GOLDEN_DIR / "keys.json"))
-    return keys
-
-
-def _golden_entries() -> Iterator[tuple[str, str, bytes]]:
-    for item in load_json(GOLDEN_DIR / "records.json")["records"]:
-        yield f"records.json {item['name']}", item["origin"], bytes.fromhex(item["entry_hex"])
-    for folder in ("valid", "valid-small"):
-        origin = load_json(GOLDEN_DIR / folder / "ledger.json")["origin"]
-        with closing(PublishedDirSource(GOLDEN_DIR / folder)) as source:
-            size = int(source.read_checkpoint().split(b"\n")[1])
-            for index, data in enumerate(source.iter_entries(0, size)):
-                yield f"{folder} entry {index}", origin, data
-
-
-def _golden_note_cases() -> Iterator[Case]:
-    keys = load_json(GOLDEN_DIR / "keys.json")
-    note = parse_unverified_note((GOLDEN_DIR / "valid" / "checkpoint").read_bytes())
-    text = note.text.encode()
-    for sig in note.signatures:
-        if sig.name == keys["publisher"]["name"]:
-            yield Case(name="checkpoint signature", message=text, signature=sig.signature,
-                       public_key=bytes.fromhex(keys["publisher"]["public_key_hex"]))
-        elif sig.name == keys["witness"]["name"]:
-            stamp = int.from_bytes(sig.signature[:8], "big")
-            yield Case(name="cosignature", signature=sig.signature[8:],
-                       message=b"cosignature/v1\ntime %d\n" % stamp + text,
-                       public_key=bytes.fromhex(keys["witness"]["public_key_hex"]))
-
-
-def golden_cases() -> list[Case]:
-    keys = _golden_public_keys()
-    cases = list(_golden_note_cases())
-    for name, origin, data in _golden_entries():
-        entry = decode_entry_envelope(data)
-        if entry.key in keys:
-            cases.append(Case(name=name, public_key=keys[entry.key], signature=entry.sig,
-                              message=entry_signed_message(origin, entry.body)))
-    return cases
-
-
-def _flip(data: bytes, bit: int) -> bytes:
-    out = bytearray(data)
-    out[bit // 8] ^= 1 << (bit % 8)
-    return bytes(out)
-
-
-def tampered_cases(golden: list[Case]) -> list[Case]:
-    return [
-        Case(name=f"{c.name}, {what}", public_key=c.public_key,
-             message=_flip(c.message, 7) if what == "message" else c.message,
-             signature=c.signature if what == "message" else _flip(c.signature, bit))
-        for c in golden[:40]
-        for what, bit in (("R bit 0", 0), ("S bit 0", 256), ("message", 0))
-    ]
-
-
-def noncanonical_s_cases(golden: list[Case]) -> list[Case]:
-    out = []
-    for c in golden[:40]:
-        s = int.from_bytes(c.signature[32:], "little")
-        for times in (1, 15):
-            if s + times * L < 2**256:
-                bigger = (s + times * L).to_bytes(32, "little")
-                out.append(Case(name=f"{c.name}, S + {times}L", public_key=c.public_key,
-                                message=c.message, signature=c.signature[:32] + bigger))
-    return out
-
-
-def small_order_encodings() -> list[tuple[str, bytes]]:
-    """The 8 points of order dividing 8, then the 6 non-canonical encodings that exist."""
-    out = [(f"[{k}]T", encode(point)) for k, point in enumerate(small_order_points())]
-    out += [
-        ("identity, y = p + 1", encode_raw(P + 1, 0)),
-        ("identity, y = p + 1, sign bit", encode_raw(P + 1, 1)),
-        ("identity, x = -0", encode_raw(1, 1)),
-        ("order 2, x = -0", encode_raw(P - 1, 1)),
-        ("order 4, y = p", encode_raw(P, 0)),
-        ("order 4, y = p, sign bit", encode_raw(P, 1)),
-    ]
-    return out
-
-
-def small_order_key_cases() -> list[Case]:
-    encodings = small_order_encodings()
-    return [
-        Case(name=f"A {a_name}, R {r_name}, message {m}", public_key=a, message=message,
-             signature=r + bytes(32))
-        for a_name, a in encodings
-        for r_name, r in encodings
-        for m, message in enumerate(MESSAGES)
-    ]
-
-
-def small_order_r_cases() -> list[Case]:
-    scalar, _ = clamp(bytes(32))
-    public = encode(multiply(scalar, base_point()))
-    return [
-        Case(name=f"real key, R {r_name}, message {m}", public_key=public, message=message,
-             signature=r + (challenge(r, public, message) * scalar % L).to_bytes(32, "little"))
-        for r_name, r in small_order_encodings()
-        for m, message in enumerate(MESSAGES)
-    ]
-
-
-def mixed_order_cases() -> list[Case]:
-    scalar, prefix = clamp(b"\x01" * 32)
-    real = multiply(scalar, base_point())
-    cases = []
-    for k, torsion in enumerate(small_order_points()):
-        if torsion == IDENTITY:
-            continue
-        public = encode(add(real, torsion))
-        for m in range(16):
-            message = b"mixed-order key %d" % m
-            cases.append(Case(name=f"[a]B + [{k}]T, message {m}", public_key=public,
-                              message=message,
-                              signature=sign_with_key(scalar, prefix, public, message)))
-    return cases
+from tests.conftest import GOLDEN_DIR
 
 
 @pytest.fixture(scope="module")
@@ -291,8 +135,9 @@ def test_random_signature_with_or_without_a_flipped_bit_gets_cryptographys_answe
     signer = Signer(seed)
     signature = signer.sign(message)
     if bit >= 0:
-        signature = _flip(signature, bit)
-    case = Case(name="random", public_key=signer.public_key, message=message,
+        signature = bytes(b ^ (1 << (bit % 8)) if i == bit // 8 else b
+                          for i, b in enumerate(signature))
+    case = Case(group="random", name="random", public_key=signer.public_key, message=message,
                 signature=signature)
     assert _differences([case]) == []
     assert _verdict(case) is (bit < 0)
@@ -329,7 +174,7 @@ def test_a_key_that_is_not_a_curve_point_is_a_signature_error() -> None:
 
 
 def test_golden_records_json_lists_signed_messages_the_keys_verify() -> None:
-    keys = _golden_public_keys()
+    keys = golden_keys()
     records = json.loads((GOLDEN_DIR / "records.json").read_text(encoding="utf-8"))["records"]
     for item in records:
         entry = decode_entry_envelope(bytes.fromhex(item["entry_hex"]))
