@@ -1,7 +1,10 @@
 """Shared fixtures: where the spec vectors and the real AEP data live.
 
-Tests read ``../shared/vectors`` and ``../shared/data`` when they sit beside the checkout, and the
-copies under ``tests/`` otherwise, so the suite runs without them.
+The golden vectors are always the copy committed under ``tests/vectors/``: the suite tests the
+formats this checkout implements, and a regenerated ``../shared/vectors`` changes nothing until it
+is copied in with the code that implements it. The real AEP data is read from ``../shared/data``
+when it sits beside the checkout (more files than the copies under ``tests/data``), else from
+those copies.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ def _pick(name: str) -> Path:
     return shared if shared.is_dir() else HERE / name
 
 
-VECTORS_DIR = _pick("vectors")
+VECTORS_DIR = HERE / "vectors"
 DATA_DIR = _pick("data")
 GOLDEN_DIR = VECTORS_DIR / "election-ledger-v1"
 PV_2025 = DATA_DIR / "prezidentiale18052025" / "pv_part_cntry_prsd.csv"
