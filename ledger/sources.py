@@ -98,6 +98,16 @@ class Source(Protocol):
         """Release what the source holds open."""
         ...
 
+    def __enter__(self) -> Self:
+        """The source itself; leaving the ``with`` block closes it."""
+        ...
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the source."""
+        ...
+
 
 def _missing(path: str, what: str, category: str = "tiles") -> MalformedError:
     return MalformedError(
