@@ -1,5 +1,5 @@
 """`python -m cli` runs the `ledger` command."""
 
-from cli.main import main
+from cli.app import main
 
 main()

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import cli.commands.status as status_command
-from cli.main import _register, cli, exit_code_for
+from cli.app import cli, exit_code_for
 from ledger.errors import InputError, MalformedError, StoreError, StoreLockedError
-
-_register()
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,27 @@ def test_a_missing_file_is_named_plainly(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "none.pub" in result.output
     assert "Errno" not in result.output
+
+
+def test_ledger_verify_of_a_published_tree_never_imports_lmdb(tmp_path: Path) -> None:
+    # The auditor's command must run where lmdb is not installed: the group loads only the
+    # module of the command that runs, and that one reads published trees without the store.
+    code = (
+        "import sys\n"
+        "from cli.app import main\n"
+        "try:\n"
+        f"    main(['verify', {str(tmp_path)!r}, '--pub', {str(tmp_path / 'none.pub')!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('lmdb' in sys.modules, 'cli.commands.seal' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_help_lists_every_command_with_its_short_help() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in ("verify", "check-proof", "seal", "station", "import"):
+        assert f"  {name} " in result.output

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from cli.main import _register, cli
+from cli.app import cli
 from ledger.log import Ledger
 from ledger.notes import parse_verifier_key
 from ledger.records import Registered, Station, Turnout, record_to_json
@@ -22,7 +22,6 @@ from tests.conftest import PV_2025, TURNOUT_2018
 
 ORIGIN = "prezenta.example.ro/cli-test"
 ROOT = Path(__file__).resolve().parent.parent
-_register()
 
 
 def run(*args: str | Path, ok: int = 0) -> Result:

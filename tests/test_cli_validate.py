@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import cli.commands  # noqa: F401  (registers every command)
-from cli.main import cli as ledger_cli
+from cli.app import cli as ledger_cli
 from tests.conftest import GOLDEN_DIR, PV_2025, TURNOUT_2018, load_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

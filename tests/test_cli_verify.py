@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-import cli.commands  # noqa: F401  (registers every command)
-from cli.main import cli as ledger_cli
+from cli.app import cli as ledger_cli
 from tests.conftest import GOLDEN_DIR
 from tests.verify_support import EXPECTED, KEYS, VALID, copy_log, embedded_checkpoint
 

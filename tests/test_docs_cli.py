@@ -11,19 +11,21 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cli.main import _register, cli
+from cli.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_DOC = ROOT / "docs" / "cli.md"
 SAMPLE = ROOT / "cli" / "demo_data" / "pv_part_cntry_prsd_sample.csv"
 _HEADING = re.compile(r"^### `ledger ([a-z -]+)`$", re.MULTILINE)
-_register()
 
 
 def registered(group: click.Group = cli, prefix: str = "") -> dict[str, click.Command]:
     """Every leaf command of the `ledger` group, by its full name (``station add``)."""
     found: dict[str, click.Command] = {}
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         full = f"{prefix}{name}"
         if isinstance(command, click.Group):
             found.update(registered(command, full + " "))

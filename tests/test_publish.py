@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli as ledger_cli
+from cli.app import cli as ledger_cli
 from ledger.errors import RootMismatchError, SignatureError
 from ledger.log import Ledger
 from ledger.notes import parse_signer_key
@@ -215,7 +215,7 @@ def test_cli_publish_exit_codes(tmp_path: Path) -> None:
 
 def test_installed_command_publishes(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("ledger")
-    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "cli.main"]
+    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "cli.app"]
     run = subprocess.run(
         [*command, "publish", str(SMALL), str(tmp_path / "out"), "--json"],
         capture_output=True, text=True, timeout=120, check=False,

@@ -6,14 +6,13 @@ import dataclasses
 
 import click
 
-from cli.commands.import_ import describe
-from cli.main import cli, emit_json, json_option
+from cli.output import describe, emit_json, json_option
 from ledger.keyfiles import read_entry_file
 from ledger.log import Ledger
 from ledger.report import Finding
 
 
-@cli.command("append")
+@click.command("append")
 @click.argument("ledger", metavar="LEDGER")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--strict", is_flag=True, help="Write nothing if any entry is refused.")

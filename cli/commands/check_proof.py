@@ -6,7 +6,7 @@ import json
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.errors import InputError, VerificationError, Where
 from ledger.keyfiles import read_bounded, read_verifier_key
 from ledger.receipts import MAX_RECEIPT_SIZE, CheckedReceipt, Receipt, check_receipt, parse_receipt
@@ -22,7 +22,7 @@ def _read_receipt(path: str) -> Receipt:
         raise e.at(file=path) from e
 
 
-@cli.command("check-proof")
+@click.command("check-proof")
 @click.argument("receipt", metavar="RECEIPT")
 @click.argument("station_receipt", metavar="[STATION-RECEIPT]", required=False)
 @click.option("--pub", "pub", required=True, metavar="FILE",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.keyfiles import read_bounded, read_verifier_key
 from ledger.notes import MAX_NOTE_SIZE, encode_base64
 from ledger.prove import prove_consistency
 from ledger.sources import open_source
 
 
-@cli.command("consistency")
+@click.command("consistency")
 @click.argument("source", metavar="SOURCE")
 @click.option("--old", "old", required=True, metavar="CHECKPOINT",
               help="The older signed checkpoint the log must extend.")

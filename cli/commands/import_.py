@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import describe, emit_json, json_option, terminal_progress
 from ledger.ingest import FORMATS, ImportResult, import_file
 from ledger.keyfiles import StationKeys, read_signer_key
 from ledger.log import Ledger
-from ledger.report import Finding, Report
+from ledger.report import Report
 
 #: Refused rows printed in text mode (all of them are in --json).
 SHOW_REFUSED = 20
-
-
-def terminal_progress(label: str) -> Callable[[int, int], None] | None:
-    """A progress callback writing to stderr, or None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
-        click.echo(f"\r{label}: {done:,}/{total:,}{end}", err=True, nl=False)
-
-    return show
-
-
-def describe(finding: Finding) -> str:
-    """One line for a finding about a CSV row or a batch item."""
-    where = f"{finding.file}:{finding.line}" if finding.line is not None else finding.file
-    text = f"{finding.message} [{finding.code}]"
-    return f"{where}: {text}" if where else text
 
 
 def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +28,7 @@ def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict
     return report.to_json()
 
 
-@cli.command("import")
+@click.command("import")
 @click.argument("ledger", metavar="LEDGER")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="The kind of AEP file.")

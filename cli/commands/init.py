@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.importers.manifest import read_manifest
 from ledger.keyfiles import read_signer_key
 from ledger.log import Ledger
 
 
-@cli.command("init")
+@click.command("init")
 @click.argument("ledger", metavar="LEDGER")
 @click.option("--origin", required=True, help="The log's origin: <host>/<election id>.")
 @click.option("--key", "key_file", required=True, metavar="KEY",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.keyfiles import write_key_files
 from ledger.notes import is_valid_key_name
 
 
-@cli.command("keygen")
+@click.command("keygen")
 @click.argument("name", metavar="NAME")
 @click.option("--key-name", default=None, metavar="K",
               help="The key's name in notes (default NAME); a publisher key's name is the origin.")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.importers.manifest import election_from_pv, manifest_json
 
 
-@cli.command("manifest")
+@click.command("manifest")
 @click.option("--format", "fmt", type=click.Choice(["aep-pv"]), required=True,
               help="The kind of file the manifest is derived from.")
 @click.argument("csv_file", metavar="CSV")

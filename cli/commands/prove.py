@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.prove import STATION_KINDS, checkpoint_note, make_receipt, prove_station
 from ledger.receipts import Receipt, format_receipt
 from ledger.sources import open_source
 
 
-@cli.command("prove")
+@click.command("prove")
 @click.argument("source", metavar="SOURCE")
 @click.argument("index", type=click.IntRange(min=0), required=False, metavar="[INDEX]")
 @click.option("--station", metavar="ID", default=None,

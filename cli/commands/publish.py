@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.publish import publish
 
 
-@cli.command("publish")
+@click.command("publish")
 @click.argument("ledger", metavar="LEDGER")
 @click.argument("outdir", type=click.Path(file_okay=False, writable=True), metavar="OUTDIR")
 @json_option

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.keyfiles import read_signer_key
 from ledger.log import Ledger, NothingToSealError
 
 
-@cli.command("seal")
+@click.command("seal")
 @click.argument("ledger", metavar="LEDGER")
 @click.option("--key", "key_file", required=True, metavar="KEY", help="The publisher's .key.")
 @click.option("--empty", is_flag=True, help="Seal even when no entry came since the last block.")

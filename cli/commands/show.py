@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.hashing import leaf_hash
 from ledger.log import Ledger
 from ledger.records import decode_entry_record, record_to_json
 
 
-@cli.command("show")
+@click.command("show")
 @click.argument("ledger", metavar="LEDGER")
 @click.argument("index", type=click.IntRange(min=0), required=False, metavar="INDEX")
 @click.option("--station", default=None, metavar="ID", help="Every entry about station ID.")

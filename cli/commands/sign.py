@@ -6,14 +6,14 @@ import sys
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.checkpoints import check_origin
 from ledger.hashing import leaf_hash
 from ledger.keyfiles import read_record_json, read_signer_key, write_new_file
 from ledger.records import encode_entry, sign_record
 
 
-@cli.command("sign")
+@click.command("sign")
 @click.option("--key", "key_file", required=True, metavar="KEY",
               help="The signer's .key file (a station's, or the publisher's).")
 @click.option("--origin", required=True, help="The origin of the log the entry is for.")

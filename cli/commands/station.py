@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.commands.import_ import describe, terminal_progress
-from cli.main import cli, emit_json, json_option
+from cli.output import describe, emit_json, json_option, terminal_progress
 from ledger.errors import InputError
 from ledger.hashing import key_id as key_id_of
 from ledger.ingest import FORMATS, read_stations, register_stations, station_public_keys
@@ -17,7 +16,7 @@ from ledger.records import Station
 from ledger.report import Finding
 
 
-@cli.group("station")
+@click.group("station")
 def station_group() -> None:
     """Register, bulk-register and revoke polling-station keys (publisher-signed entries)."""
 

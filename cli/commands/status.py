@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.log import Ledger
 
 
-@cli.command("status")
+@click.command("status")
 @click.argument("ledger", metavar="LEDGER")
 @json_option
 def status_command(ledger: str, as_json: bool) -> None:

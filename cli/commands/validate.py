@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.importers.validation import FORMATS, validate_file
 from ledger.report import Finding, Report
 
 DEFAULT_TZ = "Europe/Bucharest"
 
 
-@cli.command("validate")
+@click.command("validate")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="The kind of AEP file.")
 @click.argument("file", metavar="FILE")

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import click
 
-from cli.main import cli, emit_json, json_option
+from cli.output import emit_json, json_option
 from ledger.keyfiles import read_bounded, read_verifier_key
 from ledger.notes import MAX_NOTE_SIZE
 from ledger.report import Finding, Report
@@ -16,7 +16,7 @@ from ledger.sources import open_source
 from ledger.verify import Progress, verify
 
 
-@cli.command("verify")
+@click.command("verify")
 @click.argument("source", metavar="SOURCE")
 @click.option("--pub", "pub", required=True, metavar="FILE",
               help="The publisher's verifier key (one line; its key name is the origin).")
