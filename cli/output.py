@@ -44,6 +44,7 @@ def terminal_progress(label: str) -> Callable[[int, int], None] | None:
 
 def describe(finding: Finding) -> str:
     """One line for a finding about a CSV row or a batch item."""
-    where = f"{finding.file}:{finding.line}" if finding.line is not None else finding.file
+    w = finding.where
+    where = f"{w.file}:{w.line}" if w.line is not None else w.file
     text = f"{finding.message} [{finding.code}]"
     return f"{where}: {text}" if where else text

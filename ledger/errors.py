@@ -36,6 +36,8 @@ class Where:
     file: str | None = None
     line: int | None = None
     column: str | None = None
+    log: str | None = None
+    source: str | None = None
 
     def describe(self) -> str:
         """The location in words: file:line, column, entry, block, station (what is known)."""
@@ -52,6 +54,10 @@ class Where:
             parts.append(f"block {self.block}")
         if self.station is not None:
             parts.append(f"station {self.station}")
+        if self.log is not None:
+            parts.append(f"log {self.log}")
+        if self.source is not None:
+            parts.append(f"from {self.source}")
         return ", ".join(parts)
 
     def prefix(self, message: str) -> str:

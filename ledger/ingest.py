@@ -8,7 +8,6 @@ at all. Refused rows are findings naming the CSV line and station.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -192,11 +191,11 @@ def import_file(
         line, station = lines[rejected.position]
         refused.append(_located(Finding.from_error(rejected.error), name, line, station))
     positions = {a.index: a.position for a in result.accepted}
-    warnings = [_located(w, name, lines[positions.get(w.index or 0, 0)][0], w.station)
+    warnings = [_located(w, name, lines[positions.get(w.where.index or 0, 0)][0], None)
                 for w in result.warnings]
     return ImportResult(
         file=name, rows=count, appended=len(result.accepted),
-        refused=tuple(sorted(refused, key=lambda f: f.line or 0)), warnings=tuple(warnings),
+        refused=tuple(sorted(refused, key=lambda f: f.where.line or 0)), warnings=tuple(warnings),
         size=result.size, written=result.written,
         station_signed=sum(station_signed[a.position] for a in result.accepted),
         publisher_signed=sum(not station_signed[a.position] for a in result.accepted),
@@ -225,6 +224,6 @@ def _sign_row(ledger: Ledger, keys: StationKeys | None, station: str, record: Re
 
 def _located(finding: Finding, file: str, line: int, station: str | None) -> Finding:
     """A finding about a CSV row: file and line, no (tentative) entry index."""
-    return dataclasses.replace(finding, file=file, line=line, index=None,
-                               station=finding.station or station)
+    return finding.located(file=file, line=line, index=None,
+                           station=finding.where.station or station)
 

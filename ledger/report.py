@@ -1,13 +1,13 @@
 """Findings and the report object that `ledger verify` and `ledger validate` print (DESIGN.md 7).
 
-A :class:`Finding` is one error or warning with where and why; a :class:`Report` collects them in
-log order with a summary. Both are plain values: the CLI only formats them.
+A :class:`Finding` is one error or warning with where and why; an :class:`AuditReport` collects
+them in log order with a summary. Both are plain values: the CLI only formats them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ledger.errors import VerificationError, Where
@@ -15,43 +15,35 @@ from ledger.errors import VerificationError, Where
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
-    """One error or warning: the JSON object F of DESIGN.md section 7."""
+    """One error or warning: what broke (``category``, ``code``, ``message``) and where."""
 
     category: str
     code: str
     message: str
-    index: int | None = None
-    block: int | None = None
-    station: str | None = None
-    kind: str | None = None
-    file: str | None = None
-    line: int | None = None
+    where: Where = field(default_factory=Where)
 
     @classmethod
     def from_error(cls, error: VerificationError) -> Finding:
         """The finding for a raised verification error, keeping its location."""
-        w = error.where
-        return cls(
-            category=error.category,
-            code=error.code,
-            message=error.message,
-            index=w.index,
-            block=w.block,
-            station=w.station,
-            kind=w.kind,
-            file=w.file,
-            line=w.line,
-        )
+        return cls(category=error.category, code=error.code, message=error.message,
+                   where=error.where)
+
+    def located(self, **where: object) -> Finding:
+        """The same finding with these location fields set (``file=...``, ``block=...``)."""
+        return replace(self, where=replace(self.where, **where))  # type: ignore[arg-type]
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object of DESIGN.md section 7 (every key present, null where unknown)."""
+        """The JSON object F of docs/spec.md (every key present, null where unknown)."""
+        w = self.where
         return {
-            "index": self.index,
-            "block": self.block,
-            "station": self.station,
-            "kind": self.kind,
-            "file": self.file,
-            "line": self.line,
+            "index": w.index,
+            "block": w.block,
+            "station": w.station,
+            "kind": w.kind,
+            "file": w.file,
+            "line": w.line,
+            "log": w.log,
+            "source": w.source,
             "category": self.category,
             "code": self.code,
             "message": self.message,
@@ -59,13 +51,11 @@ class Finding:
 
     def describe(self) -> str:
         """One human line: location first, then the message and the code."""
-        where = Where(index=self.index, block=self.block, station=self.station, file=self.file,
-                      line=self.line)
-        return where.prefix(f"{self.message} [{self.code}]")
+        return self.where.prefix(f"{self.message} [{self.code}]")
 
 
 @dataclass(slots=True, kw_only=True)
-class Report:
+class AuditReport:
     """Errors and warnings in log order, plus the summary counters; built up by one run."""
 
     origin: str | None = None

@@ -54,10 +54,8 @@ class Violation:
 
     def to_finding(self, **where: Any) -> Finding:
         """The report finding (category ``rules``), with location fields such as index or line."""
-        return Finding(
-            category="rules", code=self.code, message=self.message,
-            station=self.station, kind=self.kind, **where,
-        )
+        return Finding(category="rules", code=self.code, message=self.message,
+                       where=Where(station=self.station, kind=self.kind, **where))
 
     def to_error(self, **where: Any) -> RuleError:
         """The :class:`RuleError` for a hard violation, for callers that raise."""

@@ -34,7 +34,7 @@ from ledger.errors import (
 from ledger.merkle import consistency_proof_from_nodes, root_from_nodes
 from ledger.notes import VerifierKey, parse_unverified_note
 from ledger.proofs import verify_consistency
-from ledger.report import Finding, Report
+from ledger.report import AuditReport, Finding
 from ledger.sources import CHECKPOINT_FILE, Source
 from ledger.tile_audit import TileAudit
 from ledger.tiles import TILE_WIDTH, bundles_for_size, parse_entry_bundle
@@ -80,7 +80,7 @@ def verify(
     full: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
-) -> Report:
+) -> AuditReport:
     """Audit the log ``source`` serves against the publisher's verifier key; never raises on
     what it finds (every finding is in the report).
 
@@ -104,7 +104,7 @@ class _Audit:
     source: Source
     publisher: VerifierKey
     progress: Progress | None
-    report: Report = field(init=False)
+    report: AuditReport = field(init=False)
     head: list[VerificationError] = field(default_factory=list)
     tiles: list[VerificationError] = field(default_factory=list)
     entries: list[VerificationError] = field(default_factory=list)
@@ -116,7 +116,7 @@ class _Audit:
     total: int = 0
 
     def __post_init__(self) -> None:
-        self.report = Report(origin=self.publisher.name)
+        self.report = AuditReport(origin=self.publisher.name)
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -127,7 +127,7 @@ class _Audit:
         state_path: str | os.PathLike[str] | None,
         full: bool,
         workers: int | None,
-    ) -> Report:
+    ) -> AuditReport:
         started = time.monotonic()
         try:
             self._run(trusted, state_path, full, workers)
@@ -396,16 +396,10 @@ class _Audit:
         return height if height < len(self.blocks) else None
 
     def _finding(self, finding: Finding) -> Finding:
-        if finding.block is not None or finding.index is None:
+        if finding.where.block is not None or finding.where.index is None:
             return finding
-        block = self._block_of(finding.index)
-        if block is None:
-            return finding
-        return Finding(
-            category=finding.category, code=finding.code, message=finding.message,
-            index=finding.index, block=block, station=finding.station, kind=finding.kind,
-            file=finding.file, line=finding.line,
-        )
+        block = self._block_of(finding.where.index)
+        return finding if block is None else finding.located(block=block)
 
     def _finish(self) -> None:
         report = self.report
@@ -416,7 +410,10 @@ class _Audit:
         if len(errors) > MAX_ERRORS:
             unlisted = report.extra.get("errors_not_listed", 0)
             report.extra["errors_not_listed"] = unlisted + len(errors) - MAX_ERRORS
-        for warning in sorted(self.warnings, key=lambda w: (w.index is None, w.index or 0)):
+        def log_order(w: Finding) -> tuple[bool, int]:
+            return w.where.index is None, w.where.index or 0
+
+        for warning in sorted(self.warnings, key=log_order):
             report.warning(self._finding(warning))
 
 

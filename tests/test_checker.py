@@ -68,7 +68,8 @@ def test_golden_log_is_accepted_and_its_root_recomputed() -> None:
 
 def test_end_of_log_warning_names_the_report_it_concerns() -> None:
     finish = run(entries(str(VALID))).finish()
-    assert [(w.index, w.station, w.code) for w in finish] == [(269, "B-5", "TO-LT-PV-B")]
+    got = [(w.where.index, w.where.station, w.code) for w in finish]
+    assert got == [(269, "B-5", "TO-LT-PV-B")]
 
 
 # --- duplicates (step 1) -----------------------------------------------------------------------

@@ -58,8 +58,8 @@ def test_real_pv_2025_json_is_the_report_object_with_lines() -> None:
                                                      "PV-PRSD-E-EQ-CDF": 59}
     assert report["summary"]["entries"] == 19_944
     first = report["warnings"][0]
-    assert set(first) == {"index", "block", "station", "kind", "file", "line", "category",
-                          "code", "message"}
+    assert set(first) == {"index", "block", "station", "kind", "file", "line", "log", "source",
+                          "category", "code", "message"}
     assert (first["line"], first["station"], first["category"]) == (447, "AR-6", "rules")
 
 

@@ -67,7 +67,7 @@ def test_verify_json_is_the_report_object_of_design_section_7(pub: Path) -> None
                 "seconds", "records_per_second"):
         assert key in report["summary"]
     assert set(report["warnings"][0]) == {"index", "block", "station", "kind", "file", "line",
-                                          "category", "code", "message"}
+                                          "log", "source", "category", "code", "message"}
 
 
 def test_verify_verbose_lists_every_warning(pub: Path) -> None:

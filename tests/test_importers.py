@@ -25,7 +25,7 @@ from ledger.importers.manifest import (
 from ledger.importers.stations import NCE_CODES, StationInfo
 from ledger.importers.validation import validate_pv, validate_turnout
 from ledger.records import Category, Election, Station, record_from_json
-from ledger.report import Report
+from ledger.report import AuditReport
 from ledger.rules import RULE_SETS
 from tests.conftest import DATA_DIR, GOLDEN_DIR, PV_2025, TURNOUT_2018, doc_section, load_json
 
@@ -59,10 +59,10 @@ def test_real_pv_2025_validates_with_exactly_the_known_warnings() -> None:
     assert report.stations == 19_944
     assert report.errors == []
     assert report.warnings_by_rule() == {"PV-PRSD-CD-EQ-B": 43, "PV-PRSD-E-EQ-CDF": 59}
-    assert all(w.line is not None and w.line >= 2 for w in report.warnings)
+    assert all(w.where.line is not None and w.where.line >= 2 for w in report.warnings)
     # The worked example of docs/records-parts/20-rules.md is this file's line 447, verbatim.
     doc = doc_section("records.md", "Election rules")
-    for finding in (w for w in report.warnings if w.line == 447):
+    for finding in (w for w in report.warnings if w.where.line == 447):
         assert f"{finding.code:<17} {finding.message}" in doc
 
 
@@ -169,7 +169,7 @@ def test_pv_fixture_warnings_are_the_soft_rules() -> None:
         "PV-LOCAL-CD-EQ-B": 1, "PV-LOCAL-E-EQ-CDF": 1}
     mail = validate_pv(FIXTURES / "pv_part_cntry_prsd_c.csv", tz=TZ)
     assert mail.warnings_by_rule() == {"PV-MAIL-D1-SUM": 1}
-    assert mail.warnings[0].line == 3
+    assert mail.warnings[0].where.line == 3
 
 
 def test_turnout_2024_form_reads_lists_and_age_buckets() -> None:
@@ -558,7 +558,7 @@ def test_pv_against_a_manifest_with_other_competitors_fails_hard() -> None:
         "S": Category(rules="parliamentary", competitors=("PSD", "AUR", "PNL"))})
     report = validate_pv(FIXTURES / "pv_part_cntry_s.csv", tz=TZ, manifest=election)
     assert {f.code for f in report.errors} == {"PV-COMPETITORS"}
-    assert [f.line for f in report.errors] == [2, 3, 4]
+    assert [f.where.line for f in report.errors] == [2, 3, 4]
 
 
 def test_pv_header_lists_competitors_in_column_order() -> None:
@@ -574,15 +574,15 @@ def test_pv_header_lists_competitors_in_column_order() -> None:
 def test_hard_rule_rows_are_findings_with_their_line(tmp_path: Path) -> None:
     text = _fixture_text("pv_part_cntry_s.csv")
     text = text.replace("300,192,50,50", "300,193,50,50")  # votes no longer add up to e
-    report: Report = validate_pv(_write(tmp_path, text), tz=TZ)
-    assert [(f.code, f.line, f.station) for f in report.errors] == [
+    report: AuditReport = validate_pv(_write(tmp_path, text), tz=TZ)
+    assert [(f.code, f.where.line, f.where.station) for f in report.errors] == [
         ("PV-PARL-E-SUM", 2, "AB-1")]
 
 
 def test_turnout_rule_breaks_are_findings_with_their_line(tmp_path: Path) -> None:
     text = _fixture_text("presence_2019-05-26_21-00.csv").replace(",527,", ",528,")
     report = validate_turnout(_write(tmp_path, text, "presence_2019-05-26_21-00.csv"), tz=TZ)
-    assert [(f.code, f.line) for f in report.errors] == [("TO-LT-SUM", 2)]
+    assert [(f.code, f.where.line) for f in report.errors] == [("TO-LT-SUM", 2)]
 
 
 def test_header_only_file_is_checked_and_has_no_rows(tmp_path: Path) -> None:

@@ -252,7 +252,7 @@ def test_finish_ignores_categories_without_b() -> None:
 def test_violation_becomes_a_rules_finding_and_error() -> None:
     [v] = check_turnout(_turnout(100, lt=107))
     finding = v.to_finding(index=7, line=3)
-    assert (finding.category, finding.code, finding.index, finding.line) == (
+    assert (finding.category, finding.code, finding.where.index, finding.where.line) == (
         "rules", "TO-LT-SUM", 7, 3)
     error = v.to_error(index=7)
     assert isinstance(error, RuleError)

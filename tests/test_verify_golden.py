@@ -41,7 +41,8 @@ def _rule_words(expected_rule: str) -> str:
 def test_valid_log_verifies_with_exactly_the_expected_warnings() -> None:
     report = audit(VALID)
     assert report.errors == []
-    got = sorted((w.index, w.station, w.kind, RULE_TEXT[w.code]) for w in report.warnings)
+    got = sorted((w.where.index, w.where.station, w.where.kind, RULE_TEXT[w.code])
+                 for w in report.warnings)
     want = sorted(
         (w["index"], w["station"], w["kind"], _rule_words(w["rule"])) for w in EXPECTED["warnings"]
     )
@@ -65,8 +66,9 @@ def test_valid_log_summary_matches_expected() -> None:
 def test_warnings_name_the_block_that_seals_them() -> None:
     blocks = EXPECTED["block_indices"]
     for warning in audit(VALID).warnings:
-        assert warning.index is not None
-        assert warning.block == next(h for h, i in enumerate(blocks) if i >= warning.index)
+        assert warning.where.index is not None
+        index = warning.where.index
+        assert warning.where.block == next(h for h, i in enumerate(blocks) if i >= index)
 
 
 @pytest.mark.parametrize("case", CASES["cases"], ids=[c["name"] for c in CASES["cases"]])
@@ -78,14 +80,14 @@ def test_reject_case_is_rejected_for_its_reason(case: dict[str, Any]) -> None:
     assert first.category in SAME_EVIDENCE.get(case["name"], {case["category"]}), first
     for field in ("index", "block", "file"):
         if case[field] is not None:
-            assert getattr(first, field) == case[field], (field, first)
+            assert getattr(first.where, field) == case[field], (field, first)
 
 
 @pytest.mark.parametrize("case", CASES["cases"], ids=[c["name"] for c in CASES["cases"]])
 def test_reject_case_fault_is_reported_once(case: dict[str, Any]) -> None:
     publisher = parse_verifier_key(case["vkey"]) if "vkey" in case else PUBLISHER
     report = audit(GOLDEN_DIR / case["dir"], publisher)
-    causes = [(e.category, e.index, e.file) for e in report.errors]
+    causes = [(e.category, e.where.index, e.where.file) for e in report.errors]
     assert len(causes) == len(set(causes))
 
 

@@ -24,7 +24,7 @@ from ledger.errors import InputError, StoreError
 from ledger.log import Ledger
 from ledger.notes import note_signer_for, parse_signer_key, sign_note
 from ledger.records import Block, Election, Station, decode_entry_record
-from ledger.report import Report
+from ledger.report import AuditReport
 from ledger.signing import Signer
 from ledger.sources import HttpSource, LedgerDirSource, PublishedDirSource, open_source
 from ledger.tiles import format_entry_bundle, parse_entry_bundle
@@ -54,7 +54,7 @@ PUBLISHER_SIGNER = parse_signer_key(KEYS["publisher"]["skey"])
 
 
 @pytest.fixture(scope="module")
-def baseline() -> Report:
+def baseline() -> AuditReport:
     return audit(VALID)
 
 
@@ -193,18 +193,18 @@ def test_every_mutation_is_an_error_naming_the_file_and_the_entry_or_tile(
         for path, data in pristine.items():  # undo, for the next one
             (log / path).write_bytes(data)
         assert report.errors, f"{mutation.name}: verified"
-        named = [e for e in report.errors if e.file is not None]
+        named = [e for e in report.errors if e.where.file is not None]
         assert named, f"{mutation.name}: no error names a file: {report.errors}"
         if mutation.file is not None:
-            assert mutation.file in {e.file for e in named}, (mutation.name, report.errors)
+            assert mutation.file in {e.where.file for e in named}, (mutation.name, report.errors)
         else:
-            assert any(e.file.startswith("tile/entries/") for e in named), mutation.name
+            assert any(e.where.file.startswith("tile/entries/") for e in named), mutation.name
         for error in named:
-            if error.file != "checkpoint":
-                assert error.index is not None or error.file.startswith("tile/"), error
+            if error.where.file != "checkpoint":
+                assert error.where.index is not None or error.where.file.startswith("tile/"), error
 
 
-def test_a_flip_in_ledger_json_never_changes_the_result(log: Path, baseline: Report) -> None:
+def test_a_flip_in_ledger_json_never_changes_the_result(log: Path, baseline: AuditReport) -> None:
     rng = random.Random(SEED)
     original = (log / "ledger.json").read_bytes()
     for _ in range(12):
@@ -230,7 +230,7 @@ def test_an_older_checkpoint_is_a_rollback_given_the_newer_as_trusted(log: Path)
     newer = (VALID / "checkpoint").read_bytes()
     (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 218))
     report = audit(log, trusted=newer)
-    assert [(e.category, e.file) for e in report.errors] == [("rollback", "checkpoint")]
+    assert [(e.category, e.where.file) for e in report.errors] == [("rollback", "checkpoint")]
 
 
 def test_the_log_is_consistent_with_each_earlier_block_checkpoint(log: Path) -> None:
@@ -248,7 +248,7 @@ def _publisher_signed(size: int, root: bytes) -> bytes:
 def test_a_trusted_checkpoint_of_a_fork_is_a_consistency_error(log: Path, size: int) -> None:
     fork = _publisher_signed(size, bytes(32))  # the publisher signed two different trees
     report = audit(log, trusted=fork)
-    assert [(e.category, e.file) for e in report.errors] == [("consistency", "checkpoint")]
+    assert [(e.category, e.where.file) for e in report.errors] == [("consistency", "checkpoint")]
 
 
 def test_a_trusted_checkpoint_that_does_not_verify_is_an_error(log: Path) -> None:
@@ -257,7 +257,7 @@ def test_a_trusted_checkpoint_that_does_not_verify_is_an_error(log: Path) -> Non
                                                   root=bytes(32))), [impostor])
     report = audit(log, trusted=note)
     assert report.errors[0].category == "checkpoint"
-    assert report.errors[0].file == verify_module.TRUSTED_FILE
+    assert report.errors[0].where.file == verify_module.TRUSTED_FILE
 
 
 def test_a_trusted_file_that_is_not_a_checkpoint_is_an_input_error(log: Path) -> None:
@@ -269,7 +269,7 @@ def test_a_trusted_file_that_is_not_a_checkpoint_is_an_input_error(log: Path) ->
 
 
 def test_incremental_audit_reads_only_the_new_entries(log: Path, tmp_path: Path,
-                                                      baseline: Report) -> None:
+                                                      baseline: AuditReport) -> None:
     state = tmp_path / "audit.state"
     older = embedded_checkpoint(VALID, 218)
     (log / "checkpoint").write_bytes(older)
@@ -282,7 +282,8 @@ def test_incremental_audit_reads_only_the_new_entries(log: Path, tmp_path: Path,
     assert second.extra["resumed_from"] == 218
     assert second.entries == SIZE - 218
     assert [w.to_json() for w in second.warnings] == [
-        w.to_json() for w in baseline.warnings if (w.index is not None and w.index >= 218)
+        w.to_json() for w in baseline.warnings
+        if (w.where.index is not None and w.where.index >= 218)
         or w.code == "TO-LT-PV-B"
     ]
     saved = load_state(state)
@@ -313,7 +314,7 @@ def test_resuming_notices_a_changed_entry_before_the_state_size(log: Path,
     entries[100], entries[101] = entries[101], entries[100]
     _rebundle(entries, partials=False)(log)
     report = audit(log, trusted=older, state_path=state)
-    assert report.errors[0].file == "tile/entries/000"
+    assert report.errors[0].where.file == "tile/entries/000"
 
 
 def test_a_damaged_state_file_is_an_input_error(log: Path, tmp_path: Path) -> None:
@@ -333,7 +334,7 @@ def test_a_run_with_errors_does_not_write_the_state(log: Path, tmp_path: Path) -
 # --- the same answer from every source and with workers ------------------------------------
 
 
-def test_verify_over_http_equals_verify_over_the_directory(baseline: Report) -> None:
+def test_verify_over_http_equals_verify_over_the_directory(baseline: AuditReport) -> None:
     with serve(VALID) as url:
         report = verify(HttpSource(url), PUBLISHER, workers=1)
     assert comparable(report) == comparable(baseline)
@@ -384,7 +385,7 @@ def ledger_dir(tmp_path: Path) -> Path:
 
 
 def test_a_ledger_directory_verifies_like_its_published_form(ledger_dir: Path,
-                                                             baseline: Report) -> None:
+                                                             baseline: AuditReport) -> None:
     with open_source(str(ledger_dir)) as source:
         report = verify(source, PUBLISHER, workers=1)
     assert comparable(report)["errors"] == []
@@ -422,7 +423,7 @@ def test_an_entry_altered_in_the_store_is_an_error(ledger_dir: Path) -> None:
     _put_entry(ledger_dir, 40, bytes(data))
     with open_source(str(ledger_dir)) as source:
         report = verify(source, PUBLISHER, workers=1)
-    assert report.errors[0].index == 40
+    assert report.errors[0].where.index == 40
     assert report.errors[0].category == "tiles"
     assert {e.category for e in report.errors} >= {"signature"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.notes import VerifierKey, parse_verifier_key
-from ledger.report import Report
+from ledger.report import AuditReport
 from ledger.sources import PublishedDirSource
 from ledger.verify import verify
 from tests.conftest import GOLDEN_DIR, load_json
@@ -31,13 +31,13 @@ def copy_log(source: Path, target: Path) -> Path:
     return target
 
 
-def audit(path: Path, publisher: VerifierKey = PUBLISHER, **options: Any) -> Report:
+def audit(path: Path, publisher: VerifierKey = PUBLISHER, **options: Any) -> AuditReport:
     """``ledger verify`` of a published directory, in this process by default."""
     options.setdefault("workers", 1)
     return verify(PublishedDirSource(path), publisher, **options)
 
 
-def comparable(report: Report) -> dict[str, Any]:
+def comparable(report: AuditReport) -> dict[str, Any]:
     """The report as JSON without what depends on the clock."""
     value = report.to_json()
     value["summary"] = {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
 from cli.output import describe, emit_json, json_option
@@ -27,10 +25,10 @@ def append_command(ctx: click.Context, ledger: str, files: tuple[str, ...], stri
     datas = [read_entry_file(path) for path in files]
     with Ledger.open(ledger) as lg:
         result = lg.append(datas, stop_on_error=strict)
-    refused = [dataclasses.replace(Finding.from_error(r.error), file=files[r.position], index=None)
+    refused = [Finding.from_error(r.error).located(file=files[r.position], index=None)
                for r in result.rejected]
-    warnings = [dataclasses.replace(w, file=files[a.position])
-                for a in result.accepted for w in result.warnings if w.index == a.index]
+    warnings = [w.located(file=files[a.position])
+                for a in result.accepted for w in result.warnings if w.where.index == a.index]
     if as_json:
         emit_json({
             "ok": not refused, "tree_size": result.size, "written": result.written,

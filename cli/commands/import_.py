@@ -10,7 +10,7 @@ from cli.output import describe, emit_json, json_option, terminal_progress
 from ledger.ingest import FORMATS, ImportResult, import_file
 from ledger.keyfiles import StationKeys, read_signer_key
 from ledger.log import Ledger
-from ledger.report import Report
+from ledger.report import AuditReport
 
 #: Refused rows printed in text mode (all of them are in --json).
 SHOW_REFUSED = 20
@@ -18,7 +18,7 @@ SHOW_REFUSED = 20
 
 def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict[str, Any]:
     """The report object of DESIGN.md section 7 for an import: refused rows are the errors."""
-    report = Report(origin=lg.origin, tree_size=result.size, root=lg.root(result.size),
+    report = AuditReport(origin=lg.origin, tree_size=result.size, root=lg.root(result.size),
                     errors=list(result.refused), warnings=list(result.warnings),
                     entries=result.appended)
     report.records_by_kind.update(extra.pop("records_by_kind", {}))

@@ -6,7 +6,7 @@ import click
 
 from cli.output import emit_json, json_option
 from ledger.importers.validation import FORMATS, validate_file
-from ledger.report import Finding, Report
+from ledger.report import AuditReport, Finding
 
 DEFAULT_TZ = "Europe/Bucharest"
 
@@ -51,7 +51,7 @@ def validate_command(ctx: click.Context, fmt: str, file: str, tz: str | None, at
         ctx.exit(1)
 
 
-def _print(report: Report, *, fmt: str, file: str, verbose: bool) -> None:
+def _print(report: AuditReport, *, fmt: str, file: str, verbose: bool) -> None:
     click.echo(
         f"{file} ({fmt}): {report.entries} rows, {report.stations} stations, "
         f"{len(report.errors)} errors, {len(report.warnings)} warnings "
@@ -71,7 +71,8 @@ def _print(report: Report, *, fmt: str, file: str, verbose: bool) -> None:
 
 def _describe(finding: Finding) -> str:
     # The message already names the station; lead with the CSV line it came from.
-    where = f"{finding.file}:{finding.line}" if finding.line is not None else finding.file
+    w = finding.where
+    where = f"{w.file}:{w.line}" if w.line is not None else w.file
     return f"{where}: {finding.message} [{finding.code}]"
 
 

@@ -11,7 +11,7 @@ import click
 from cli.output import emit_json, json_option
 from ledger.keyfiles import read_bounded, read_verifier_key
 from ledger.notes import MAX_NOTE_SIZE
-from ledger.report import Finding, Report
+from ledger.report import AuditReport, Finding
 from ledger.sources import open_source
 from ledger.verify import Progress, verify
 
@@ -69,7 +69,7 @@ def _progress_bar() -> Iterator[Progress | None]:
         yield update
 
 
-def _print(report: Report, *, log_name: str, verbose: bool) -> None:
+def _print(report: AuditReport, *, log_name: str, verbose: bool) -> None:
     verdict = "OK" if report.ok else "FAILED"
     size = "?" if report.tree_size is None else report.tree_size
     click.echo(f"{verdict}: {log_name} ({report.origin}), tree size {size}")

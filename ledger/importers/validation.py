@@ -2,7 +2,7 @@
 
 The check an operator runs before publishing. A malformed file raises
 :class:`~ledger.errors.InputError` (nothing is reported for it but that); a well-formed file gives
-a :class:`~ledger.report.Report` whose errors are hard rule violations and whose warnings are
+an :class:`~ledger.report.AuditReport` whose errors are hard rule violations and whose warnings are
 soft ones, each with the CSV line it came from.
 """
 
@@ -17,13 +17,13 @@ from ledger.importers.aep_pv import PvRow, read_pv, read_pv_header
 from ledger.importers.aep_turnout import TurnoutRow, read_turnout, turnout_time
 from ledger.importers.manifest import election_for_header, read_manifest
 from ledger.records import Election, Record
-from ledger.report import Report
+from ledger.report import AuditReport
 from ledger.rules import RuleChecker
 
 FORMATS = ("aep-pv", "aep-turnout")
 
 
-def validate_pv(path: str | Path, *, tz: str, manifest: Election | None = None) -> Report:
+def validate_pv(path: str | Path, *, tz: str, manifest: Election | None = None) -> AuditReport:
     """Check every row of a PV file against its rule set and the cross-record rules.
 
     Without ``manifest`` the competitors are the file's own ``-voturi`` columns.
@@ -41,7 +41,7 @@ def validate_pv(path: str | Path, *, tz: str, manifest: Election | None = None) 
 
 
 def validate_turnout(path: str | Path, *, tz: str, at: str | None = None,
-                     age_detail: bool = False) -> Report:
+                     age_detail: bool = False) -> AuditReport:
     """Check every row of a turnout snapshot against the turnout rules.
 
     Raises:
@@ -59,9 +59,9 @@ def validate_turnout(path: str | Path, *, tz: str, at: str | None = None,
 
 
 def _run(path: str | Path, fmt: str, election: Election,
-         rows: Iterable[tuple[int, str, Record]], started: float) -> Report:
+         rows: Iterable[tuple[int, str, Record]], started: float) -> AuditReport:
     checker = RuleChecker(election)
-    report = Report()
+    report = AuditReport()
     name = str(path)
     stations: dict[str, int] = {}
     count = 0
@@ -84,7 +84,7 @@ def _run(path: str | Path, fmt: str, election: Election,
 
 
 def validate_file(path: str | Path, *, fmt: str, tz: str, at: str | None = None,
-                  manifest: str | Path | None = None, age_detail: bool = False) -> Report:
+                  manifest: str | Path | None = None, age_detail: bool = False) -> AuditReport:
     """Validate ``path`` as ``fmt`` (one of :data:`FORMATS`); ``manifest`` is a JSON manifest.
 
     Raises:
