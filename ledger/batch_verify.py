@@ -1,33 +1,40 @@
-"""Ed25519 checks of many entries on all cores (signature checks dominate an audit's cost).
+"""Ed25519 checks of many entries on all cores: the one pipeline the publisher and auditor share.
 
-The auditor's process finds, in log order, the public key each entry must verify with; worker
-processes take a chunk of a few thousand entries in one piece (their bytes end to end, their
-lengths, their keys), cut each entry's signed message out of it themselves and send back one
-verdict per entry. So what crosses between processes is a few large objects per chunk, not
-thousands of small ones. Verification is :func:`ledger.signing.is_valid_signature`, so the answer
-is exactly the one :func:`ledger.signing.verify_signature` gives.
+The checking process finds, in log order, the public key each entry must verify with
+(:meth:`~ledger.checker.EntryChecker.signature_keys`); worker processes take a chunk of entries in
+one piece (their bytes end to end, their lengths, their keys), cut each entry's signed message out
+of it themselves and send back one verdict per entry. What crosses between processes is a few
+large objects per chunk, not thousands of small ones. :func:`verified_chunks` keeps a bounded
+number of chunks with the workers while the caller checks the oldest one. Verification is
+:func:`ledger.signing.is_valid_signature`: exactly the answer
+:func:`ledger.signing.verify_signature` gives.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.pool import Pool
 from types import TracebackType
+from typing import Protocol
 
 from ledger.entries import envelope_parts
 from ledger.signing import is_valid_signature
 
-#: (public key, signed message, signature), or None for an entry with nothing to check.
-Job = tuple[bytes, bytes, bytes] | None
-#: Per job or entry: the signature verifies (True), does not (False), or was not checked (None).
+#: Per entry: the signature verifies (True), does not (False), or was not checked (None).
 Results = list[bool | None]
 
 
-def check_jobs(jobs: Sequence[Job]) -> Results:
-    """Run each job's Ed25519 check; None stays None. Runs in a worker process."""
-    return [None if job is None else is_valid_signature(*job) for job in jobs]
+class KeyFinder(Protocol):
+    """What the pipeline needs of the entry checker: the signed-message prefix and, in log
+    order, each entry's public key (None: the checker will refuse the entry first)."""
+
+    @property
+    def message_prefix(self) -> bytes: ...
+
+    def signature_keys(self, datas: Sequence[bytes]) -> list[bytes | None]: ...
 
 
 def check_entries(
@@ -56,7 +63,7 @@ def default_workers() -> int:
 
 
 class SignaturePool:
-    """A pool of worker processes checking chunks of jobs; results come back per chunk."""
+    """A pool of worker processes checking chunks of entries; results come back per chunk."""
 
     def __init__(self, workers: int) -> None:
         if workers < 1:
@@ -67,10 +74,6 @@ class SignaturePool:
         self.workers = workers
         self._pool: Pool | None = context.Pool(processes=workers)
 
-    def submit(self, jobs: Sequence[Job]) -> Callable[[], Results]:
-        """Start checking ``jobs``; the returned function waits for and returns the results."""
-        return self._apply(check_jobs, (list(jobs),))
-
     def submit_entries(
         self, prefix: bytes, entries: Sequence[bytes], keys: Sequence[bytes | None]
     ) -> Callable[[], Results]:
@@ -78,15 +81,11 @@ class SignaturePool:
         :func:`check_entries`); the returned function waits for and returns the verdicts."""
         if len(entries) != len(keys):
             raise ValueError(f"{len(entries)} entries but {len(keys)} keys")
-        lengths = [len(entry) for entry in entries]
-        return self._apply(check_entries, (prefix, b"".join(entries), lengths, list(keys)))
-
-    def _apply(
-        self, task: Callable[..., Results], args: tuple[object, ...]
-    ) -> Callable[[], Results]:
         if self._pool is None:
             raise ValueError("the signature pool is closed")
-        return self._pool.apply_async(task, args).get
+        lengths = [len(entry) for entry in entries]
+        args = (prefix, b"".join(entries), lengths, list(keys))
+        return self._pool.apply_async(check_entries, args).get
 
     def close(self) -> None:
         """Stop the workers (idempotent)."""
@@ -102,3 +101,31 @@ class SignaturePool:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def verified_chunks(
+    checker: KeyFinder, chunks: Iterable[list[bytes]], pool: SignaturePool | None,
+    *, in_flight: int,
+) -> Iterator[tuple[list[bytes], Results | None]]:
+    """Each chunk of entries with its signature verdicts, in order (None: no pool; the checker
+    verifies them itself).
+
+    A chunk's keys are looked up, and it goes to the workers, before the chunks ahead of it are
+    checked (the key of a station registered earlier in the log may come from a station record
+    of a chunk not yet checked: :meth:`KeyFinder.signature_keys` learns it in log order). At most
+    ``in_flight`` chunks wait with the workers while the caller checks the oldest.
+    """
+    if pool is None:
+        for chunk in chunks:
+            yield chunk, None
+        return
+    prefix = checker.message_prefix
+    waiting: deque[tuple[list[bytes], Callable[[], Results]]] = deque()
+    for chunk in chunks:
+        waiting.append((chunk, pool.submit_entries(prefix, chunk, checker.signature_keys(chunk))))
+        if len(waiting) > in_flight:
+            oldest, wait = waiting.popleft()
+            yield oldest, wait()
+    while waiting:
+        oldest, wait = waiting.popleft()
+        yield oldest, wait()

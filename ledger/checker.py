@@ -62,10 +62,7 @@ from ledger.signing import is_valid_signature
 
 STATE_VERSION = 1
 
-#: (public key, signed message, signature): one Ed25519 check, for a batch verifier.
-SignatureJob = tuple[bytes, bytes, bytes]
-
-__all__ = ["BlockState", "CheckedEntry", "EntryChecker", "SignatureJob"]
+__all__ = ["BlockState", "CheckedEntry", "EntryChecker"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -130,30 +127,11 @@ class EntryChecker:
 
     # --- batch signatures ------------------------------------------------------------------------
 
-    def signature_job(self, data: bytes) -> SignatureJob | None:
-        """The Ed25519 check entry ``data`` needs, or None when :meth:`check` will refuse it first.
-
-        Call it in log order: the public key comes from the registry, or from a station record
-        seen earlier in the same batch (a key id names one key, so that is the key to use).
-        """
-        parts = envelope_parts(data)
-        if parts is None:  # not the canonical envelope: check() refuses it
-            return None
-        body, key, sig = parts
-        if key == self.registry.publisher_key_id:
-            public_key: bytes | None = self.publisher.public_key
-            self._learn_key(body)
-        else:
-            owner = self.registry.signer_for(key)
-            public_key = owner.public_key if owner else self._pending_keys.get(key)
-        if public_key is None:
-            return None
-        return public_key, self._prefix + body, sig
-
     def signature_keys(self, datas: Sequence[bytes]) -> list[bytes | None]:
         """For each entry, the public key its signature must verify with, or None when
-        :meth:`check` will refuse it first: :meth:`signature_job`'s key, for a batch verifier
-        that cuts the messages out of the entries itself. Call it in log order."""
+        :meth:`check` will refuse it first, for a batch verifier that cuts the messages out of
+        the entries itself. Call it in log order: the key comes from the registry, or from a
+        station record seen earlier in the same batch (a key id names one key)."""
         publisher_id = self.registry.publisher_key_id
         signer_for = self.registry.signer_for
         pending = self._pending_keys
@@ -189,8 +167,8 @@ class EntryChecker:
     ) -> CheckedEntry:
         """Check entry ``index`` (its bytes as stored or published) against everything before it.
 
-        ``signature_ok`` is the verdict of a batch check with :meth:`signature_job` or
-        :meth:`signature_keys` (None: check it here). Errors are returned, not raised, each
+        ``signature_ok`` is the verdict of a batch check with :meth:`signature_keys` (None:
+        check it here). Errors are returned, not raised, each
         located by index, kind and station.
         """
         if index != self._tree.size:

@@ -33,7 +33,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.hashing import leaf_hash
-from ledger.log_state import CheckerKeeper, Verdicts
+from ledger.log_state import CheckerKeeper
 from ledger.merkle import (
     consistency_proof_from_nodes,
     inclusion_proof_from_nodes,
@@ -389,10 +389,10 @@ class Ledger:
         warnings: list[Finding] = []
         in_batch: dict[bytes, int] = {}
         try:
-            for position, data in enumerate(datas):
+            for position, (data, ok) in enumerate(zip(datas, verdicts, strict=True)):
                 if progress is not None and position % _PROGRESS_EVERY == 0:
                     progress(position, len(datas))
-                checked = self._check_new(checker, data, verdicts, position, in_batch)
+                checked = self._check_new(checker, data, ok, in_batch)
                 if checked.errors:
                     rejected.append(Rejected(position=position, errors=tuple(checked.errors)))
                     if stop_on_error:
@@ -421,8 +421,8 @@ class Ledger:
             raise StoreError(f"ledger {self.store.path} is open read-only")
         return self.checker
 
-    def _check_new(self, checker: EntryChecker, data: bytes, verdicts: Verdicts,
-                   position: int, in_batch: dict[bytes, int]) -> CheckedEntry:
+    def _check_new(self, checker: EntryChecker, data: bytes, signature_ok: bool | None,
+                   in_batch: dict[bytes, int]) -> CheckedEntry:
         block = _block_of(data) if _BLOCK_KIND in data else None
         if block is not None:
             # Blocks are sealed, not appended: only seal() signs the checkpoint a block needs.
@@ -431,7 +431,7 @@ class Ledger:
             checked.errors.append(ChainError("block entries are made by seal(), not appended",
                                              code="block-appended"))
         else:
-            checked = checker.check(checker.size, data, signature_ok=verdicts(position))
+            checked = checker.check(checker.size, data, signature_ok=signature_ok)
         if checked.errors:
             earlier = self._copy_of(checked, in_batch)
             if earlier is not None:

@@ -12,9 +12,9 @@ entries while the workers check the next ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 
-from ledger.batch_verify import Results, SignaturePool, default_workers
+from ledger.batch_verify import SignaturePool, default_workers, verified_chunks
 from ledger.checker import EntryChecker
 from ledger.codec import decode_value, encode_value
 from ledger.errors import MalformedError, StoreCorruptError
@@ -30,11 +30,10 @@ STATE_PER_STATION = 16
 PARALLEL_MIN_SIGNATURES = 64
 #: Signatures per task sent to a worker: small, so the checker starts early.
 _CHUNK = 64
+#: Chunks with the workers ahead of the one being checked.
+_IN_FLIGHT = 256
 #: Bounds for decoding our own checker state (it grows with the number of stations).
 _STATE_LIMITS: dict[str, int] = {"max_size": 1 << 31, "max_items": 1 << 26}
-
-#: Verdict of batch item ``position``: True / False from the pool, or None (check it inline).
-Verdicts = Callable[[int], bool | None]
 
 
 def state_interval(checker: EntryChecker) -> int:
@@ -87,10 +86,9 @@ class CheckerKeeper:
 
     def _replay(self, checker: EntryChecker, size: int) -> None:
         datas = list(self.store.iter_entries(checker.size, size))
-        verdicts = self.verdicts(checker, datas)
-        for position, data in enumerate(datas):
+        for data, ok in zip(datas, self.verdicts(checker, datas), strict=True):
             index = checker.size
-            checked = checker.check(index, data, signature_ok=verdicts(position))
+            checked = checker.check(index, data, signature_ok=ok)
             if checked.errors:
                 raise StoreCorruptError(f"ledger {self.store.path}: stored entry {index} no "
                                         f"longer passes the checks: {checked.errors[0]}")
@@ -98,11 +96,19 @@ class CheckerKeeper:
             raise StoreCorruptError(f"ledger {self.store.path}: replayed entries give another "
                                     "root than the stored tree")
 
-    def verdicts(self, checker: EntryChecker, datas: Sequence[bytes]) -> Verdicts:
-        """Start checking the signatures of a batch (see :func:`signature_verdicts`)."""
-        return signature_verdicts(checker, datas, self._signature_pool)
+    def verdicts(self, checker: EntryChecker, datas: Sequence[bytes]) -> Iterator[bool | None]:
+        """Each entry's signature verdict, in order (None: the checker verifies it itself).
+
+        Call before checking the batch; large batches go to the worker pool in chunks, so
+        checking the first entries overlaps with the workers checking the chunks after them.
+        """
+        pool = self._signature_pool() if len(datas) >= PARALLEL_MIN_SIGNATURES else None
+        chunks = (list(datas[i:i + _CHUNK]) for i in range(0, len(datas), _CHUNK))
+        for chunk, results in verified_chunks(checker, chunks, pool, in_flight=_IN_FLIGHT):
+            yield from results if results is not None else [None] * len(chunk)
 
     def _signature_pool(self) -> SignaturePool | None:
+        """The pool, started on first use; None on a single core."""
         if self._pool is None and default_workers() >= 2:
             self._pool = SignaturePool(default_workers())
         return self._pool
@@ -126,42 +132,3 @@ class CheckerKeeper:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             pool.close()
-
-
-def signature_verdicts(
-    checker: EntryChecker, datas: Sequence[bytes],
-    pool: Callable[[], SignaturePool | None] = lambda: None,
-) -> Verdicts:
-    """Submit the batch's signature checks to ``pool()`` in chunks; return the verdict getter.
-
-    Call before checking the batch: keys come from the registry and from station records
-    earlier in the batch. The getter waits for the chunk of the item asked for, so checking
-    entries in order overlaps with the workers checking the chunks after it. Small batches
-    (or no pool) get None for every item: the checker verifies them itself.
-    """
-    if len(datas) < PARALLEL_MIN_SIGNATURES or default_workers() < 2:
-        return _inline
-    workers = pool()
-    if workers is None:
-        return _inline
-    chunk, prefix = _CHUNK, checker.message_prefix
-    # Each chunk goes to the workers as soon as its keys are found, so they start at once; they
-    # cut the signed messages out of the entries themselves.
-    waits = []
-    for start in range(0, len(datas), chunk):
-        part = datas[start:start + chunk]
-        waits.append(workers.submit_entries(prefix, part, checker.signature_keys(part)))
-    results: dict[int, Results] = {}
-
-    def verdict(position: int) -> bool | None:
-        number = position // chunk
-        if number not in results:
-            results.clear()  # chunks are asked for in order: keep one
-            results[number] = waits[number]()
-        return results[number][position % chunk]
-
-    return verdict
-
-
-def _inline(_position: int) -> bool | None:
-    return None

@@ -13,14 +13,13 @@ from __future__ import annotations
 import os
 import time
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 from ledger.audit_state import AuditState, load_state, save_state
-from ledger.batch_verify import Results, SignaturePool, default_workers
+from ledger.batch_verify import Results, SignaturePool, default_workers, verified_chunks
 from ledger.checker import EntryChecker
 from ledger.checkpoints import Checkpoint, check_origin, open_ledger_checkpoint, parse_checkpoint
 from ledger.errors import (
@@ -328,30 +327,22 @@ class _Audit:
             for chunk in chunks:
                 self._consume(checker, tiles, chunk, None, size)
             return
-        inflight: deque[tuple[list[bytes], Callable[[], Results]]] = deque()
         with SignaturePool(count) as pool:
-            try:
-                prefix = checker.message_prefix
-                for chunk in chunks:
-                    keys = checker.signature_keys(chunk)
-                    inflight.append((chunk, pool.submit_entries(prefix, chunk, keys)))
-                    if len(inflight) > IN_FLIGHT_PER_WORKER * count:
-                        self._consume(checker, tiles, *inflight.popleft(), size)
-            finally:
-                while inflight:
-                    self._consume(checker, tiles, *inflight.popleft(), size)
+            in_flight = IN_FLIGHT_PER_WORKER * count
+            for chunk, results in verified_chunks(checker, chunks, pool, in_flight=in_flight):
+                self._consume(checker, tiles, chunk, results, size)
 
     def _consume(
         self,
         checker: EntryChecker,
         tiles: TileAudit | None,
         chunk: list[bytes],
-        results: Callable[[], Results] | None,
+        results: Results | None,
         size: int,
     ) -> None:
         """Steps 1-5 over one chunk, the entries that follow those checked so far, with their
         signature verdicts (None: checked here)."""
-        verdicts = [None] * len(chunk) if results is None else results()
+        verdicts = [None] * len(chunk) if results is None else results
         check = checker.check
         kinds = self.report.records_by_kind
         first = checker.size

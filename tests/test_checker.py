@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ledger.checker import EntryChecker
 from ledger.codec import decode_value, encode_value
+from ledger.entries import envelope_parts
 from ledger.errors import MalformedError
 from ledger.hashing import leaf_hash
 from ledger.notes import verifier_key_for
@@ -151,11 +152,13 @@ def test_publisher_key_must_be_named_after_the_origin() -> None:
 # --- batch signatures ------------------------------------------------------------------------
 
 
-def test_signature_jobs_made_ahead_of_checking_verify_every_entry() -> None:
+def test_signature_keys_found_ahead_of_checking_verify_every_entry() -> None:
     checker = new_checker()
     datas = entries(str(VALID))
-    jobs = [checker.signature_job(d) for d in datas]  # station keys registered in the same batch
-    verdicts = [job is not None and is_valid_signature(*job) for job in jobs]
+    keys = checker.signature_keys(datas)  # station keys registered in the same batch
+    verdicts = [key is not None and is_valid_signature(key, checker.message_prefix + body, sig)
+                for key, (body, _key, sig) in zip(keys, map(envelope_parts_of, datas),
+                                                  strict=True)]
     assert all(verdicts)
     for index, (data, ok) in enumerate(zip(datas, verdicts, strict=True)):
         assert checker.check(index, data, signature_ok=ok).ok
@@ -169,12 +172,18 @@ def test_a_failed_batch_signature_is_a_signature_error() -> None:
     ]
 
 
-def test_signature_job_of_an_unknown_key_is_none() -> None:
+def test_signature_key_of_an_unknown_signer_is_none() -> None:
     stranger = Signer(bytes(range(32)))
     body = decode_entry_record(entries()[12])[0].body
     entry = Entry(body=body, key=stranger.key_id, sig=bytes(64))
-    assert new_checker().signature_job(encode_entry(entry)) is None
-    assert new_checker().signature_job(b"not an entry") is None
+    assert new_checker().signature_keys([encode_entry(entry), b"not an entry"]) == [None, None]
+
+
+def envelope_parts_of(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """(body, key id, signature) of a canonical entry."""
+    parts = envelope_parts(data)
+    assert parts is not None
+    return parts
 
 
 # --- the state file --------------------------------------------------------------------------
