@@ -24,9 +24,9 @@ from ledger.notes import (
     open_note,
     parse_decimal,
 )
+from ledger.proofs import MAX_TREE_SIZE
 
 MAX_ROOT_SIZE = 64
-MAX_TREE_SIZE = (1 << 64) - 1
 #: tlog-cosignature's ML-DSA message holds the origin in 1..255 bytes: our profile's limit too.
 MAX_ORIGIN_SIZE = 255
 

@@ -27,7 +27,8 @@ MAX_DEPTH = 8
 _repack = msgpack.Packer(use_bin_type=True).pack
 
 _INT_MIN = -(2**63)
-_UINT_MAX = 2**64 - 1
+#: Largest integer a value holds (MessagePack uint64).
+UINT_MAX = 2**64 - 1
 _ENCODE_DEPTH = 64
 
 
@@ -185,7 +186,7 @@ def _canonical(value: Any, depth: int) -> Any:
     if t is str or t is bool or t is bytes:
         return value
     if t is int:
-        if not _INT_MIN <= value <= _UINT_MAX:
+        if not _INT_MIN <= value <= UINT_MAX:
             raise ValueError(f"integer {value} is outside the 64-bit range")
         return value
     if depth >= _ENCODE_DEPTH:

@@ -12,14 +12,12 @@ from typing import Any
 
 from ledger.codec import decode_value
 from ledger.errors import MalformedError, SignatureError
-from ledger.hashing import entry_signed_message, key_id
-from ledger.signing import Signer, verify_signature
+from ledger.hashing import KEY_ID_SIZE, entry_signed_message, key_id
+from ledger.signing import SIGNATURE_SIZE, Signer, verify_signature
 
 #: Largest entry: tlog-tiles entry bundles carry a 16-bit length (DESIGN.md section 3).
 MAX_ENTRY_SIZE = 65_535
 ENTRY_VERSION = 1
-KEY_ID_SIZE = 32
-SIGNATURE_SIZE = 64
 
 _ENTRY_KEYS = frozenset({"body", "key", "sig", "v"})
 # The canonical entry, byte for byte: {"body": bin, "key": bin 32, "sig": bin 64, "v": 1}.

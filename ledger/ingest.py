@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import InputError, VerificationError, Where
+from ledger.importers import FORMATS
 from ledger.importers.aep_pv import import_pv
 from ledger.importers.aep_turnout import import_turnout, turnout_time
 from ledger.importers.stations import StationInfo
@@ -29,7 +30,6 @@ from ledger.log import AppendResult, Ledger
 from ledger.records import Record, Report, Turnout, encode_entry, sign_record
 from ledger.report import Finding
 
-FORMATS = ("aep-pv", "aep-turnout")
 Progress = Callable[[int, int], None]
 
 

@@ -32,7 +32,7 @@ from ledger.errors import (
     StoreError,
     VerificationError,
 )
-from ledger.hashing import leaf_hash
+from ledger.hashing import LEDGER_FORMAT, leaf_hash
 from ledger.log_state import CheckerKeeper
 from ledger.merkle import (
     consistency_proof_from_nodes,
@@ -60,7 +60,6 @@ from ledger.store import Commit, LookupKey, NewEntry, Store
 META_ORIGIN = "origin"
 META_VKEY = "vkey"
 META_LEDGER_FORMAT = "ledger_format"
-LEDGER_FORMAT = b"election-ledger/v1"
 _PROGRESS_EVERY = 1000
 #: The msgpack bytes of ``"kind": "block"``: a cheap pre-filter before decoding.
 _BLOCK_KIND = b"\xa4kind\xa5block"
@@ -119,7 +118,8 @@ class Ledger:
         """Wrap an open store; use :meth:`create` or :meth:`open`."""
         self.store = store
         origin, vkey = store.meta(META_ORIGIN), store.meta(META_VKEY)
-        if origin is None or vkey is None or store.meta(META_LEDGER_FORMAT) != LEDGER_FORMAT:
+        stored_format = store.meta(META_LEDGER_FORMAT)
+        if origin is None or vkey is None or stored_format != LEDGER_FORMAT.encode():
             raise StoreCorruptError(f"ledger {store.path} has no origin, key or format record")
         self.origin = origin.decode("utf-8")
         try:
@@ -163,7 +163,7 @@ class Ledger:
         meta = {
             META_ORIGIN: origin.encode("utf-8"),
             META_VKEY: str(vkey).encode("utf-8"),
-            META_LEDGER_FORMAT: LEDGER_FORMAT,
+            META_LEDGER_FORMAT: LEDGER_FORMAT.encode(),
         }
         initial = Commit(size=0, entries=(_new_entry(checked, data, None),),
                          state=encode_value(checker.to_value()), root=checker.root())

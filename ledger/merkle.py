@@ -6,7 +6,6 @@ of leaf hashes, or from a :data:`NodeReader` over stored perfect-subtree hashes 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
@@ -25,14 +24,13 @@ __all__ = [
     "perfect_nodes_completed_by_append",
     "root",
     "root_from_nodes",
+    "subtree_root",
 ]
 
 #: Returns the hash of the perfect subtree at (level, index): leaves [index*2**level,
 #: (index+1)*2**level). Level 0 is the leaf hashes.
 NodeReader = Callable[[int, int], bytes]
 
-_sha256 = hashlib.sha256
-_NODE = b"\x01"
 
 
 class PerfectNode(NamedTuple):
@@ -58,15 +56,17 @@ def _check_hashes(leaf_hashes: Sequence[bytes], size: int) -> None:
             raise ValueError(f"leaf hash {i} is {len(leaf_hashes[i])} bytes, want {HASH_SIZE}")
 
 
-def _root_of(level: list[bytes]) -> bytes:
-    """Root of a non-empty list of hashes, level by level; a lone last node moves up unchanged.
+def subtree_root(hashes: Sequence[bytes]) -> bytes:
+    """Root over a non-empty run of hashes, level by level; a lone last node moves up unchanged.
 
-    This is RFC 9162's MTH: the left subtree always holds the largest power of two.
+    This is RFC 9162's MTH: the left subtree always holds the largest power of two (for 2**k
+    hashes, the root of that perfect subtree).
     """
+    level = list(hashes)
     while len(level) > 1:
         odd = level[-1] if len(level) & 1 else None
         level = [
-            _sha256(_NODE + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)
+            node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=False)
         ]
         if odd is not None:
             level.append(odd)
@@ -79,7 +79,7 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     _check_hashes(leaf_hashes, size)
     if size == 0:
         return EMPTY_ROOT
-    return _root_of(list(leaf_hashes))
+    return subtree_root(leaf_hashes)
 
 
 def _list_reader(leaf_hashes: Sequence[bytes]) -> NodeReader:
@@ -87,7 +87,7 @@ def _list_reader(leaf_hashes: Sequence[bytes]) -> NodeReader:
 
     def read(level: int, index: int) -> bytes:
         start = index << level
-        return _root_of(list(leaf_hashes[start : start + (1 << level)]))
+        return subtree_root(leaf_hashes[start : start + (1 << level)])
 
     return read
 
@@ -106,7 +106,7 @@ def _range_hash(read: NodeReader, start: int, end: int) -> bytes:
             pos += 1 << level
     acc = parts[-1]
     for left in reversed(parts[:-1]):
-        acc = _sha256(_NODE + left + acc).digest()
+        acc = node_hash(left, acc)
     return acc
 
 
@@ -251,7 +251,7 @@ class CompactRange:
         acc = leaf_hash
         bits = self._size
         while bits & 1:
-            acc = _sha256(_NODE + stack.pop() + acc).digest()
+            acc = node_hash(stack.pop(), acc)
             bits >>= 1
         stack.append(acc)
         self._size += 1
@@ -274,7 +274,7 @@ class CompactRange:
         level = 0
         out = [PerfectNode(0, index, acc)]
         while index & 1:
-            acc = _sha256(_NODE + stack.pop() + acc).digest()
+            acc = node_hash(stack.pop(), acc)
             index >>= 1
             level += 1
             out.append(PerfectNode(level, index, acc))
@@ -289,7 +289,7 @@ class CompactRange:
         stack = self._hashes
         acc = stack[-1]
         for left in reversed(stack[:-1]):
-            acc = _sha256(_NODE + left + acc).digest()
+            acc = node_hash(left, acc)
         return acc
 
     def copy(self) -> CompactRange:

@@ -7,11 +7,10 @@ section 4: valid only with an empty proof and an old root of SHA-256("").
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from ledger.errors import ConsistencyError, ProofError, RootMismatchError
-from ledger.hashing import EMPTY_ROOT, HASH_SIZE
+from ledger.hashing import EMPTY_ROOT, HASH_SIZE, node_hash
 
 __all__ = [
     "MAX_TREE_SIZE",
@@ -24,14 +23,6 @@ __all__ = [
 
 #: Tree sizes are uint64 (C2SP tlog-checkpoint); larger ones are refused.
 MAX_TREE_SIZE = 2**64 - 1
-
-_sha256 = hashlib.sha256
-_NODE = b"\x01"
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return _sha256(_NODE + left + right).digest()
-
 
 def _check_int(name: str, value: int) -> None:
     """Reject a non-int (caller mistake) or a value outside 0..2**64-1 (bad proof input)."""
@@ -88,12 +79,12 @@ def root_from_inclusion_proof(
     fn, sn, r = index, size - 1, leaf_hash
     for p in proof:
         if fn & 1 or fn == sn:
-            r = _node(p, r)
+            r = node_hash(p, r)
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
         else:
-            r = _node(r, p)
+            r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
     return r
@@ -164,13 +155,13 @@ def verify_consistency(
     fr = sr = path[0]
     for c in path[1:]:
         if fn & 1 or fn == sn:
-            fr = _node(c, fr)
-            sr = _node(c, sr)
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
         else:
-            sr = _node(sr, c)
+            sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
     if fr != root1:

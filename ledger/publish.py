@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ledger.atomicfile import fsync_dir, replace_file
 from ledger.checkpoints import open_checkpoint
 from ledger.errors import RootMismatchError, Where
+from ledger.hashing import LEDGER_FORMAT
 from ledger.notes import parse_verifier_key
 from ledger.records import Block, decode_entry_record
 from ledger.sources import CHECKPOINT_FILE, LEDGER_JSON, LedgerDirSource, Source, open_source
@@ -27,7 +28,6 @@ from ledger.tiles import TileBuilder, TileBytes
 if TYPE_CHECKING:
     from ledger.log import Ledger
 
-LEDGER_FORMAT = "election-ledger/v1"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.checkpoints import (
-    MAX_TREE_SIZE,
     Checkpoint,
     SignedCheckpoint,
     open_ledger_checkpoint,
@@ -30,7 +29,7 @@ from ledger.notes import (
     parse_decimal,
     parse_unverified_note,
 )
-from ledger.proofs import verify_inclusion
+from ledger.proofs import MAX_TREE_SIZE, verify_inclusion
 from ledger.records import (
     MAX_ENTRY_SIZE,
     Entry,

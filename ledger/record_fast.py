@@ -14,12 +14,11 @@ from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
-from ledger.codec import unpack_shortest
+from ledger.codec import UINT_MAX, unpack_shortest
 from ledger.errors import MalformedError
 from ledger.record_types import (
     COUNTS_OPTIONAL,
     COUNTS_REQUIRED,
-    UINT_MAX,
     Record,
     Registered,
     Report,

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar, TypeAlias
 
+from ledger.codec import UINT_MAX
 from ledger.errors import MalformedError, Where
-from ledger.hashing import key_id
+from ledger.hashing import HASH_SIZE, KEY_ID_SIZE, key_id
+from ledger.signing import PUBLIC_KEY_SIZE
 
 #: The rule sets a category may name (DESIGN.md section 8).
 RULE_SETS = frozenset({"presidential", "local", "parliamentary", "european", "mail", "referendum"})
@@ -24,12 +26,7 @@ COUNTS_REQUIRED = frozenset({"LP", "LS", "UM", "LT"})
 COUNTS_OPTIONAL = frozenset({"LSC", "LC"})
 _COUNTS_ALL = COUNTS_REQUIRED | COUNTS_OPTIONAL
 
-KEY_ID_SIZE = 32
-PUBLIC_KEY_SIZE = 32
-#: Largest integer a record holds (MessagePack uint64).
-UINT_MAX = 2**64 - 1
-ATTACHMENT_SIZE = 32
-HASH_SIZE = 32
+ATTACHMENT_SIZE = HASH_SIZE
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _STATION_ID = re.compile(r"\S+")

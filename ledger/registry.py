@@ -14,7 +14,8 @@ from typing import Any
 
 from ledger.errors import MalformedError, SignatureError, Where
 from ledger.hashing import key_id
-from ledger.record_types import PUBLIC_KEY_SIZE, Election, Record, Report, Revoke, Station, Turnout
+from ledger.record_types import Election, Record, Report, Revoke, Station, Turnout
+from ledger.signing import PUBLIC_KEY_SIZE
 
 #: Record kinds only the publisher signs.
 PUBLISHER_KINDS = frozenset({"election", "station", "revoke", "block"})

@@ -11,26 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: AEP ``report_type_category_code`` -> rule set (DESIGN.md section 8).
-AEP_CATEGORY_RULES: Mapping[str, str] = {
-    "PRSD": "presidential",
-    "PRSD_C": "mail",
-    "S_C": "mail",
-    "CD_C": "mail",
-    "S": "parliamentary",
-    "CD": "parliamentary",
-    "P": "local",
-    "CL": "local",
-    "CJ": "local",
-    "PCJ": "local",
-    "CGMB_BEC": "local",
-    "PG_BEC": "local",
-    "EUP": "european",
-    "REFL1": "referendum",
-    "REFL2": "referendum",
-    "REFL3": "referendum",
-}
-
 _VOTES = "sum(votes)"
 _TOKEN = re.compile(r"\s*(sum\(votes\)|>=|<=|=|[-+()]|[a-z][0-9]*|[0-9]+)")
 

@@ -16,7 +16,7 @@ from typing import Any
 from ledger.errors import RuleError, Where
 from ledger.record_types import STAGES, Category, Election, Record, Report, Turnout
 from ledger.report import Finding
-from ledger.rule_sets import AEP_CATEGORY_RULES, RULE_SETS, Rule, RuleSet, compile_rule
+from ledger.rule_sets import RULE_SETS, Rule, RuleSet, compile_rule
 from ledger.rule_state import parse_state
 
 # Rule texts of the rules that span records or all rule sets (DESIGN.md 8, "all" and turnout).
@@ -335,7 +335,6 @@ def _registered_text(registered: tuple[int, int | None]) -> str:
 
 
 __all__ = [
-    "AEP_CATEGORY_RULES",
     "RULE_SETS",
     "Rule",
     "RuleChecker",

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.errors import MalformedError, RootMismatchError, VerificationError, Where
-from ledger.hashing import HASH_SIZE, leaf_hash, node_hash
+from ledger.hashing import HASH_SIZE, leaf_hash
+from ledger.merkle import subtree_root
 from ledger.sources import Source
 from ledger.tiles import (
     TILE_HEIGHT,
@@ -28,13 +29,6 @@ from ledger.tiles import (
     format_entry_bundle,
     format_hash_tile,
 )
-
-
-def _perfect_root(hashes: Sequence[bytes]) -> bytes:
-    level = list(hashes)
-    while len(level) > 1:
-        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
-    return level[0]
 
 
 def _mismatch(ref: TileId | BundleId, detail: str, index: int | None) -> MalformedError:
@@ -135,7 +129,7 @@ class TileAudit:
                 return
             index = (self.size >> (TILE_HEIGHT * level)) // TILE_WIDTH - 1
             self._compare(TileId(level=level, index=index), row, required=True)
-            node = _perfect_root(row)
+            node = subtree_root(row)
             self.rows[level] = []
             level += 1
 

@@ -12,13 +12,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from ledger.entries import MAX_ENTRY_SIZE
 from ledger.errors import MalformedError, Where
 from ledger.hashing import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
+from ledger.merkle import subtree_root
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 MAX_LEVEL = 63
-MAX_ENTRY_SIZE = 0xFFFF
 #: Byte limits on anything read from a source (a full tile, a bundle of 256 maximal entries).
 MAX_TILE_BYTES = TILE_WIDTH * HASH_SIZE
 MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE)
@@ -310,14 +311,6 @@ def _first_difference(a: Sequence[bytes], b: Sequence[bytes]) -> int:
 # --- building tiles from entries ------------------------------------------------------------
 
 
-def _perfect_root(hashes: Sequence[bytes]) -> bytes:
-    """Root of a perfect subtree whose 2**k bottom hashes are given."""
-    level = list(hashes)
-    while len(level) > 1:
-        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
-    return level[0]
-
-
 TileBytes = tuple[TileId | BundleId, bytes]
 
 
@@ -379,7 +372,7 @@ class TileBuilder:
                 return done
             index = (self._size >> (TILE_HEIGHT * level)) // TILE_WIDTH - 1
             done.append((TileId(level=level, index=index), format_hash_tile(row)))
-            carry = _perfect_root(row)
+            carry = subtree_root(row)
             self._rows[level] = []
             level += 1
 
@@ -390,7 +383,7 @@ class TileBuilder:
             pos = 0
             for bit in range(TILE_HEIGHT - 1, -1, -1):
                 if len(row) >> bit & 1:
-                    subtrees.append(_perfect_root(row[pos : pos + (1 << bit)]))
+                    subtrees.append(subtree_root(row[pos : pos + (1 << bit)]))
                     pos += 1 << bit
         if not subtrees:
             return EMPTY_ROOT
@@ -463,7 +456,7 @@ class TileNodeReader:
         first = index << below  # first node at level 8 * tile_level
         tile_index, offset = divmod(first, TILE_WIDTH)
         hashes = self._tile(tile_level, tile_index)
-        return _perfect_root(hashes[offset : offset + (1 << below)])
+        return subtree_root(hashes[offset : offset + (1 << below)])
 
     def _tile(self, level: int, index: int) -> list[bytes]:
         key = (level, index)

@@ -207,7 +207,7 @@ def test_shape_errors_are_found_before_any_hashing(monkeypatch: pytest.MonkeyPat
     def no_hashing(*_: object) -> bytes:
         raise AssertionError("hashed before checking the shape")
 
-    monkeypatch.setattr(ledger.proofs, "_node", no_hashing)
+    monkeypatch.setattr(ledger.proofs, "node_hash", no_hashing)
     proof = ref_path(3, LEAVES[:7])
     for bad in (proof[:-1], [*proof, proof[0]], [proof[0][:31], *proof[1:]]):
         with pytest.raises(ProofError):

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from ledger.codec import decode_value, encode_value
 from ledger.errors import MalformedError, RuleError
+from ledger.importers import AEP_CATEGORY_RULES
 from ledger.records import Category, Election, Registered, Report, Turnout, record_from_json
 from ledger.rules import (
-    AEP_CATEGORY_RULES,
     RULE_SETS,
     RuleChecker,
     Violation,

@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from cli.output import describe, emit_json, json_option, terminal_progress
-from ledger.ingest import FORMATS, ImportResult, import_file
+from ledger.importers import FORMATS
+from ledger.ingest import ImportResult, import_file
 from ledger.keyfiles import StationKeys, read_signer_key
 from ledger.log import Ledger
 from ledger.report import AuditReport

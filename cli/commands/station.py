@@ -9,7 +9,8 @@ import click
 from cli.output import describe, emit_json, json_option, terminal_progress
 from ledger.errors import InputError
 from ledger.hashing import key_id as key_id_of
-from ledger.ingest import FORMATS, read_stations, register_stations, station_public_keys
+from ledger.importers import FORMATS
+from ledger.ingest import read_stations, register_stations, station_public_keys
 from ledger.keyfiles import read_record_json, read_signer_key, read_verifier_key
 from ledger.log import Ledger
 from ledger.records import Station

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from cli.output import emit_json, json_option
-from ledger.importers.validation import FORMATS, validate_file
+from ledger.importers import FORMATS
+from ledger.importers.validation import validate_file
 from ledger.report import AuditReport, Finding
 
 DEFAULT_TZ = "Europe/Bucharest"

@@ -1,0 +1,28 @@
+"""AEP CSV rows -> records: the file forms the authority publishes, and what they name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+#: The file forms the importers read (``--format``).
+FORMATS = ("aep-pv", "aep-turnout")
+
+#: AEP ``report_type_category_code`` -> rule set (docs/records.md).
+AEP_CATEGORY_RULES: Mapping[str, str] = {
+    "PRSD": "presidential",
+    "PRSD_C": "mail",
+    "S_C": "mail",
+    "CD_C": "mail",
+    "S": "parliamentary",
+    "CD": "parliamentary",
+    "P": "local",
+    "CL": "local",
+    "CJ": "local",
+    "PCJ": "local",
+    "CGMB_BEC": "local",
+    "PG_BEC": "local",
+    "EUP": "european",
+    "REFL1": "referendum",
+    "REFL2": "referendum",
+    "REFL3": "referendum",
+}

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ledger.errors import MalformedError
+from ledger.importers import AEP_CATEGORY_RULES
 from ledger.importers.csvfile import (
     CsvFile,
     parse_local_time,
@@ -23,7 +24,7 @@ from ledger.importers.csvfile import (
 )
 from ledger.importers.stations import NCE_CODES, StationInfo, station_id
 from ledger.records import STAGES, Report
-from ledger.rules import AEP_CATEGORY_RULES, RULE_SETS
+from ledger.rules import RULE_SETS
 
 FIXED_COLUMNS = (
     "precinct_county_nce", "precinct_county_name", "precinct_name", "precinct_nr", "uat_name",

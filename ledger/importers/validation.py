@@ -13,14 +13,13 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ledger.importers import FORMATS
 from ledger.importers.aep_pv import PvRow, read_pv, read_pv_header
 from ledger.importers.aep_turnout import TurnoutRow, read_turnout, turnout_time
 from ledger.importers.manifest import election_for_header, read_manifest
 from ledger.records import Election, Record
 from ledger.report import AuditReport
 from ledger.rules import RuleChecker
-
-FORMATS = ("aep-pv", "aep-turnout")
 
 
 def validate_pv(path: str | Path, *, tz: str, manifest: Election | None = None) -> AuditReport:
