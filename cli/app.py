@@ -4,7 +4,8 @@ Each command lives in a module of ``cli.commands`` that knows nothing of this gr
 imports a command's module only when that command runs (or ``--help`` lists it), so ``ledger
 verify`` never loads what only the publisher's commands need (lmdb). Exit status (docs/spec.md,
 "Exit status"): 0 all holds; 1 the input is wrong; 2 bad usage or an input that is not that kind
-of file; 3 the LMDB ledger cannot be opened, is locked, or is corrupt.
+of file; 3 the LMDB ledger cannot be opened, is locked, or is corrupt; 4 a source could not be
+read; 70 an internal error (a bug).
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ from typing import Any
 import click
 
 from cli.output import emit_json
-from ledger.errors import InputError, LedgerError, StoreError, VerificationError
+from ledger.errors import (
+    InputError,
+    LedgerError,
+    SourceUnavailableError,
+    StoreError,
+    VerificationError,
+)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
+EXIT_UNAVAILABLE = 4
+EXIT_INTERNAL = 70
 
 #: Every command: its name and where it lives (``module:attribute`` under ``cli.commands``).
 COMMANDS: dict[str, str] = {
@@ -46,15 +55,24 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: What to do about an error, in this command line's words (the library never names a flag).
+HINTS: dict[str, str] = {
+    "NothingToSealError": "give --empty to seal an empty block",
+}
+
+
 def exit_code_for(error: BaseException) -> int:
-    """Map a library error to its exit status (docs/spec.md, "Exit status")."""
+    """Map an error to its exit status (docs/spec.md, "Exit status"): anything that is not a
+    library error about the input, the store or a source, nor an OS error, is a bug."""
     if isinstance(error, VerificationError):
         return EXIT_FINDINGS
     if isinstance(error, StoreError):
         return EXIT_STORE
-    if isinstance(error, InputError | click.UsageError | OSError | ValueError):
+    if isinstance(error, SourceUnavailableError):
+        return EXIT_UNAVAILABLE
+    if isinstance(error, InputError | click.UsageError | OSError):
         return EXIT_USAGE
-    return EXIT_USAGE
+    return EXIT_INTERNAL
 
 
 def fail(error: BaseException, *, as_json: bool) -> None:
@@ -65,6 +83,9 @@ def fail(error: BaseException, *, as_json: bool) -> None:
         message = f"{where}: {error.strerror}"
     else:
         message = str(error) or type(error).__name__
+    hint = HINTS.get(type(error).__name__)
+    if hint is not None:
+        message = f"{message}; {hint}"
     if as_json:
         emit_json({"ok": False, "error": message, "error_type": type(error).__name__})
     click.echo(f"ledger: error: {message}", err=True)
@@ -118,7 +139,7 @@ class LedgerGroup(click.Group):
                 raise
             click.echo(f"ledger: internal error (a bug, please report it; LEDGER_DEBUG=1 shows "
                        f"the traceback): {type(e).__name__}: {e}", err=True)
-            sys.exit(EXIT_USAGE)
+            sys.exit(EXIT_INTERNAL)
         return None
 
 

@@ -2,7 +2,7 @@
 
 Written atomically by a clean run of ``ledger verify --state FILE`` and read by the next one,
 which then reads only the entries after ``size`` when ``size`` and ``root`` equal those of the
-``--trusted`` checkpoint. The map's keys are documented in docs/spec.md, section "Verification".
+trusted checkpoint. The map's keys are documented in docs/spec.md, section "Verification".
 """
 
 from __future__ import annotations

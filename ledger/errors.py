@@ -1,16 +1,17 @@
 """The one exception hierarchy of election-ledger, split by whose fault a failure is.
 
 ``VerificationError``: do not trust this input (exit 1). ``InputError``: the input is not that
-kind of file at all, or cannot be opened (exit 2). ``StoreError``: our own storage (exit 3).
-Caller mistakes (wrong types, out-of-range arguments to pure functions) are ``ValueError`` or
-``TypeError``.
+kind of file at all, cannot be opened, or asks for something that does not apply (exit 2).
+``StoreError``: our own storage (exit 3). ``SourceUnavailableError``: a source that could not be
+read at all, after bounded retries (exit 4). Caller mistakes (wrong types, out-of-range arguments
+to pure functions) are ``ValueError`` or ``TypeError``: from the command line, they are bugs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The finding categories of DESIGN.md section 7, in the words the JSON report uses.
+#: The finding categories of docs/spec.md ("Findings and the report"), as the JSON report says them.
 CATEGORIES = (
     "signature",
     "keys",
@@ -22,6 +23,11 @@ CATEGORIES = (
     "rules",
     "consistency",
     "rollback",
+    "witness",
+    "equivocation",
+    "log",
+    "store",
+    "source",
 )
 
 
@@ -162,18 +168,14 @@ class RollbackError(VerificationError):
 
 
 class RuleError(VerificationError):
-    """A hard election rule of DESIGN.md section 8 is broken."""
+    """A hard election rule (docs/records.md) is broken."""
 
     default_category = "rules"
     default_code = "rule"
 
 
-class InputError(LedgerError):
-    """A file or source that cannot be opened or is not that kind of file at all (exit 2).
-
-    A CSV with a malformed row, field or number is refused whole with this error, naming the
-    line and column.
-    """
+class LocatedError(LedgerError):
+    """An error about an input, not a finding in it: a message and where (file, line...)."""
 
     def __init__(self, message: str, *, where: Where | None = None) -> None:
         super().__init__(message)
@@ -182,6 +184,15 @@ class InputError(LedgerError):
 
     def __str__(self) -> str:
         return self.where.prefix(self.message)
+
+
+class InputError(LocatedError):
+    """A file or source that cannot be opened or is not that kind of file at all, or a request
+    that does not apply to it (exit 2).
+
+    A CSV with a malformed row, field or number is refused whole with this error, naming the
+    line and column.
+    """
 
 
 class StoreError(LedgerError):
@@ -194,3 +205,8 @@ class StoreLockedError(StoreError):
 
 class StoreCorruptError(StoreError):
     """LMDB reports corruption, or stored bytes do not match what was committed."""
+
+
+class SourceUnavailableError(LocatedError):
+    """A source that could not be read: connection failures, time-outs, HTTP 429 and 5xx after
+    bounded retries (exit 4). Not a finding about the log: nothing it served was wrong."""

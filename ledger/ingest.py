@@ -81,7 +81,7 @@ def read_stations(path: str | Path, fmt: str | None = None) -> list[StationInfo]
     elif kind == "aep-turnout":
         rows = (row.station for row in import_turnout(path, at=0))
     else:
-        raise ValueError(f"unknown format {kind!r}")
+        raise InputError(f"unknown format {kind!r}: expected one of {', '.join(FORMATS)}")
     seen: dict[str, StationInfo] = {}
     for info in rows:
         seen.setdefault(info.id, info)
@@ -158,13 +158,13 @@ def import_file(
     rows: Iterator[tuple[int, str, Record]]
     if kind == "aep-pv":
         if at is not None:
-            raise ValueError("--at applies to aep-turnout only")
+            raise InputError("a snapshot time applies to turnout files only")
         rows = ((r.line, r.station.id, r.report) for r in import_pv(path, tz=tz))
     elif kind == "aep-turnout":
         at_ms = turnout_time(path, at=at, tz=tz)
         rows = ((r.line, r.station.id, r.turnout) for r in import_turnout(path, at=at_ms))
     else:
-        raise ValueError(f"unknown format {kind!r}: expected one of {', '.join(FORMATS)}")
+        raise InputError(f"unknown format {kind!r}: expected one of {', '.join(FORMATS)}")
     name = str(path)
     batch: list[bytes] = []
     lines: list[tuple[int, str]] = []

@@ -23,6 +23,7 @@ from ledger.checkpoints import (
     open_ledger_checkpoint,
 )
 from ledger.codec import encode_value
+from ledger.entries import MAX_ENTRY_SIZE
 from ledger.errors import (
     ChainError,
     InputError,
@@ -65,7 +66,7 @@ _PROGRESS_EVERY = 1000
 _BLOCK_KIND = b"\xa4kind\xa5block"
 
 
-class NothingToSealError(ValueError):
+class NothingToSealError(InputError):
     """A seal without ``allow_empty`` when no entry came since the last block."""
 
 
@@ -144,13 +145,16 @@ class Ledger:
         """Create a ledger whose entry 0 is ``manifest``, signed by the publisher.
 
         Raises:
-            ValueError: the key's name is not the origin, or it is not an Ed25519 note key.
-            MalformedError: the origin breaks the grammar of DESIGN.md section 4.
+            InputError: the origin breaks the grammar of docs/spec.md ("Checkpoints"), or the
+                key's name is not the origin.
             StoreError: ``path`` exists and is not empty, or cannot be written.
         """
-        check_origin(origin)
+        try:
+            check_origin(origin)
+        except MalformedError as e:
+            raise InputError(e.message) from e
         if publisher_signer.name != origin:
-            raise ValueError(
+            raise InputError(
                 f"the publisher key is named {publisher_signer.name!r}; its name must be the "
                 f"origin {origin!r}"
             )
@@ -301,7 +305,16 @@ class Ledger:
 
     def lookup(self, station: str, kind: str | None = None,
                category: str | None = None) -> list[int]:
-        """Indices of the entries about ``station`` (optionally one kind and category)."""
+        """Indices of the entries about ``station`` (optionally one kind and category).
+
+        Raises:
+            InputError: a category without a kind, or a name too long to be stored.
+        """
+        if category is not None and kind is None:
+            raise InputError("a lookup by category needs a record kind")
+        if any(len(part.encode()) > MAX_ENTRY_SIZE for part in (station, kind or "",
+                                                                  category or "")):
+            raise InputError("a station, kind or category name is longer than any entry")
         return self.store.lookup(station, kind, category)
 
     def checkpoint(self, height: int) -> SignedCheckpoint:
@@ -493,12 +506,13 @@ class Ledger:
         size, last = checker.size, checker.last_block
         first = 0 if last is None else last.index + 1
         if size == first and not allow_empty:
-            raise NothingToSealError(f"nothing to seal: no entry since block {last.height}"
-                                     if last is not None else "nothing to seal")
+            since = f"no entry since block {last.height}" if last is not None else "no entry"
+            raise NothingToSealError(f"nothing to seal: {since} (an empty block must be asked "
+                                     "for)")
         now = int(_time.time() * 1000) if time is None else time
         if last is not None and now <= last.time:
             if time is not None:
-                raise ValueError(f"block time {time} is not after the last block's {last.time}")
+                raise InputError(f"block time {time} is not after the last block's {last.time}")
             now = last.time + 1
         previous = self._check_extends_latest(checker)
         block = Block(height=0 if last is None else last.height + 1,

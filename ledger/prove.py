@@ -65,7 +65,7 @@ def checkpoint_note(source: Source, size: int | None = None) -> bytes:
     if size is None or size == latest_size:
         return latest
     if not 0 < size < latest_size:
-        raise InputError(f"--size {size}: the latest checkpoint has size {latest_size}")
+        raise InputError(f"size {size}: the latest checkpoint has size {latest_size}")
     for _, _, record in _records(source, size, latest_size):
         if type(record) is Block:
             if record.checkpoint is None:
@@ -74,7 +74,7 @@ def checkpoint_note(source: Source, size: int | None = None) -> bytes:
             if _checkpoint_of(note).size == size:
                 return note
             break
-    raise InputError(f"--size {size}: no block checkpoint was signed at that size")
+    raise InputError(f"size {size}: no block checkpoint was signed at that size")
 
 
 def make_receipt(source: Source, index: int, *, checkpoint: bytes) -> Receipt:
@@ -111,9 +111,9 @@ def prove_station(
         InputError: no such entry in the tree, or a bad ``kind`` / ``category`` combination.
     """
     if kind not in STATION_KINDS:
-        raise InputError(f"--kind must be one of {', '.join(STATION_KINDS)}, got {kind!r}")
+        raise InputError(f"the record kind must be one of {', '.join(STATION_KINDS)}, got {kind!r}")
     if category is not None and kind != "report":
-        raise InputError("--category applies to reports only")
+        raise InputError("a category applies to reports only")
     note = checkpoint_note(source, size)
     tree_size = _checkpoint_of(note).size
     found: tuple[int, Entry] | None = None

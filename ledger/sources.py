@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
-from ledger.errors import InputError, MalformedError, Where
+from ledger.errors import InputError, MalformedError, SourceUnavailableError, Where
 from ledger.hashing import HASH_SIZE
 from ledger.merkle import NodeReader
 from ledger.notes import MAX_NOTE_SIZE
@@ -46,6 +47,10 @@ LEDGER_JSON = "ledger.json"
 MAX_CHECKPOINT_BYTES = MAX_NOTE_SIZE
 MAX_LEDGER_JSON_BYTES = 64 << 10
 HTTP_TIMEOUT = 30.0
+#: Attempts per file on a transient failure (connection, time-out, 429, 5xx), and the pause
+#: before each retry, doubling: bounded, so a dead source ends the command in seconds.
+HTTP_ATTEMPTS = 3
+HTTP_RETRY_PAUSE = 0.25
 #: ``ledger.store.DATA_FILE``, repeated here so that recognising a ledger needs no lmdb.
 STORE_DATA_FILE = "data.mdb"
 
@@ -230,18 +235,24 @@ class PublishedDirSource(_FetchingSource):
 class HttpSource(_FetchingSource):
     """A published tlog-tiles tree served over ``http(s)://`` (urllib, gzip understood).
 
-    A checkpoint that cannot be fetched means the URL is not a log (InputError, exit 2); any
-    other failed fetch is a finding about the log (MalformedError naming the path, exit 1).
+    A connection failure, time-out, 429 or 5xx is retried :data:`HTTP_ATTEMPTS` times, then is
+    :class:`~ledger.errors.SourceUnavailableError` (exit 4): nothing the source served was wrong.
+    A checkpoint that is not found or refused means the URL is not a log (InputError, exit 2);
+    any other refused fetch is a finding about the log (MalformedError naming the path, exit 1).
     """
 
-    def __init__(self, url: str, *, timeout: float = HTTP_TIMEOUT) -> None:
+    def __init__(self, url: str, *, timeout: float = HTTP_TIMEOUT,
+                 attempts: int = HTTP_ATTEMPTS) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InputError(f"not an http(s) URL: {url!r}")
         if parts.query or parts.fragment:
             raise InputError(f"a log URL takes no query or fragment: {url!r}")
+        if attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {attempts}")
         self.base = url if url.endswith("/") else url + "/"
         self.timeout = timeout
+        self.attempts = attempts
 
     def describe(self) -> str:
         return self.base
@@ -259,6 +270,19 @@ class HttpSource(_FetchingSource):
 
     def _fetch(self, path: str, limit: int, category: str) -> bytes | None:
         url = self.base + path
+        attempt = 1
+        while True:  # bounded: at most self.attempts rounds
+            try:
+                return self._fetch_once(path, url, limit, category)
+            except _Transient as e:
+                if attempt >= self.attempts:
+                    raise SourceUnavailableError(
+                        f"fetching {url} failed {attempt} times: {e}",
+                        where=Where(file=path, source=self.base)) from e
+                time.sleep(HTTP_RETRY_PAUSE * 2 ** (attempt - 1))
+                attempt += 1
+
+    def _fetch_once(self, path: str, url: str, limit: int, category: str) -> bytes | None:
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
             url, headers={"Accept-Encoding": "gzip, identity", "User-Agent": "election-ledger"}
         )
@@ -271,10 +295,11 @@ class HttpSource(_FetchingSource):
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 return None
+            if e.code == 429 or e.code >= 500:
+                raise _Transient(f"HTTP {e.code} {e.reason}") from e
             raise _http_error(path, url, f"HTTP {e.code} {e.reason}", category) from e
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = getattr(e, "reason", None) or e
-            raise _http_error(path, url, str(reason), category) from e
+        except (urllib.error.URLError, OSError) as e:
+            raise _Transient(str(getattr(e, "reason", None) or e)) from e
         if len(raw) > raw_limit:
             raise _too_large(path, limit, category)
         if encoding == "gzip":
@@ -284,6 +309,10 @@ class HttpSource(_FetchingSource):
         if len(raw) > limit:
             raise _too_large(path, limit, category)
         return raw
+
+
+class _Transient(Exception):  # noqa: N818 - internal signal, never leaves HttpSource
+    """A failure worth retrying: no answer, or the server said it could not answer now."""
 
 
 def _http_error(path: str, url: str, why: str, category: str) -> MalformedError:

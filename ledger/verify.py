@@ -49,14 +49,14 @@ MAX_ERRORS = 10_000
 #: At most this many entry errors and warnings are kept while reading (memory stays bounded).
 MAX_FINDINGS = 100_000
 
-#: How findings about the ``--trusted`` checkpoint name it.
-TRUSTED_FILE = "--trusted"
+#: How findings about the trusted checkpoint name it.
+TRUSTED_FILE = "trusted checkpoint"
 
 Progress = Callable[[int, int], None]
 
 
 def open_trusted_checkpoint(note: bytes, publisher: VerifierKey) -> Checkpoint:
-    """A checkpoint the auditor trusts (``--trusted``, ``--old``): it must verify all the same.
+    """A checkpoint the auditor trusts (an older one it holds): it must verify all the same.
 
     Raises:
         InputError: the bytes are not a signed checkpoint note at all (exit 2).

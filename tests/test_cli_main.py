@@ -11,7 +11,13 @@ from click.testing import CliRunner
 
 import cli.commands.status as status_command
 from cli.app import cli, exit_code_for
-from ledger.errors import InputError, MalformedError, StoreError, StoreLockedError
+from ledger.errors import (
+    InputError,
+    MalformedError,
+    SourceUnavailableError,
+    StoreError,
+    StoreLockedError,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,6 +28,9 @@ from ledger.errors import InputError, MalformedError, StoreError, StoreLockedErr
         (FileNotFoundError(2, "No such file or directory", "x"), 2),
         (StoreError("cannot open"), 3),
         (StoreLockedError("held by pid 1"), 3),
+        (SourceUnavailableError("connection refused"), 4),
+        (ValueError("a library bug"), 70),
+        (KeyError("a library bug"), 70),
     ],
 )
 def test_each_error_kind_has_its_exit_status(error: BaseException, code: int) -> None:
@@ -36,7 +45,7 @@ def test_a_bug_is_reported_in_one_line_without_a_traceback(
 
     monkeypatch.setattr(status_command.Ledger, "open", broken)
     result = CliRunner().invoke(cli, ["status", str(tmp_path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 70
     assert "internal error" in result.output
     assert "RuntimeError: boom" in result.output
     assert "Traceback" not in result.output

@@ -117,11 +117,12 @@ def test_verify_with_state_resumes_from_the_trusted_checkpoint(pub: Path, older:
         (["verify", str(VALID), "--pub", str(VALID / "checkpoint")], 2),  # not a key
         (["verify", str(VALID)], 2),  # --pub is required
         (["verify", str(VALID), "--pub", "{pub}", "--trusted", "{pub}"], 2),  # not a checkpoint
-        (["verify", "http://127.0.0.1:9/", "--pub", "{pub}"], 2),  # nothing listens there
+        (["verify", "http://127.0.0.1:9/", "--pub", "{pub}"], 4),  # nothing listens there
     ],
 )
-def test_verify_bad_usage_or_unreadable_input_exits_2(pub: Path, args: list[str],
-                                                      code: int) -> None:
+def test_verify_bad_usage_unreadable_input_or_unavailable_source_has_its_exit(
+    pub: Path, args: list[str], code: int
+) -> None:
     result = run(*[a.format(pub=pub) for a in args])
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output

@@ -19,7 +19,6 @@ from ledger.codec import encode_value
 from ledger.errors import (
     ConsistencyError,
     InputError,
-    MalformedError,
     RollbackError,
     RuleError,
     SignatureError,
@@ -160,9 +159,9 @@ def test_create_writes_the_election_as_entry_0_and_refuses_a_key_not_named_origi
         assert lg.size == 1
         assert lg.election() == ELECTION
         assert lg.latest_checkpoint() is None
-    with pytest.raises(ValueError, match="must be the origin"):
+    with pytest.raises(InputError, match="must be the origin"):
         Ledger.create(tmp_path / "b", ORIGIN, publisher_key("other.example/x"), ELECTION)
-    with pytest.raises(MalformedError, match="origin"):
+    with pytest.raises(InputError, match="origin"):
         Ledger.create(tmp_path / "c", "not an origin", publisher_key("not an origin"[:3]),
                       ELECTION)
 
@@ -317,7 +316,7 @@ def test_checkpoint_that_would_fork_the_log_is_never_signed(
 
 def test_block_time_that_is_not_later_is_refused(ledger: Ledger) -> None:
     ledger.seal(time=T0)
-    with pytest.raises(ValueError, match="not after"):
+    with pytest.raises(InputError, match="not after"):
         ledger.seal(time=T0)
     later = ledger.seal()  # default: now, or last + 1
     assert later.checkpoint.size == 5
@@ -355,7 +354,7 @@ def test_seal_chains_blocks_and_embeds_the_previous_checkpoint(ledger: Ledger) -
 
 def test_empty_block_is_refused_unless_allowed(ledger: Ledger) -> None:
     ledger.seal(time=T0)
-    with pytest.raises(ValueError, match="nothing to seal"):
+    with pytest.raises(InputError, match="nothing to seal"):
         ledger.seal(time=T0 + 1, allow_empty=False)
     assert ledger.seal(time=T0 + 1).checkpoint.size == 5
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import InputError, MalformedError
+import ledger.sources as sources
+from ledger.errors import InputError, MalformedError, SourceUnavailableError
 from ledger.merkle import root_from_nodes
 from ledger.records import Block, decode_entry_record
 from ledger.sources import (
@@ -209,10 +211,19 @@ def test_http_source_refuses_odd_urls() -> None:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    """Serves the tree; under /fail/ every path but the checkpoint is a 500; /gzip/ gzips;
-    /bomb/ answers a gzip bomb and /badgz/ bytes that claim to be gzip."""
+    """Serves the tree; under /fail/ every path but the checkpoint is a 500, under /deny/ a 403;
+    under /flaky/ every other request is a 503; /gzip/ gzips; /bomb/ answers a gzip bomb and
+    /badgz/ bytes that claim to be gzip."""
+
+    flaky_count = 0
 
     def do_GET(self) -> None:
+        if self.path.startswith("/flaky/"):
+            _Handler.flaky_count += 1
+            if _Handler.flaky_count % 2:
+                self.send_error(503, "busy")
+                return
+            self.path = self.path[len("/flaky") :]
         if self.path.startswith(("/bomb/", "/badgz/")):
             body = gzip.compress(bytes(1 << 20)) if self.path.startswith("/bomb/") else b"junk"
             self.send_response(200)
@@ -221,11 +232,12 @@ class _Handler(SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        if self.path.startswith("/fail/"):
-            if not self.path.endswith("/checkpoint"):
-                self.send_error(500, "boom")
-                return
-            self.path = self.path[len("/fail") :]
+        for prefix, status in (("/fail/", 500), ("/deny/", 403)):
+            if self.path.startswith(prefix):
+                if not self.path.endswith("/checkpoint"):
+                    self.send_error(status, "no")
+                    return
+                self.path = self.path[len(prefix) - 1 :]
         if self.path.startswith("/gzip/"):
             local = Path(self.translate_path(self.path[len("/gzip") :]))
             if not local.is_file():
@@ -288,11 +300,6 @@ def test_http_checkpoint_404_means_not_a_log(server: str) -> None:
         HttpSource(f"{server}/nothing-here").read_checkpoint()
 
 
-def test_http_unreachable_server_means_not_a_log(server: str) -> None:
-    with pytest.raises(InputError):
-        HttpSource("http://127.0.0.1:9/", timeout=5).read_checkpoint()
-
-
 def test_http_missing_tile_is_a_finding_naming_the_path(server: str) -> None:
     source = HttpSource(f"{server}/no-tile")
     assert source.read_tile_if_present(0, 0, 61) is None
@@ -307,15 +314,45 @@ def test_http_truncated_bundle_is_a_finding_naming_the_path(server: str) -> None
     assert e.value.where.file == "tile/entries/000.p/61"
 
 
-def test_http_server_error_is_a_finding_naming_the_path(server: str) -> None:
-    source = HttpSource(f"{server}/fail/valid")
+def test_a_refused_fetch_is_a_finding_naming_the_path(server: str) -> None:
+    source = HttpSource(f"{server}/deny/valid")
     assert source.read_checkpoint() == (VALID / "checkpoint").read_bytes()
     with pytest.raises(MalformedError) as e:
         source.read_tile(0, 0, 256)
     assert (e.value.code, e.value.category, e.value.where.file) == (
         "http-error", "tiles", "tile/0/000"
     )
+    assert "403" in e.value.message
+
+
+def test_a_server_that_keeps_failing_is_unavailable_after_bounded_retries(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "HTTP_RETRY_PAUSE", 0.01)
+    source = HttpSource(f"{server}/fail/valid", attempts=3)
+    with pytest.raises(SourceUnavailableError) as e:
+        source.read_tile(0, 0, 256)
+    assert (e.value.where.file, e.value.where.source) == ("tile/0/000", f"{server}/fail/valid/")
+    assert "failed 3 times" in e.value.message
     assert "500" in e.value.message
+
+
+def test_a_transient_503_is_retried_and_the_bytes_arrive(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "HTTP_RETRY_PAUSE", 0.01)
+    source = HttpSource(f"{server}/flaky/valid", attempts=2)
+    for _ in range(3):
+        assert source.read_checkpoint() == (VALID / "checkpoint").read_bytes()
+
+
+def test_a_closed_port_is_unavailable_not_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "HTTP_RETRY_PAUSE", 0.01)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SourceUnavailableError):
+        HttpSource(f"http://127.0.0.1:{port}/log", attempts=2).read_checkpoint()
 
 
 @pytest.mark.parametrize(("prefix", "code"), [("bomb", "too-large"), ("badgz", "bad-gzip")])

@@ -57,11 +57,8 @@ def import_command(ctx: click.Context, ledger: str, fmt: str, key_file: str, csv
     signer = read_signer_key(key_file)
     keys = StationKeys(station_keys) if station_keys is not None else None
     with Ledger.open(ledger, signer) as lg:
-        try:
-            result = import_file(lg, csv_file, fmt=fmt, station_keys=keys, at=at,
-                                 strict=strict, progress=terminal_progress("checking rows"))
-        except ValueError as e:
-            raise click.UsageError(str(e)) from e
+        result = import_file(lg, csv_file, fmt=fmt, station_keys=keys, at=at,
+                             strict=strict, progress=terminal_progress("checking rows"))
         if as_json:
             kind = "report" if fmt == "aep-pv" else "turnout"
             emit_json(result_json(lg, result, {"records_by_kind": {kind: result.appended}}))

@@ -22,11 +22,7 @@ def init_command(ledger: str, origin: str, key_file: str, manifest: str, as_json
     """Create the ledger directory LEDGER; its entry 0 is the election, signed by KEY."""
     signer = read_signer_key(key_file)
     election = read_manifest(manifest)
-    try:
-        lg = Ledger.create(ledger, origin, signer, election)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from e
-    with lg:
+    with Ledger.create(ledger, origin, signer, election) as lg:
         if as_json:
             emit_json({"ok": True, "ledger": ledger, "origin": lg.origin,
                        "vkey": str(lg.verifier_key), "tree_size": lg.size})

@@ -30,10 +30,7 @@ def show_command(ledger: str, index: int | None, station: str | None, kind: str 
         raise click.UsageError("--kind and --category go with --station")
     with Ledger.open(ledger, write=False) as lg:
         if station is not None:
-            try:
-                indices = lg.lookup(station, kind, category)
-            except ValueError as e:
-                raise click.UsageError(str(e)) from e
+            indices = lg.lookup(station, kind, category)
         else:
             if index is None or index >= lg.size:
                 raise click.UsageError(f"no entry {index}: the ledger holds {lg.size}")

@@ -39,11 +39,8 @@ def validate_command(ctx: click.Context, fmt: str, file: str, tz: str | None, at
     """
     if manifest is not None and tz is not None:
         raise click.UsageError("--tz comes from the manifest; give one or the other")
-    try:
-        report = validate_file(file, fmt=fmt, tz=tz or DEFAULT_TZ, at=at, manifest=manifest,
-                               age_detail=age_detail)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from e
+    report = validate_file(file, fmt=fmt, tz=tz or DEFAULT_TZ, at=at, manifest=manifest,
+                           age_detail=age_detail)
     if as_json:
         emit_json(report.to_json())
     else:

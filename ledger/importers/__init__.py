@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-#: The file forms the importers read (``--format``).
+#: The file forms the importers read.
 FORMATS = ("aep-pv", "aep-turnout")
 
 #: AEP ``report_type_category_code`` -> rule set (docs/records.md).

@@ -5,7 +5,7 @@ Columns are recognised by name (SOURCES.md): the station columns, the registered
 complementary list where there is one), the counters ``LP, LS, LSC, UM, LC, LT`` and the sex x
 age columns (``Barbati 18-24`` -> bucket ``M-18-24``, ``Femei 65+`` -> ``F-65+``; one-year columns
 ``Barbati 18`` -> ``M-18`` only with ``age_detail``). Any other column refuses the file. A
-snapshot's time is not in the file: it comes from ``--at`` or the ``YYYY-MM-DD_HH-MM`` in its name.
+snapshot's time is not in the file: it is given, or read from the ``YYYY-MM-DD_HH-MM`` in its name.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def turnout_time(path: str | Path, *, at: str | None, tz: str) -> int:
     else:
         text = at
         if _AT.fullmatch(at) is None:
-            raise InputError(f"--at {at!r}: expected YYYY-MM-DD HH:MM[:SS] [Z|+HH:MM]")
+            raise InputError(f"snapshot time {at!r}: expected YYYY-MM-DD HH:MM[:SS] [Z|+HH:MM]")
     try:
         when = datetime.fromisoformat(text)
     except ValueError as e:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ledger.errors import InputError
 from ledger.importers import FORMATS
 from ledger.importers.aep_pv import PvRow, read_pv, read_pv_header
 from ledger.importers.aep_turnout import TurnoutRow, read_turnout, turnout_time
@@ -88,15 +89,15 @@ def validate_file(path: str | Path, *, fmt: str, tz: str, at: str | None = None,
 
     Raises:
         InputError: the file (or the manifest) is not a well-formed file of that kind.
-        ValueError: an unknown format, or an option that does not apply to it.
+        InputError: also an unknown format, or an option that does not apply to it.
     """
     if fmt == "aep-pv":
         if at is not None or age_detail:
-            raise ValueError("--at and --age-detail apply to aep-turnout only")
+            raise InputError("a snapshot time and age detail apply to turnout files only")
         election = read_manifest(manifest) if manifest is not None else None
         return validate_pv(path, tz=tz, manifest=election)
     if fmt == "aep-turnout":
         if manifest is not None:
-            raise ValueError("--manifest applies to aep-pv only")
+            raise InputError("an election manifest applies to PV files only")
         return validate_turnout(path, tz=tz, at=at, age_detail=age_detail)
-    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    raise InputError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
