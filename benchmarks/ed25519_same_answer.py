@@ -45,10 +45,10 @@ from benchmarks.ed25519_points import (
     sign_with_key,
     small_order_points,
 )
-from ledger.hashing import entry_signed_message, key_id
-from ledger.notes import parse_unverified_note
-from ledger.records import decode_entry
-from ledger.sources import PublishedDirSource
+from ledger.core.hashing import entry_signed_message, key_id
+from ledger.formats.notes import parse_unverified_note
+from ledger.formats.records import decode_entry
+from ledger.sources.published import PublishedDirSource
 
 _HERE = Path(__file__).resolve().parent
 _SHARED = _HERE.parent.parent / "shared" / "vectors"

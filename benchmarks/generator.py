@@ -20,8 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
-from ledger.hashing import entry_signed_message, key_id
-from ledger.records import (
+from ledger.core.hashing import entry_signed_message, key_id
+from ledger.formats.records import (
     Category,
     Election,
     Entry,
@@ -33,7 +33,7 @@ from ledger.records import (
     encode_record,
     sign_body,
 )
-from ledger.signing import Signer
+from ledger.formats.signing import Signer
 
 _HERE = Path(__file__).resolve().parent
 _SHARED_DATA = _HERE.parent.parent / "shared" / "data"

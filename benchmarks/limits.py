@@ -20,9 +20,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from benchmarks.generator import ORIGIN, Keys, Plan, log_entries
-from ledger.hashing import entry_signed_message
-from ledger.records import Entry, encode_entry
-from ledger.signing import Signer, verify_signature
+from ledger.core.hashing import entry_signed_message
+from ledger.formats.records import Entry, encode_entry
+from ledger.formats.signing import Signer, verify_signature
 
 _SAMPLES = 512
 
@@ -95,7 +95,8 @@ def ed25519_pynacl(triples: Sequence[tuple[bytes, bytes, bytes]], seconds: float
 
 
 def ed25519_ledger_signing(triples: Sequence[tuple[bytes, bytes, bytes]], seconds: float) -> float:
-    """``ledger.signing.verify_signature`` (loads the key each call): what the library pays."""
+    """``ledger.formats.signing.verify_signature`` (loads the key each call): what the library
+    pays."""
 
     def step() -> int:
         for key, message, sig in triples:

@@ -16,8 +16,8 @@ from benchmarks.generator import Keys, Plan, batched, log_entries
 from benchmarks.memory import rss_anon_kib
 from benchmarks.timing import NotAvailableError, Row, Stopwatch, timed_loop, warm_up
 from benchmarks.workloads import BATCH, PROOF_SAMPLES, SEQ_DIR
-from ledger.records import encode_entry
-from ledger.store import Store
+from ledger.formats.records import encode_entry
+from ledger.store.store import Store
 
 SQLITE_FILE = "pymerkle.sqlite"
 

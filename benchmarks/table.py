@@ -62,7 +62,7 @@ def limits_lines(limits: Mapping[str, Any]) -> str:
         f"cores: {limits['cores']}",
         f"Ed25519 verify/s per core: cryptography {_number(limits['ed25519_verify_cryptography'])}"
         f", PyNaCl {_number(nacl) if nacl else 'not installed'}"
-        f", ledger.signing {_number(limits['ed25519_verify_ledger_signing'])}",
+        f", ledger.formats.signing {_number(limits['ed25519_verify_ledger_signing'])}",
         f"audit/ingest limit: {_number(limits['ed25519_verify_all_cores'])}/s "
         f"({limits['ed25519_verify_best_library']} on every core)",
         f"SHA-256/s: leaf {_number(limits['sha256_leaf'])} (entries of "

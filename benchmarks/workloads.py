@@ -18,16 +18,20 @@ from benchmarks.generator import ORIGIN, Keys, Plan, batched, log_entries, publi
 from benchmarks.limits import cores
 from benchmarks.memory import rss_anon_kib
 from benchmarks.timing import NotAvailableError, Row, Stopwatch, timed_loop, warm_up
-from ledger.hashing import leaf_hash
-from ledger.log import Ledger
-from ledger.merkle import consistency_proof_from_nodes, inclusion_proof_from_nodes, root_from_nodes
-from ledger.notes import note_signer_for, verifier_key_for
-from ledger.proofs import verify_consistency, verify_inclusion
-from ledger.publish import publish
-from ledger.records import Record, Report, Station, Turnout, encode_entry
-from ledger.sources import PublishedDirSource
-from ledger.store import Commit, LookupKey, NewEntry, Store
-from ledger.verify import verify
+from ledger.auditor.verify import verify
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import (
+    consistency_proof_from_nodes,
+    inclusion_proof_from_nodes,
+    root_from_nodes,
+)
+from ledger.core.proofs import verify_consistency, verify_inclusion
+from ledger.formats.keys import note_signer_for, verifier_key_for
+from ledger.formats.records import Record, Report, Station, Turnout, encode_entry
+from ledger.publisher.ledger import Ledger
+from ledger.publisher.publish import publish
+from ledger.sources.published import PublishedDirSource
+from ledger.store.store import Commit, LookupKey, NewEntry, Store
 
 #: Entries per write transaction when sequencing, and per sealed block when ingesting.
 BATCH = 1_000

@@ -27,21 +27,27 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from ledger.auditor.prove import prove_consistency, prove_station
+from ledger.auditor.receipts import check_receipt, format_receipt, parse_receipt
+from ledger.auditor.verify import verify
+from ledger.check.findings import Finding
 from ledger.errors import LedgerError
+from ledger.files import write_key_files, write_new_file
+from ledger.formats.keys import NoteSigner, VerifierKey
+from ledger.formats.records import Report, Turnout, encode_entry, sign_record
 from ledger.importers.aep_pv import PvRow, import_pv
 from ledger.importers.manifest import election_from_pv, manifest_json
-from ledger.ingest import register_stations
-from ledger.keyfiles import write_key_files, write_new_file
-from ledger.log import Ledger
-from ledger.notes import NoteSigner, VerifierKey
-from ledger.prove import prove_consistency, prove_station
-from ledger.publish import publish
-from ledger.receipts import check_receipt, format_receipt, parse_receipt
-from ledger.records import Report, Turnout, encode_entry, sign_record
-from ledger.report import Finding
-from ledger.simulate import PollingDay, demo_signer, period_end, polling_day, report_turnout
-from ledger.sources import PublishedDirSource
-from ledger.verify import verify
+from ledger.publisher.ingest import register_stations
+from ledger.publisher.ledger import Ledger
+from ledger.publisher.publish import publish
+from ledger.publisher.simulate import (
+    PollingDay,
+    demo_signer,
+    period_end,
+    polling_day,
+    report_turnout,
+)
+from ledger.sources.published import PublishedDirSource
 
 ORIGIN = "prezenta.example.ro/prezidentiale18052025"
 ELECTION_NAME = "Alegeri prezidentiale 2025, turul 2"

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ledger.report import Finding
+from ledger.check.findings import Finding
 
 
 def emit_json(obj: Any) -> None:

@@ -1,6 +1,6 @@
 """The naive oracle: RFC 9162 2.1.1 MTH, 2.1.3.1 PATH and 2.1.4.1 PROOF, word for word.
 
-Recursive and slow on purpose; the fast code in ``ledger.merkle`` is checked against it.
+Recursive and slow on purpose; the fast code in ``ledger.core.merkle`` is checked against it.
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.batch_verify import SignaturePool, check_entries, verified_chunks
-from ledger.checker import EntryChecker
-from ledger.hashing import key_id
-from ledger.records import Station, decode_entry_record
-from ledger.signing import is_valid_signature
-from ledger.sources import PublishedDirSource
+from ledger.check.checker import EntryChecker
+from ledger.check.signatures import SignaturePool, check_entries, verified_chunks
+from ledger.core.hashing import key_id
+from ledger.formats.records import Station, decode_entry_record
+from ledger.formats.signing import is_valid_signature
+from ledger.sources.published import PublishedDirSource
 from tests.verify_support import PUBLISHER, VALID
 
 PUBLISHER_KEY_ID = key_id(PUBLISHER.public_key)

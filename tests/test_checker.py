@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checker import EntryChecker
-from ledger.codec import decode_value, encode_value
-from ledger.entries import envelope_parts
+from ledger.check.checker import EntryChecker
+from ledger.core.hashing import leaf_hash
 from ledger.errors import MalformedError
-from ledger.hashing import leaf_hash
-from ledger.notes import verifier_key_for
-from ledger.records import Entry, Turnout, decode_entry_record, encode_entry, sign_record
-from ledger.signing import Signer, is_valid_signature
-from ledger.sources import PublishedDirSource
+from ledger.formats.codec import decode_value, encode_value
+from ledger.formats.entries import envelope_parts
+from ledger.formats.keys import verifier_key_for
+from ledger.formats.records import Entry, Turnout, decode_entry_record, encode_entry, sign_record
+from ledger.formats.signing import Signer, is_valid_signature
+from ledger.sources.published import PublishedDirSource
 from tests.conftest import GOLDEN_DIR
 from tests.verify_support import EXPECTED, KEYS, PUBLISHER, VALID, VALID_SMALL
 

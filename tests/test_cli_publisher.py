@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.app import cli
-from ledger.log import Ledger
-from ledger.notes import parse_verifier_key
-from ledger.records import Registered, Station, Turnout, record_to_json
+from ledger.formats.keys import parse_verifier_key
+from ledger.formats.records import Registered, Station, Turnout, record_to_json
+from ledger.publisher.ledger import Ledger
 from tests.conftest import PV_2025, TURNOUT_2018
 
 ORIGIN = "prezenta.example.ro/cli-test"

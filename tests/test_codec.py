@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import codec
-from ledger.codec import Limits, decode_value, encode_checked, encode_value
 from ledger.errors import MalformedError
+from ledger.formats import codec
+from ledger.formats.codec import Limits, decode_value, encode_checked, encode_value
 from tests.conftest import GOLDEN_DIR, load_json
 
 REJECT = load_json(GOLDEN_DIR / "codec_reject.json")["cases"]

@@ -20,15 +20,20 @@ from pathlib import Path
 
 import pytest
 
-from ledger.checkpoints import open_ledger_checkpoint
-from ledger.hashing import leaf_hash
-from ledger.ingest import import_file, read_stations, register_stations, station_public_keys
-from ledger.keyfiles import StationKeys
-from ledger.log import Ledger
-from ledger.records import Registered, Turnout
-from ledger.sources import LedgerDirSource
-from ledger.store import Store
-from ledger.verify import verify
+from ledger.auditor.verify import verify
+from ledger.core.hashing import leaf_hash
+from ledger.files import StationKeys
+from ledger.formats.checkpoints import open_ledger_checkpoint
+from ledger.formats.records import Registered, Turnout
+from ledger.publisher.ingest import (
+    import_file,
+    read_stations,
+    register_stations,
+    station_public_keys,
+)
+from ledger.publisher.ledger import Ledger
+from ledger.sources.ledger_dir import LedgerDirSource
+from ledger.store.store import Store
 from tests.conftest import TURNOUT_2018
 from tests.test_log import T0, new_ledger, publisher_key, signed
 

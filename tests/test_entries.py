@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.entries import MAX_ENTRY_SIZE, Entry, encode_entry, envelope_parts
 from ledger.errors import MalformedError
-from ledger.records import decode_entry_envelope
+from ledger.formats.entries import MAX_ENTRY_SIZE, Entry, encode_entry, envelope_parts
+from ledger.formats.records import decode_entry_envelope
 from tests.conftest import GOLDEN_DIR, load_json
 
 GOLDEN = [bytes.fromhex(r["entry_hex"]) for r in load_json(GOLDEN_DIR / "records.json")["records"]]

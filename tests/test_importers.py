@@ -13,7 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.check.findings import AuditReport
+from ledger.check.rules import RULE_SETS
 from ledger.errors import InputError
+from ledger.formats.records import Category, Election, Station, record_from_json
 from ledger.importers.aep_pv import PvRow, import_pv, read_pv, read_pv_header
 from ledger.importers.aep_turnout import TurnoutRow, import_turnout, read_turnout, turnout_time
 from ledger.importers.csvfile import CsvFile, parse_uint, read_validated
@@ -24,9 +27,6 @@ from ledger.importers.manifest import (
 )
 from ledger.importers.stations import NCE_CODES, StationInfo
 from ledger.importers.validation import validate_pv, validate_turnout
-from ledger.records import Category, Election, Station, record_from_json
-from ledger.report import AuditReport
-from ledger.rules import RULE_SETS
 from tests.conftest import DATA_DIR, GOLDEN_DIR, PV_2025, TURNOUT_2018, doc_section, load_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

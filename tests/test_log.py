@@ -13,9 +13,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from ledger import log_state
-from ledger.checkpoints import Checkpoint, format_checkpoint, open_ledger_checkpoint
-from ledger.codec import encode_value
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import consistency_proof as merkle_consistency_proof
+from ledger.core.merkle import inclusion_proof as merkle_inclusion_proof
+from ledger.core.merkle import root as reference_root
+from ledger.core.proofs import verify_consistency, verify_inclusion
 from ledger.errors import (
     ConsistencyError,
     InputError,
@@ -26,14 +28,11 @@ from ledger.errors import (
     StoreError,
     VerificationError,
 )
-from ledger.hashing import leaf_hash
-from ledger.log import Ledger
-from ledger.merkle import consistency_proof as merkle_consistency_proof
-from ledger.merkle import inclusion_proof as merkle_inclusion_proof
-from ledger.merkle import root as reference_root
-from ledger.notes import NoteSigner, note_signer_for, parse_signer_key, sign_note
-from ledger.proofs import verify_consistency, verify_inclusion
-from ledger.records import (
+from ledger.formats.checkpoints import Checkpoint, format_checkpoint, open_ledger_checkpoint
+from ledger.formats.codec import encode_value
+from ledger.formats.keys import NoteSigner, note_signer_for, parse_signer_key
+from ledger.formats.notes import sign_note
+from ledger.formats.records import (
     Block,
     Category,
     Election,
@@ -45,9 +44,11 @@ from ledger.records import (
     encode_entry,
     sign_record,
 )
-from ledger.signing import Signer
-from ledger.sources import open_source
-from ledger.store import Store
+from ledger.formats.signing import Signer
+from ledger.publisher import checker_keeper as log_state
+from ledger.publisher.ledger import Ledger
+from ledger.sources.open import open_source
+from ledger.store.store import Store
 from tests.conftest import GOLDEN_DIR, load_json, run_doc_examples
 
 ORIGIN = "prezenta.example.ro/test-election"
@@ -510,7 +511,7 @@ TestLedgerModel.settings = settings(max_examples=30, stateful_step_count=20, dea
 
 
 def test_api_doc_examples_run() -> None:
-    failures, tried = run_doc_examples("api.md", "`ledger.log`")
+    failures, tried = run_doc_examples("api.md", "`ledger.publisher.ledger`")
     assert tried > 10
     assert failures == 0
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.hashing import EMPTY_ROOT
-from ledger.merkle import (
+from ledger.core.hashing import EMPTY_ROOT
+from ledger.core.merkle import (
     CompactRange,
     PerfectNode,
     consistency_proof,
@@ -350,7 +350,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_api_doc_examples_run() -> None:
-    failures, tried = run_doc_examples("api.md", "`ledger.merkle`")
+    failures, tried = run_doc_examples("api.md", "`ledger.core.merkle`")
     assert tried > 20
     assert failures == 0
 

@@ -12,7 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checkpoints import (
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import root as merkle_root
+from ledger.core.proofs import verify_consistency
+from ledger.errors import InputError, MalformedError, SignatureError, VerificationError
+from ledger.formats.checkpoints import (
     Checkpoint,
     check_ledger_checkpoint,
     check_origin,
@@ -21,30 +25,28 @@ from ledger.checkpoints import (
     open_ledger_checkpoint,
     parse_checkpoint,
 )
-from ledger.errors import InputError, MalformedError, SignatureError, VerificationError
-from ledger.hashing import leaf_hash
-from ledger.merkle import root as merkle_root
-from ledger.notes import (
-    SIG_COSIGNATURE_V1,
-    NoteSignature,
+from ledger.formats.keys import (
     as_cosigner,
-    cosign,
-    cosignature_message,
-    format_note,
     format_signer_key,
     format_verifier_key,
     note_signer_for,
+    parse_signer_key,
+    parse_verifier_key,
+    verifier_key_for,
+)
+from ledger.formats.notes import (
+    SIG_COSIGNATURE_V1,
+    NoteSignature,
+    cosign,
+    cosignature_message,
+    format_note,
     open_note,
     parse_signature_line,
-    parse_signer_key,
     parse_unverified_note,
-    parse_verifier_key,
     sign_note,
-    verifier_key_for,
     verify_cosignature,
 )
-from ledger.proofs import verify_consistency
-from ledger.signing import Signer
+from ledger.formats.signing import Signer
 from tests.conftest import GOLDEN_DIR, load_json, run_doc_examples
 
 KEYS = load_json(GOLDEN_DIR / "keys.json")
@@ -559,7 +561,7 @@ def test_a_single_bit_flip_is_rejected_or_leaves_the_text_unchanged_and_that_sig
 
 
 def test_api_doc_examples_run():
-    failures, tried = run_doc_examples("api.md", "`ledger.notes`")
+    failures, tried = run_doc_examples("api.md", "`ledger.formats.notes`")
     assert tried > 30
     assert failures == 0
 

@@ -10,17 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import ledger.proofs
-from ledger.errors import ConsistencyError, ProofError, RootMismatchError, VerificationError
-from ledger.hashing import EMPTY_ROOT
-from ledger.merkle import (
+import ledger.core.proofs
+from ledger.core.hashing import EMPTY_ROOT
+from ledger.core.merkle import (
     consistency_proof_from_nodes,
     inclusion_proof_from_nodes,
     leaf_hash,
     node_hash,
     root_from_nodes,
 )
-from ledger.proofs import (
+from ledger.core.proofs import (
     MAX_TREE_SIZE,
     consistency_proof_length,
     inclusion_proof_length,
@@ -28,6 +27,7 @@ from ledger.proofs import (
     verify_consistency,
     verify_inclusion,
 )
+from ledger.errors import ConsistencyError, ProofError, RootMismatchError, VerificationError
 from tests.conftest import VECTORS_DIR, load_json
 from tests.merkle_reference import ref_leaf_hash, ref_path, ref_proof, ref_root
 
@@ -207,7 +207,7 @@ def test_shape_errors_are_found_before_any_hashing(monkeypatch: pytest.MonkeyPat
     def no_hashing(*_: object) -> bytes:
         raise AssertionError("hashed before checking the shape")
 
-    monkeypatch.setattr(ledger.proofs, "node_hash", no_hashing)
+    monkeypatch.setattr(ledger.core.proofs, "node_hash", no_hashing)
     proof = ref_path(3, LEAVES[:7])
     for bad in (proof[:-1], [*proof, proof[0]], [proof[0][:31], *proof[1:]]):
         with pytest.raises(ProofError):

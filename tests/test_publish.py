@@ -15,12 +15,13 @@ from click.testing import CliRunner
 
 from cli.app import cli as ledger_cli
 from ledger.errors import RootMismatchError, SignatureError
-from ledger.log import Ledger
-from ledger.notes import parse_signer_key
-from ledger.publish import publish
-from ledger.records import Block, Election, decode_entry_record
-from ledger.sources import LedgerDirSource, PublishedDirSource
-from ledger.store import Store
+from ledger.formats.keys import parse_signer_key
+from ledger.formats.records import Block, Election, decode_entry_record
+from ledger.publisher.ledger import Ledger
+from ledger.publisher.publish import publish
+from ledger.sources.ledger_dir import LedgerDirSource
+from ledger.sources.published import PublishedDirSource
+from ledger.store.store import Store
 from tests.conftest import GOLDEN_DIR, load_json
 from tests.test_sources import (
     commit_blocks,

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from ledger.hashing import leaf_hash
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import root as reference_root
+from ledger.core.proofs import verify_consistency, verify_inclusion
+from ledger.formats.records import encode_entry, sign_record
+from ledger.formats.signing import Signer
 from ledger.importers.aep_pv import import_pv
 from ledger.importers.manifest import election_from_pv
-from ledger.log import Ledger
-from ledger.merkle import root as reference_root
-from ledger.proofs import verify_consistency, verify_inclusion
-from ledger.records import encode_entry, sign_record
-from ledger.signing import Signer
+from ledger.publisher.ledger import Ledger
 from tests.conftest import PV_2025
 from tests.test_log import ORIGIN, publisher_key, seed
 

@@ -9,20 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checkpoints import Checkpoint, format_checkpoint
-from ledger.errors import InputError, MalformedError, SignatureError, VerificationError
-from ledger.hashing import leaf_hash
-from ledger.merkle import inclusion_proof
-from ledger.merkle import root as merkle_root
-from ledger.notes import note_signer_for, parse_verifier_key, sign_note, verifier_key_for
-from ledger.receipts import (
+from ledger.auditor.receipts import (
     MAX_PROOF_HASHES,
     Receipt,
     check_receipt,
     format_receipt,
     parse_receipt,
 )
-from ledger.records import (
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import inclusion_proof
+from ledger.core.merkle import root as merkle_root
+from ledger.errors import InputError, MalformedError, SignatureError, VerificationError
+from ledger.formats.checkpoints import Checkpoint, format_checkpoint
+from ledger.formats.keys import note_signer_for, parse_verifier_key, verifier_key_for
+from ledger.formats.notes import sign_note
+from ledger.formats.records import (
     Category,
     Election,
     Registered,
@@ -32,7 +33,7 @@ from ledger.records import (
     encode_entry,
     sign_record,
 )
-from ledger.signing import Signer
+from ledger.formats.signing import Signer
 from tests.conftest import GOLDEN_DIR, load_json
 
 KEYS = load_json(GOLDEN_DIR / "keys.json")

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.codec import decode_value, encode_checked, encode_value
 from ledger.errors import MalformedError
-from ledger.record_fast import record_if_canonical
-from ledger.records import Record, decode_entry_envelope, encode_record, record_from_value
-from ledger.sources import PublishedDirSource
+from ledger.formats.codec import decode_value, encode_checked, encode_value
+from ledger.formats.records import Record, decode_entry_envelope, encode_record, record_from_value
+from ledger.formats.records.fast import record_if_canonical
+from ledger.sources.published import PublishedDirSource
 from tests.conftest import GOLDEN_DIR, load_json
 from tests.test_records import records, reports, stations, turnouts
 

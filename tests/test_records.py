@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.codec import decode_value, encode_value
+from ledger.core.hashing import entry_signed_message, leaf_hash
 from ledger.errors import MalformedError, SignatureError
-from ledger.hashing import entry_signed_message, leaf_hash
-from ledger.records import (
+from ledger.formats.codec import decode_value, encode_value
+from ledger.formats.records import (
     MAX_ENTRY_SIZE,
     STAGES,
     Block,
@@ -41,7 +41,7 @@ from ledger.records import (
     sign_record,
     verify_entry_signature,
 )
-from ledger.signing import Signer
+from ledger.formats.signing import Signer
 from tests.conftest import GOLDEN_DIR, doc_section, load_json, run_doc_examples
 
 RECORDS = load_json(GOLDEN_DIR / "records.json")["records"]
@@ -475,7 +475,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_api_doc_examples_run() -> None:
-    failures, tried = run_doc_examples("api.md", "`ledger.codec`")
+    failures, tried = run_doc_examples("api.md", "`ledger.formats.codec`")
     assert tried > 20
     assert failures == 0
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from ledger.codec import decode_value, encode_value
+from ledger.check.registry import CURRENT, REPLACED, REVOKED, KeyRegistry
 from ledger.errors import MalformedError, SignatureError, VerificationError
-from ledger.records import (
+from ledger.formats.codec import decode_value, encode_value
+from ledger.formats.records import (
     Block,
     Category,
     Election,
@@ -23,8 +24,7 @@ from ledger.records import (
     decode_entry_record,
     verify_entry_signature,
 )
-from ledger.registry import CURRENT, REPLACED, REVOKED, KeyRegistry
-from ledger.signing import Signer
+from ledger.formats.signing import Signer
 from tests.conftest import GOLDEN_DIR, load_json
 
 PUBLISHER = Signer(bytes([1]) * 32)

@@ -8,11 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.codec import decode_value, encode_value
-from ledger.errors import MalformedError, RuleError
-from ledger.importers import AEP_CATEGORY_RULES
-from ledger.records import Category, Election, Registered, Report, Turnout, record_from_json
-from ledger.rules import (
+from ledger.check.rules import (
     RULE_SETS,
     RuleChecker,
     Violation,
@@ -20,6 +16,10 @@ from ledger.rules import (
     check_turnout,
     compile_rule,
 )
+from ledger.errors import MalformedError, RuleError
+from ledger.formats.codec import decode_value, encode_value
+from ledger.formats.records import Category, Election, Registered, Report, Turnout, record_from_json
+from ledger.importers import AEP_CATEGORY_RULES
 from tests.conftest import GOLDEN_DIR, load_json
 
 GOLDEN = load_json(GOLDEN_DIR / "rules.json")
@@ -313,8 +313,8 @@ def test_malformed_state_is_refused(mutate: Any) -> None:
 
 def _log_violations(directory: str, size: int) -> tuple[list[tuple[int, Violation]],
                                                         list[Violation]]:
-    from ledger.records import decode_entry_record
-    from ledger.sources import open_source
+    from ledger.formats.records import decode_entry_record
+    from ledger.sources.open import open_source
 
     source = open_source(str(GOLDEN_DIR / directory))
     checker: RuleChecker | None = None

@@ -1,5 +1,5 @@
-"""Ed25519 in ledger.signing: PyNaCl first, ``cryptography`` where it rejects, and the answer is
-always ``cryptography``'s (DESIGN.md section 7: the same-answer test guards the choice).
+"""Ed25519 in ledger.formats.signing: PyNaCl first, ``cryptography`` where it rejects, and the
+answer is always ``cryptography``'s (DESIGN.md section 7: the same-answer test guards the choice).
 
 The cases: every golden signature (entries, checkpoint, cosignature), each with a bit flipped;
 non-canonical S (S + L, S + 15L); the 8 small-order points as keys, canonical and in the 6
@@ -29,10 +29,10 @@ from benchmarks.ed25519_same_answer import (
     small_order_r_cases,
     tampered_cases,
 )
+from ledger.core.hashing import key_id
 from ledger.errors import SignatureError
-from ledger.hashing import key_id
-from ledger.records import decode_entry_envelope
-from ledger.signing import (
+from ledger.formats.records import decode_entry_envelope
+from ledger.formats.signing import (
     Signer,
     _openssl_accepts,
     _sodium_accepts,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.records import Category, Election, Registered, Report
-from ledger.rules import RuleChecker
-from ledger.simulate import (
+from ledger.check.rules import RuleChecker
+from ledger.formats.records import Category, Election, Registered, Report
+from ledger.publisher.simulate import (
     closing_counts,
     cumulative,
     demo_signer,

@@ -16,19 +16,18 @@ from typing import Any
 
 import pytest
 
-import ledger.sources as sources
+import ledger.sources.source as sources
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import root_from_nodes
 from ledger.errors import InputError, MalformedError, SourceUnavailableError
-from ledger.merkle import root_from_nodes
-from ledger.records import Block, decode_entry_record
-from ledger.sources import (
-    HttpSource,
-    LedgerDirSource,
-    PublishedDirSource,
-    Source,
-    open_source,
-)
-from ledger.store import Commit, NewEntry, Store
-from ledger.tiles import bundles_for_size, leaf_hash, parse_entry_bundle, tiles_for_size
+from ledger.formats.records import Block, decode_entry_record
+from ledger.formats.tiles import bundles_for_size, parse_entry_bundle, tiles_for_size
+from ledger.sources.http import HttpSource
+from ledger.sources.ledger_dir import LedgerDirSource
+from ledger.sources.open import open_source
+from ledger.sources.published import PublishedDirSource
+from ledger.sources.source import Source
+from ledger.store.store import Commit, NewEntry, Store
 from tests.conftest import GOLDEN_DIR, load_json
 
 VALID = GOLDEN_DIR / "valid"
@@ -418,9 +417,9 @@ def test_ledger_dir_before_the_first_seal_has_no_checkpoint(tmp_path: Path) -> N
 def test_reading_a_published_tree_never_imports_lmdb() -> None:
     code = (
         "import importlib.util, sys\n"
-        "import ledger.sources, ledger.tiles, ledger.publish\n"
-        "if importlib.util.find_spec('ledger.verify'): import ledger.verify\n"
-        "s = ledger.sources.open_source(sys.argv[1])\n"
+        "import ledger.sources.open, ledger.formats.tiles, ledger.publisher.publish\n"
+        "if importlib.util.find_spec('ledger.auditor.verify'): import ledger.auditor.verify\n"
+        "s = ledger.sources.open.open_source(sys.argv[1])\n"
         "n = sum(1 for _ in s.iter_entries(0, 291))\n"
         "assert n == 291, n\n"
         "assert 'lmdb' not in sys.modules, 'lmdb was imported'\n"

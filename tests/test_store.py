@@ -16,17 +16,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from ledger import store as store_module
-from ledger import store_layout
-from ledger.errors import StoreCorruptError, StoreError, StoreLockedError
-from ledger.hashing import EMPTY_ROOT, leaf_hash, node_hash
-from ledger.merkle import (
+from ledger.core.hashing import EMPTY_ROOT, leaf_hash, node_hash
+from ledger.core.merkle import (
     consistency_proof,
     consistency_proof_from_nodes,
     inclusion_proof,
     inclusion_proof_from_nodes,
 )
-from ledger.store import Commit, LookupKey, NewEntry, Store
+from ledger.errors import StoreCorruptError, StoreError, StoreLockedError
+from ledger.store import layout as store_layout
+from ledger.store import store as store_module
+from ledger.store.store import Commit, LookupKey, NewEntry, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -198,7 +198,7 @@ def test_second_writer_is_refused_naming_the_holder(store: Store) -> None:
 
 def test_second_writing_process_is_refused_naming_the_holder(store: Store) -> None:
     code = f"""
-        from ledger.store import Store
+        from ledger.store.store import Store
         from ledger.errors import StoreLockedError
         try:
             Store({str(store.path)!r}, write=True)
@@ -220,12 +220,12 @@ def test_lock_is_released_on_close(tmp_path: Path) -> None:
 def test_reader_in_another_process_sees_consistent_snapshots(store: Store) -> None:
     code = f"""
         import sys
-        from ledger.store import Store
+        from ledger.store.store import Store
         s = Store({str(store.path)!r})
         seen = set()
         while len(seen) < 5:
             size, _state, latest = s.snapshot()
-            leaves = [__import__("ledger.hashing").hashing.leaf_hash(e)
+            leaves = [__import__("ledger.core.hashing").core.hashing.leaf_hash(e)
                       for e in s.iter_entries(0, size)]
             assert len(leaves) == size
             from tests.test_store import reference_root
@@ -273,7 +273,7 @@ def test_full_disk_is_a_store_error_and_loses_nothing(tmp_path: Path) -> None:
         import resource, signal
         from ledger.errors import StoreError
         from tests.test_store import fill
-        from ledger.store import Store
+        from ledger.store.store import Store
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         s = Store.create({str(path)!r}, {{}})
         resource.setrlimit(resource.RLIMIT_FSIZE,
@@ -363,7 +363,7 @@ def test_killed_writer_releases_the_lock(tmp_path: Path) -> None:
     Store.create(path, {}).close()
     code = f"""
         import os, signal
-        from ledger.store import Store
+        from ledger.store.store import Store
         s = Store({str(path)!r}, write=True)
         os.kill(os.getpid(), signal.SIGKILL)
     """
@@ -384,7 +384,7 @@ def test_forked_child_does_not_keep_the_lock(tmp_path: Path) -> None:
         os._exit(0)
     try:
         s.close()
-        code = f"from ledger.store import Store; Store({str(path)!r}, write=True).close()"
+        code = f"from ledger.store.store import Store; Store({str(path)!r}, write=True).close()"
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60, check=True)
     finally:
         os.kill(pid, 9)

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import CompactRange, root
 from ledger.errors import StoreCorruptError
-from ledger.hashing import leaf_hash
-from ledger.merkle import CompactRange, root
-from ledger.store_layout import (
+from ledger.store.layout import (
     LookupKey,
     NewEntry,
     batch_rows,

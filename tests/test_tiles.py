@@ -10,15 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.core.hashing import EMPTY_ROOT, leaf_hash, node_hash
 from ledger.errors import MalformedError
-from ledger.hashing import EMPTY_ROOT, leaf_hash, node_hash
-from ledger.tiles import (
+from ledger.formats.tiles import (
     TILE_WIDTH,
     BundleId,
-    TileBuilder,
     TileId,
     TileNodeReader,
-    build_tiles,
     bundle_path,
     bundles_for_size,
     check_published,
@@ -33,6 +31,7 @@ from ledger.tiles import (
     tile_width,
     tiles_for_size,
 )
+from ledger.publisher.tile_export import TileBuilder, build_tiles
 from tests.conftest import GOLDEN_DIR, doc_section, load_json, run_doc_examples
 
 # --- a naive reference (RFC 9162 2.1.1, recursive) ------------------------------------------
@@ -423,7 +422,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_api_doc_examples_run() -> None:
 
-    failures, tried = run_doc_examples("api.md", "`ledger.tiles`")
+    failures, tried = run_doc_examples("api.md", "`ledger.formats.tiles`")
     assert tried >= 15
     assert failures == 0
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from ledger.notes import parse_verifier_key
-from ledger.prove import make_receipt, prove_station
-from ledger.receipts import check_receipt, format_receipt, parse_receipt
-from ledger.rule_sets import RULE_SETS
-from ledger.rules import FINAL_LT_RULE, REGISTERED_RULE, VERSION_GAP_RULE
-from ledger.sources import PublishedDirSource
+from ledger.auditor.prove import make_receipt, prove_station
+from ledger.auditor.receipts import check_receipt, format_receipt, parse_receipt
+from ledger.check.rule_sets import RULE_SETS
+from ledger.check.rules import FINAL_LT_RULE, REGISTERED_RULE, VERSION_GAP_RULE
+from ledger.formats.keys import parse_verifier_key
+from ledger.sources.published import PublishedDirSource
 from tests.conftest import GOLDEN_DIR, run_doc_examples
 from tests.verify_support import CASES, EXPECTED, PUBLISHER, VALID, audit
 
@@ -128,6 +128,6 @@ def test_api_doc_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
 
     root = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(root)
-    failures, tried = run_doc_examples("api.md", "`ledger.checker`")
+    failures, tried = run_doc_examples("api.md", "`ledger.check.checker`")
     assert tried >= 15
     assert failures == 0

@@ -17,18 +17,22 @@ from pathlib import Path
 
 import pytest
 
-from ledger import verify as verify_module
-from ledger.audit_state import load_state
-from ledger.checkpoints import Checkpoint, format_checkpoint
+from ledger.auditor import verify as verify_module
+from ledger.auditor.state import load_state
+from ledger.auditor.verify import verify
+from ledger.check.findings import AuditReport
 from ledger.errors import InputError, StoreError
-from ledger.log import Ledger
-from ledger.notes import note_signer_for, parse_signer_key, sign_note
-from ledger.records import Block, Election, Station, decode_entry_record
-from ledger.report import AuditReport
-from ledger.signing import Signer
-from ledger.sources import HttpSource, LedgerDirSource, PublishedDirSource, open_source
-from ledger.tiles import format_entry_bundle, parse_entry_bundle
-from ledger.verify import verify
+from ledger.formats.checkpoints import Checkpoint, format_checkpoint
+from ledger.formats.keys import note_signer_for, parse_signer_key
+from ledger.formats.notes import sign_note
+from ledger.formats.records import Block, Election, Station, decode_entry_record
+from ledger.formats.signing import Signer
+from ledger.formats.tiles import format_entry_bundle, parse_entry_bundle
+from ledger.publisher.ledger import Ledger
+from ledger.sources.http import HttpSource
+from ledger.sources.ledger_dir import LedgerDirSource
+from ledger.sources.open import open_source
+from ledger.sources.published import PublishedDirSource
 from tests.verify_support import (
     EXPECTED,
     KEYS,
@@ -469,7 +473,7 @@ def test_importing_the_auditor_does_not_import_lmdb() -> None:
     import subprocess
     import sys
 
-    code = "import sys, ledger.verify, ledger.prove; print('lmdb' in sys.modules)"
+    code = "import sys, ledger.auditor.verify, ledger.auditor.prove; print('lmdb' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ledger.notes import VerifierKey, parse_verifier_key
-from ledger.report import AuditReport
-from ledger.sources import PublishedDirSource
-from ledger.verify import verify
+from ledger.auditor.verify import verify
+from ledger.check.findings import AuditReport
+from ledger.formats.keys import VerifierKey, parse_verifier_key
+from ledger.sources.published import PublishedDirSource
 from tests.conftest import GOLDEN_DIR, load_json
 
 VALID = GOLDEN_DIR / "valid"
@@ -48,7 +48,7 @@ def comparable(report: AuditReport) -> dict[str, Any]:
 
 def embedded_checkpoint(entries_dir: Path, size: int) -> bytes:
     """The publisher-signed checkpoint of ``size`` that a later block of the log embeds."""
-    from ledger.records import Block, decode_entry_record
+    from ledger.formats.records import Block, decode_entry_record
 
     source = PublishedDirSource(entries_dir)
     latest = int(source.read_checkpoint().split(b"\n")[1])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from cli.output import describe, emit_json, json_option
-from ledger.keyfiles import read_entry_file
-from ledger.log import Ledger
-from ledger.report import Finding
+from ledger.check.findings import Finding
+from ledger.files import read_entry_file
+from ledger.publisher.ledger import Ledger
 
 
 @click.command("append")

@@ -7,9 +7,15 @@ import json
 import click
 
 from cli.output import emit_json, json_option
+from ledger.auditor.receipts import (
+    MAX_RECEIPT_SIZE,
+    CheckedReceipt,
+    Receipt,
+    check_receipt,
+    parse_receipt,
+)
 from ledger.errors import InputError, VerificationError, Where
-from ledger.keyfiles import read_bounded, read_verifier_key
-from ledger.receipts import MAX_RECEIPT_SIZE, CheckedReceipt, Receipt, check_receipt, parse_receipt
+from ledger.files import read_bounded, read_verifier_key
 
 
 def _read_receipt(path: str) -> Receipt:

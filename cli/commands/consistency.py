@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from cli.output import emit_json, json_option
-from ledger.keyfiles import read_bounded, read_verifier_key
-from ledger.notes import MAX_NOTE_SIZE, encode_base64
-from ledger.prove import prove_consistency
-from ledger.sources import open_source
+from ledger.auditor.prove import prove_consistency
+from ledger.files import read_bounded, read_verifier_key
+from ledger.formats.notes import MAX_NOTE_SIZE
+from ledger.formats.text import encode_base64
+from ledger.sources.open import open_source
 
 
 @click.command("consistency")

@@ -7,11 +7,11 @@ from typing import Any
 import click
 
 from cli.output import describe, emit_json, json_option, terminal_progress
+from ledger.check.findings import AuditReport
+from ledger.files import StationKeys, read_signer_key
 from ledger.importers import FORMATS
-from ledger.ingest import ImportResult, import_file
-from ledger.keyfiles import StationKeys, read_signer_key
-from ledger.log import Ledger
-from ledger.report import AuditReport
+from ledger.publisher.ingest import ImportResult, import_file
+from ledger.publisher.ledger import Ledger
 
 #: Refused rows printed in text mode (all of them are in --json).
 SHOW_REFUSED = 20

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from cli.output import emit_json, json_option
+from ledger.files import read_signer_key
 from ledger.importers.manifest import read_manifest
-from ledger.keyfiles import read_signer_key
-from ledger.log import Ledger
+from ledger.publisher.ledger import Ledger
 
 
 @click.command("init")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from cli.output import emit_json, json_option
-from ledger.keyfiles import write_key_files
-from ledger.notes import is_valid_key_name
+from ledger.files import write_key_files
+from ledger.formats.keys import is_valid_key_name
 
 
 @click.command("keygen")

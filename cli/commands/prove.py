@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from cli.output import emit_json, json_option
-from ledger.prove import STATION_KINDS, checkpoint_note, make_receipt, prove_station
-from ledger.receipts import Receipt, format_receipt
-from ledger.sources import open_source
+from ledger.auditor.prove import STATION_KINDS, checkpoint_note, make_receipt, prove_station
+from ledger.auditor.receipts import Receipt, format_receipt
+from ledger.sources.open import open_source
 
 
 @click.command("prove")

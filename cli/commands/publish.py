@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.output import emit_json, json_option
-from ledger.publish import publish
+from ledger.publisher.publish import publish
 
 
 @click.command("publish")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from cli.output import emit_json, json_option
-from ledger.keyfiles import read_signer_key
-from ledger.log import Ledger
+from ledger.files import read_signer_key
+from ledger.publisher.ledger import Ledger
 
 
 @click.command("seal")

@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from cli.output import emit_json, json_option
-from ledger.hashing import leaf_hash
-from ledger.log import Ledger
-from ledger.records import decode_entry_record, record_to_json
+from ledger.core.hashing import leaf_hash
+from ledger.formats.records import decode_entry_record, record_to_json
+from ledger.publisher.ledger import Ledger
 
 
 @click.command("show")

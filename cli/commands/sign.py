@@ -7,10 +7,10 @@ import sys
 import click
 
 from cli.output import emit_json, json_option
-from ledger.checkpoints import check_origin
-from ledger.hashing import leaf_hash
-from ledger.keyfiles import read_record_json, read_signer_key, write_new_file
-from ledger.records import encode_entry, sign_record
+from ledger.core.hashing import leaf_hash
+from ledger.files import read_record_json, read_signer_key, write_new_file
+from ledger.formats.checkpoints import check_origin
+from ledger.formats.records import encode_entry, sign_record
 
 
 @click.command("sign")

@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from cli.output import describe, emit_json, json_option, terminal_progress
+from ledger.check.findings import Finding
+from ledger.core.hashing import key_id as key_id_of
 from ledger.errors import InputError
-from ledger.hashing import key_id as key_id_of
+from ledger.files import read_record_json, read_signer_key, read_verifier_key
+from ledger.formats.records import Station
 from ledger.importers import FORMATS
-from ledger.ingest import read_stations, register_stations, station_public_keys
-from ledger.keyfiles import read_record_json, read_signer_key, read_verifier_key
-from ledger.log import Ledger
-from ledger.records import Station
-from ledger.report import Finding
+from ledger.publisher.ingest import read_stations, register_stations, station_public_keys
+from ledger.publisher.ledger import Ledger
 
 
 @click.group("station")

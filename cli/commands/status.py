@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from cli.output import emit_json, json_option
-from ledger.log import Ledger
+from ledger.publisher.ledger import Ledger
 
 
 @click.command("status")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from cli.output import emit_json, json_option
+from ledger.check.findings import AuditReport, Finding
 from ledger.importers import FORMATS
 from ledger.importers.validation import validate_file
-from ledger.report import AuditReport, Finding
 
 DEFAULT_TZ = "Europe/Bucharest"
 

@@ -9,11 +9,11 @@ from contextlib import contextmanager
 import click
 
 from cli.output import emit_json, json_option
-from ledger.keyfiles import read_bounded, read_verifier_key
-from ledger.notes import MAX_NOTE_SIZE
-from ledger.report import AuditReport, Finding
-from ledger.sources import open_source
-from ledger.verify import Progress, verify
+from ledger.auditor.verify import Progress, verify
+from ledger.check.findings import AuditReport, Finding
+from ledger.files import read_bounded, read_verifier_key
+from ledger.formats.notes import MAX_NOTE_SIZE
+from ledger.sources.open import open_source
 
 
 @click.command("verify")

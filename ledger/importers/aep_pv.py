@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ledger.check.rules import RULE_SETS
 from ledger.errors import MalformedError
+from ledger.formats.records import STAGES, Report
 from ledger.importers import AEP_CATEGORY_RULES
 from ledger.importers.csvfile import (
     CsvFile,
@@ -23,8 +25,6 @@ from ledger.importers.csvfile import (
     zone,
 )
 from ledger.importers.stations import NCE_CODES, StationInfo, station_id
-from ledger.records import STAGES, Report
-from ledger.rules import RULE_SETS
 
 FIXED_COLUMNS = (
     "precinct_county_nce", "precinct_county_name", "precinct_name", "precinct_nr", "uat_name",

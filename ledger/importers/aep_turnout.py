@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 
 from ledger.errors import InputError
+from ledger.formats.records import Registered, Turnout
 from ledger.importers.csvfile import CsvFile, local_to_ms, parse_uint, read_validated, zone
 from ledger.importers.stations import COUNTY_CODES, StationInfo, station_id
-from ledger.records import Registered, Turnout
 
 STATION_COLUMNS = ("Judet", "UAT", "Localitate", "Siruta", "Nr sectie de votare",
                    "Nume sectie de votare", "Mediu")

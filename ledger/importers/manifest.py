@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InputError, MalformedError, Where
+from ledger.files import read_record_json
+from ledger.formats.records import Category, Election, record_to_json
 from ledger.importers.aep_pv import PvHeader, read_pv, read_pv_header
 from ledger.importers.csvfile import zone
-from ledger.keyfiles import read_record_json
-from ledger.records import Category, Election, record_to_json
 
 #: Largest manifest file read (a few hundred competitors fit in a few KB).
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ledger.records import Station
+from ledger.formats.records import Station
 
 #: AEP ``precinct_county_nce`` -> county code (SOURCES.md); 44-49 are Bucharest's sectors 1-6.
 _CODES_BY_NCE = (

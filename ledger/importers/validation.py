@@ -2,8 +2,8 @@
 
 The check an operator runs before publishing. A malformed file raises
 :class:`~ledger.errors.InputError` (nothing is reported for it but that); a well-formed file gives
-an :class:`~ledger.report.AuditReport` whose errors are hard rule violations and whose warnings are
-soft ones, each with the CSV line it came from.
+an :class:`~ledger.check.findings.AuditReport` whose errors are hard rule violations and whose
+warnings are soft ones, each with the CSV line it came from.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ledger.check.findings import AuditReport
+from ledger.check.rules import RuleChecker
 from ledger.errors import InputError
+from ledger.formats.records import Election, Record
 from ledger.importers import FORMATS
 from ledger.importers.aep_pv import PvRow, read_pv, read_pv_header
 from ledger.importers.aep_turnout import TurnoutRow, read_turnout, turnout_time
 from ledger.importers.manifest import election_for_header, read_manifest
-from ledger.records import Election, Record
-from ledger.report import AuditReport
-from ledger.rules import RuleChecker
 
 
 def validate_pv(path: str | Path, *, tz: str, manifest: Election | None = None) -> AuditReport:

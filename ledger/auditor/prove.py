@@ -1,0 +1,189 @@
+"""Making receipts (``ledger prove``): C2SP tlog-proof files for observers (DESIGN.md section 6).
+
+A receipt carries the entry bytes, its inclusion proof (read from the source's tiles or stored
+nodes) and a checkpoint: the latest, or the one signed at an earlier block (the next block entry
+embeds it). Before a receipt is handed out it is checked against its own checkpoint, so a damaged
+source yields an error, never a receipt that will not check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ledger.auditor.receipts import Receipt
+from ledger.auditor.verify import open_trusted_checkpoint
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import consistency_proof_from_nodes, inclusion_proof_from_nodes
+from ledger.core.proofs import verify_consistency, verify_inclusion
+from ledger.errors import InputError, MalformedError, RollbackError, VerificationError, Where
+from ledger.formats.checkpoints import Checkpoint, open_ledger_checkpoint, parse_checkpoint
+from ledger.formats.keys import VerifierKey
+from ledger.formats.notes import parse_unverified_note
+from ledger.formats.records import (
+    Block,
+    Entry,
+    Record,
+    Report,
+    Station,
+    Turnout,
+    decode_entry_record,
+)
+from ledger.sources.source import CHECKPOINT_FILE, Source
+
+#: The record kinds ``ledger prove --station`` proves.
+STATION_KINDS = ("report", "turnout")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsistencyProof:
+    """``ledger consistency``: the old and the new checkpoint and the proof between them."""
+
+    old: Checkpoint
+    new: Checkpoint
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationProof:
+    """The receipts ``ledger prove --station`` writes, under one checkpoint."""
+
+    station: str
+    kind: str
+    record: Receipt
+    #: The receipt of the station record that registered the signing key (None when the
+    #: record is publisher-signed and the station was registered by no earlier record).
+    registration: Receipt | None
+
+
+def _checkpoint_of(note: bytes) -> Checkpoint:
+    """The checkpoint a note carries (signatures are the receipt checker's business)."""
+    return parse_checkpoint(parse_unverified_note(note, category="checkpoint").text)
+
+
+def checkpoint_note(source: Source, size: int | None = None) -> bytes:
+    """The checkpoint note at ``size``: the latest, or the one signed at the block ending there.
+
+    Raises:
+        MalformedError: the source's checkpoint does not parse.
+        InputError: no block checkpoint of that size exists (the latest is smaller, or the
+            entry at ``size - 1`` is not followed by a block embedding its checkpoint).
+    """
+    latest = source.read_checkpoint()
+    latest_size = _checkpoint_of(latest).size
+    if size is None or size == latest_size:
+        return latest
+    if not 0 < size < latest_size:
+        raise InputError(f"size {size}: the latest checkpoint has size {latest_size}")
+    for _, _, record in _records(source, size, latest_size):
+        if type(record) is Block:
+            if record.checkpoint is None:
+                break
+            note = record.checkpoint.encode("utf-8")
+            if _checkpoint_of(note).size == size:
+                return note
+            break
+    raise InputError(f"size {size}: no block checkpoint was signed at that size")
+
+
+def make_receipt(source: Source, index: int, *, checkpoint: bytes) -> Receipt:
+    """The receipt of entry ``index`` under the checkpoint note ``checkpoint``.
+
+    Raises:
+        InputError: ``index`` is outside the checkpoint's tree.
+        VerificationError: the source's entry, tiles or nodes do not prove it (a damaged source).
+    """
+    cp = _checkpoint_of(checkpoint)
+    if not 0 <= index < cp.size:
+        raise InputError(f"entry {index} is not in the tree of size {cp.size}")
+    entry = next(iter(source.iter_entries(index, cp.size)))
+    proof = inclusion_proof_from_nodes(source.node_reader(cp.size), index, cp.size)
+    try:
+        verify_inclusion(leaf_hash(entry), index, cp.size, proof, cp.root)
+    except VerificationError as e:
+        raise e.at(index=index, file=source.describe()) from e
+    return Receipt(index=index, proof=tuple(proof), checkpoint=checkpoint, extra=entry)
+
+
+def prove_station(
+    source: Source,
+    station: str,
+    *,
+    kind: str = "report",
+    category: str | None = None,
+    size: int | None = None,
+) -> StationProof:
+    """Receipts of ``station``'s last ``kind`` entry (in ``category``) and of its key's station
+    record, under the checkpoint at ``size`` (default: the latest).
+
+    Raises:
+        InputError: no such entry in the tree, or a bad ``kind`` / ``category`` combination.
+    """
+    if kind not in STATION_KINDS:
+        raise InputError(f"the record kind must be one of {', '.join(STATION_KINDS)}, got {kind!r}")
+    if category is not None and kind != "report":
+        raise InputError("a category applies to reports only")
+    note = checkpoint_note(source, size)
+    tree_size = _checkpoint_of(note).size
+    found: tuple[int, Entry] | None = None
+    registrations: dict[bytes, int] = {}  # key id -> index of its station record
+    latest_registration: int | None = None
+    for index, entry, record in _records(source, 0, tree_size):
+        if type(record) is Station and record.id == station:
+            registrations[record.key_id] = index
+            latest_registration = index
+        elif _matches(record, station, kind, category):
+            found = (index, entry)
+    if found is None:
+        what = f"{kind} in category {category}" if category else kind
+        raise InputError(f"station {station} has no {what} entry in the tree of size {tree_size}",
+                         where=Where(station=station))
+    index, entry = found
+    at = registrations.get(entry.key, latest_registration)
+    return StationProof(
+        station=station,
+        kind=kind,
+        record=make_receipt(source, index, checkpoint=note),
+        registration=None if at is None else make_receipt(source, at, checkpoint=note),
+    )
+
+
+def _matches(record: Record, station: str, kind: str, category: str | None) -> bool:
+    if kind == "turnout":
+        return type(record) is Turnout and record.station == station
+    return (type(record) is Report and record.station == station
+            and (category is None or record.category == category))
+
+
+def _records(source: Source, start: int, size: int) -> Iterator[tuple[int, Entry, Record]]:
+    """(index, entry, record) of the decodable entries from ``start`` to ``size``."""
+    for index, data in enumerate(source.iter_entries(start, size), start=start):
+        try:
+            entry, record = decode_entry_record(data)
+        except MalformedError:
+            continue  # not provable; ledger verify reports it
+        yield index, entry, record
+
+
+def prove_consistency(source: Source, publisher: VerifierKey, old_note: bytes) -> ConsistencyProof:
+    """Prove from the source's tiles that its latest checkpoint extends ``old_note``.
+
+    Raises:
+        InputError: ``old_note`` is not a signed checkpoint at all.
+        VerificationError: either checkpoint does not verify with ``publisher``; the latest is
+            smaller (RollbackError); or the log does not extend the old tree (ConsistencyError).
+    """
+    old = open_trusted_checkpoint(old_note, publisher)
+    try:
+        new = open_ledger_checkpoint(source.read_checkpoint(), publisher).checkpoint
+    except VerificationError as e:
+        raise e.at(file=CHECKPOINT_FILE) from e
+    if old.size > new.size:
+        raise RollbackError(f"the log's checkpoint has size {new.size}, smaller than the old "
+                            f"checkpoint's {old.size}: a rollback",
+                            where=Where(file=CHECKPOINT_FILE))
+    proof: list[bytes] = []
+    if 0 < old.size < new.size:
+        proof = consistency_proof_from_nodes(source.node_reader(new.size), old.size, new.size)
+    verify_consistency(old.size, new.size, proof, old.root, new.root)
+    return ConsistencyProof(old=old, new=new, proof=tuple(proof))

@@ -1,0 +1,426 @@
+"""The auditor: ``ledger verify`` over any source (DESIGN.md section 7, steps 1-6).
+
+Streams the entries the latest checkpoint covers, checks their signatures on all cores in
+batches, runs the shared :class:`~ledger.check.checker.EntryChecker` over them, compares every tile
+the checkpoint needs (:mod:`ledger.auditor.tile_audit`) and, given a trusted older checkpoint,
+proves from the tiles that the log only grew. Every failure becomes a
+:class:`~ledger.check.findings.Finding`. This module never imports lmdb: a ledger directory is read
+through :mod:`ledger.sources.source`, which loads it lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from ledger.auditor.state import AuditState, load_state, save_state
+from ledger.auditor.tile_audit import TileAudit
+from ledger.check.checker import EntryChecker
+from ledger.check.findings import AuditReport, Finding
+from ledger.check.signatures import Results, SignaturePool, default_workers, verified_chunks
+from ledger.core.merkle import consistency_proof_from_nodes, root_from_nodes
+from ledger.core.proofs import verify_consistency
+from ledger.errors import (
+    ConsistencyError,
+    InputError,
+    MalformedError,
+    RollbackError,
+    VerificationError,
+    Where,
+)
+from ledger.formats.checkpoints import (
+    Checkpoint,
+    check_origin,
+    open_ledger_checkpoint,
+    parse_checkpoint,
+)
+from ledger.formats.keys import VerifierKey
+from ledger.formats.notes import parse_unverified_note
+from ledger.formats.tiles import TILE_WIDTH, bundles_for_size, parse_entry_bundle
+from ledger.sources.source import CHECKPOINT_FILE, Source
+
+#: Entries per batch of signature checks sent to one worker.
+CHUNK = 4096
+#: Chunks waiting for or being verified, per worker, while this process checks the oldest.
+IN_FLIGHT_PER_WORKER = 2
+#: Below this many entries, checking signatures in this process is faster than starting workers.
+PARALLEL_MIN_ENTRIES = 2 * CHUNK
+#: At most this many errors are listed; the rest are counted in the summary.
+MAX_ERRORS = 10_000
+#: At most this many entry errors and warnings are kept while reading (memory stays bounded).
+MAX_FINDINGS = 100_000
+
+#: How findings about the trusted checkpoint name it.
+TRUSTED_FILE = "trusted checkpoint"
+
+Progress = Callable[[int, int], None]
+
+
+def open_trusted_checkpoint(note: bytes, publisher: VerifierKey) -> Checkpoint:
+    """A checkpoint the auditor trusts (an older one it holds): it must verify all the same.
+
+    Raises:
+        InputError: the bytes are not a signed checkpoint note at all (exit 2).
+        VerificationError: the note does not verify with the publisher key or breaks the
+            election profile (exit 1).
+    """
+    try:
+        parse_checkpoint(parse_unverified_note(note, category="checkpoint").text)
+    except MalformedError as e:
+        raise InputError(f"not a signed checkpoint: {e.message}") from e
+    return open_ledger_checkpoint(note, publisher).checkpoint
+
+
+def verify(
+    source: Source,
+    publisher: VerifierKey,
+    *,
+    trusted: bytes | None = None,
+    state_path: str | os.PathLike[str] | None = None,
+    full: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit the log ``source`` serves against the publisher's verifier key; never raises on
+    what it finds (every finding is in the report).
+
+    ``trusted`` is a checkpoint note the auditor trusts (an earlier run's); ``state_path`` the
+    auditor's state file (read when it matches ``trusted``, rewritten after a run without
+    errors); ``full`` reads the whole log even so; ``workers`` processes check signatures
+    (default: every core); ``progress(done, total)`` is called as entries are checked.
+
+    Raises:
+        InputError: ``trusted`` is not a checkpoint note at all, the state file is not an audit
+            state, or the source cannot be read at all (exit 2).
+    """
+    audit = _Audit(source=source, publisher=publisher, progress=progress)
+    return audit.run(trusted=trusted, state_path=state_path, full=full, workers=workers)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Audit:
+    """One run of the auditor: its inputs, its running findings, its report."""
+
+    source: Source
+    publisher: VerifierKey
+    progress: Progress | None
+    report: AuditReport = field(init=False)
+    head: list[VerificationError] = field(default_factory=list)
+    tiles: list[VerificationError] = field(default_factory=list)
+    entries: list[VerificationError] = field(default_factory=list)
+    tail: list[VerificationError] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
+    read_error: VerificationError | None = None
+    done: int = 0
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        self.report = AuditReport(origin=self.publisher.name)
+
+    # --- the run -----------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        trusted: bytes | None,
+        state_path: str | os.PathLike[str] | None,
+        full: bool,
+        workers: int | None,
+    ) -> AuditReport:
+        started = time.monotonic()
+        try:
+            self._run(trusted, state_path, full, workers)
+        finally:
+            self.report.seconds = time.monotonic() - started
+        return self.report
+
+    def _run(
+        self,
+        trusted_note: bytes | None,
+        state_path: str | os.PathLike[str] | None,
+        full: bool,
+        workers: int | None,
+    ) -> None:
+        try:
+            check_origin(self.publisher.name)
+        except VerificationError as e:
+            self.head.append(e)
+            return self._finish()
+        trusted = None if trusted_note is None else self._open_trusted(trusted_note)
+        latest = self._open_latest()
+        if latest is None:
+            return self._finish()
+        self.report.tree_size, self.report.root = latest.size, latest.root
+        if trusted is not None and trusted.size > latest.size:
+            self.head.append(RollbackError(
+                f"the checkpoint has size {latest.size}, smaller than the trusted checkpoint's "
+                f"{trusted.size}: a rollback", where=Where(file=CHECKPOINT_FILE)))
+            trusted = None
+        state = self._load_state(state_path, trusted, full)
+        snapshot = self._check_entries(latest, state, workers, keep=state_path is not None)
+        if self.read_error is None and trusted is not None:
+            self._check_consistency(trusted, latest)
+        if state_path is not None and snapshot is not None and not self._errors():
+            checker, tiles = snapshot
+            save_state(state_path, AuditState(
+                origin=self.publisher.name, size=latest.size, root=latest.root,
+                checker=checker, tiles=tiles, blocks=[b for b in self.blocks if b < latest.size],
+            ))
+            self.report.extra["state_written"] = True
+        return self._finish()
+
+    # --- step 5 (the checkpoint) and step 6 (the trusted checkpoint) --------------------------
+
+    def _open_latest(self) -> Checkpoint | None:
+        try:
+            note = self.source.read_checkpoint()
+            return open_ledger_checkpoint(note, self.publisher).checkpoint
+        except VerificationError as e:
+            self.head.append(e.at(file=CHECKPOINT_FILE))
+            return None
+
+    def _open_trusted(self, note: bytes) -> Checkpoint | None:
+        try:
+            return open_trusted_checkpoint(note, self.publisher)
+        except VerificationError as e:
+            self.head.append(e.at(file=TRUSTED_FILE))
+            return None
+
+    def _check_consistency(self, trusted: Checkpoint, latest: Checkpoint) -> None:
+        """Step 6: the latest tree extends the trusted one, proved from the published tiles."""
+        try:
+            proof = consistency_proof_from_nodes(
+                self.source.node_reader(latest.size), trusted.size, latest.size
+            ) if 0 < trusted.size < latest.size else []
+            verify_consistency(trusted.size, latest.size, proof, trusted.root, latest.root)
+        except VerificationError as e:
+            error = e if e.category == "consistency" else ConsistencyError(
+                f"cannot prove the log extends the trusted checkpoint: {e.message}",
+                where=e.where)
+            self.tail.append(error.at(file=CHECKPOINT_FILE))
+
+    # --- the state file ------------------------------------------------------------------------
+
+    def _load_state(
+        self, path: str | os.PathLike[str] | None, trusted: Checkpoint | None, full: bool
+    ) -> AuditState | None:
+        if path is None or full or trusted is None:
+            return None
+        state = load_state(path)
+        if state is None or (state.origin, state.size, state.root) != (
+            self.publisher.name, trusted.size, trusted.root
+        ):
+            return None
+        self.report.extra["resumed_from"] = state.size
+        return state
+
+    def _resume(self, state: AuditState | None) -> tuple[EntryChecker, TileAudit, int]:
+        if state is None:
+            checker = EntryChecker(origin=self.publisher.name, publisher=self.publisher)
+            return checker, TileAudit(source=self.source), 0
+        try:
+            checker = EntryChecker.from_value(state.checker, self.publisher)
+            tiles = TileAudit.resume(self.source, state.size, state.tiles)
+        except MalformedError as e:
+            raise InputError(f"the state file does not hold a valid audit: {e.message}") from e
+        if checker.size != state.size or checker.root() != state.root:
+            raise InputError("the state file's tree is not the tree of its size and root")
+        self.blocks = list(state.blocks)
+        return checker, tiles, state.size
+
+    # --- steps 1-5 over the entries --------------------------------------------------------------
+
+    def _check_entries(
+        self, latest: Checkpoint, state: AuditState | None, workers: int | None, keep: bool
+    ) -> tuple[dict[str, object], list[list[bytes]]] | None:
+        """Steps 1-5 and the unsealed tail; the state at the checkpoint's size when ``keep``,
+        or None when reading stopped early."""
+        checker, tiles, start = self._resume(state)
+        size = latest.size
+        held = self.source.entry_count()
+        end = max(size, held) if held is not None else size
+        self.total = end - start
+        try:
+            if start % TILE_WIDTH and start < size:
+                self._prefill(tiles, start, size)
+        except VerificationError as e:
+            self.read_error = e
+        if self.read_error is None:
+            self._stream(checker, tiles, self._entries(start, size), size, workers)
+        stopped = self.read_error is not None
+        if self.read_error is not None:
+            self.tiles.append(self.read_error)
+        else:
+            tiles.finish()
+            last = checker.last_block
+            if last is None or last.index != size - 1:
+                after = size if last is None else size - 1 - last.index
+                self.tail.append(MalformedError(
+                    f"the checkpoint covers {after} entries after the last block entry: a "
+                    "signed checkpoint must end with a block entry",
+                    category="checkpoint", code="checkpoint-not-at-block"))
+        entries_root = None if stopped else checker.root()
+        tiles_root = None if entries_root == latest.root else self._tiles_root(size)
+        self.tiles = self.tiles + tiles.resolve(entries_root, tiles_root, latest.root)
+        snapshot = (checker.to_value(), tiles.to_value()) if keep and not stopped else None
+        if not stopped and end > size:
+            self.report.unsealed = end - size
+            self._stream(checker, None, self._tail(size, end), end, workers=1)
+            if self.read_error is not None:
+                self.tail.append(self.read_error)
+        self.warnings += checker.finish()
+        self.report.stations = checker.registry.stations
+        return snapshot
+
+    def _tiles_root(self, size: int) -> bytes | None:
+        try:
+            return root_from_nodes(self.source.node_reader(size), size)
+        except (VerificationError, ValueError, IndexError):
+            return None
+
+    def _prefill(self, tiles: TileAudit, start: int, size: int) -> None:
+        """Resuming mid-bundle: the bundle's earlier entries must still be the ones audited."""
+        ref = next(bundles_for_size(size, start))
+        entries = parse_entry_bundle(
+            self.source.read_entry_bundle(ref.index, ref.width), ref.width, path=ref.path
+        )[: start % TILE_WIDTH]
+        tiles.prefill(entries)
+
+    def _entries(self, start: int, size: int) -> Iterator[list[bytes]]:
+        """The entries from ``start`` to ``size`` in order, a bundle at a time; a bundle that
+        cannot be read ends the stream (kept in ``read_error``)."""
+        for ref in bundles_for_size(size, start):
+            try:
+                data = self.source.read_entry_bundle(ref.index, ref.width)
+                entries = parse_entry_bundle(data, ref.width, path=ref.path)
+            except VerificationError as e:
+                self.read_error = e
+                return
+            skip = start - ref.index * TILE_WIDTH
+            yield entries[skip:] if skip > 0 else entries
+
+    def _tail(self, size: int, end: int) -> Iterator[list[bytes]]:
+        """The unsealed tail of a ledger directory (entries after the latest checkpoint)."""
+        entries = self.source.iter_entries(size, end)
+        try:
+            while batch := list(islice(entries, TILE_WIDTH)):
+                yield batch
+        except VerificationError as e:
+            self.read_error = e
+
+    def _stream(
+        self,
+        checker: EntryChecker,
+        tiles: TileAudit | None,
+        batches: Iterator[list[bytes]],
+        size: int,
+        workers: int | None,
+    ) -> None:
+        """Check entries in order; signatures in a worker pool when there are enough of them.
+
+        The pool verifies the signatures of the next chunks while this process checks the
+        decoding, keys, rules, blocks and tiles of the chunk whose verdicts came back.
+        """
+        count = workers if workers is not None else default_workers()
+        chunks = _chunks(batches, CHUNK)
+        if count <= 1 or self.total < PARALLEL_MIN_ENTRIES:
+            for chunk in chunks:
+                self._consume(checker, tiles, chunk, None, size)
+            return
+        with SignaturePool(count) as pool:
+            in_flight = IN_FLIGHT_PER_WORKER * count
+            for chunk, results in verified_chunks(checker, chunks, pool, in_flight=in_flight):
+                self._consume(checker, tiles, chunk, results, size)
+
+    def _consume(
+        self,
+        checker: EntryChecker,
+        tiles: TileAudit | None,
+        chunk: list[bytes],
+        results: Results | None,
+        size: int,
+    ) -> None:
+        """Steps 1-5 over one chunk, the entries that follow those checked so far, with their
+        signature verdicts (None: checked here)."""
+        verdicts = [None] * len(chunk) if results is None else results
+        check = checker.check
+        kinds = self.report.records_by_kind
+        first = checker.size
+        for index, (entry, ok) in enumerate(zip(chunk, verdicts, strict=True), start=first):
+            checked = check(index, entry, signature_ok=ok, in_log=True)
+            kind = checked.kind
+            if tiles is not None:
+                tiles.add(entry, checked.leaf_hash)
+            if kind is not None:
+                kinds[kind] += 1
+                if kind == "block":
+                    self.blocks.append(index)
+                    if tiles is not None and index + 1 < size:
+                        tiles.check_partials()
+            if checked.errors:
+                self._keep(self.entries, checked.errors, "errors_not_listed")
+            if checked.warnings:
+                self._keep(self.warnings, checked.warnings, "warnings_not_listed")
+        self.report.entries += len(chunk)
+        self.done += len(chunk)
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    # --- the report ----------------------------------------------------------------------------
+
+    def _keep(self, into: list[Any], items: list[Any], overflow: str) -> None:
+        """Keep findings up to :data:`MAX_FINDINGS` (memory stays bounded); count the rest."""
+        room = MAX_FINDINGS - len(into)
+        into += items[:room]
+        if len(items) > room:
+            extra = self.report.extra
+            extra[overflow] = extra.get(overflow, 0) + len(items) - max(room, 0)
+
+    def _errors(self) -> list[VerificationError]:
+        return self.head + self.tiles + self.entries + self.tail
+
+    def _block_of(self, index: int | None) -> int | None:
+        """Height of the block entry that seals entry ``index`` (None when none does)."""
+        if index is None:
+            return None
+        height = bisect_left(self.blocks, index)
+        return height if height < len(self.blocks) else None
+
+    def _finding(self, finding: Finding) -> Finding:
+        if finding.where.block is not None or finding.where.index is None:
+            return finding
+        block = self._block_of(finding.where.index)
+        return finding if block is None else finding.located(block=block)
+
+    def _finish(self) -> None:
+        report = self.report
+        report.blocks = sum(1 for b in self.blocks if report.tree_size and b < report.tree_size)
+        errors = self._errors()
+        for error in errors[:MAX_ERRORS]:
+            report.error(self._finding(Finding.from_error(error)))
+        if len(errors) > MAX_ERRORS:
+            unlisted = report.extra.get("errors_not_listed", 0)
+            report.extra["errors_not_listed"] = unlisted + len(errors) - MAX_ERRORS
+        def log_order(w: Finding) -> tuple[bool, int]:
+            return w.where.index is None, w.where.index or 0
+
+        for warning in sorted(self.warnings, key=log_order):
+            report.warning(self._finding(warning))
+
+
+def _chunks(batches: Iterator[list[bytes]], size: int) -> Iterator[list[bytes]]:
+    """The entries of ``batches`` again, in lists of at least ``size`` (the last: the rest)."""
+    chunk: list[bytes] = []
+    for batch in batches:
+        chunk += batch
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,1 @@
+"""The publisher's side: the ledger (append, seal), importing files, exporting tiles, publishing."""

@@ -1,0 +1,229 @@
+"""Publisher-side import: AEP files into a ledger (stations, reports, turnout), one batch each.
+
+The importers (:mod:`ledger.importers`) turn rows into records; this module signs them (with the
+station's own key when there is one, else the publisher's for reports) and appends the whole file
+as ONE :meth:`~ledger.publisher.ledger.Ledger.append` batch, so a file is written whole or, after a
+crash, not at all. Refused rows are findings naming the CSV line and station.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.check.findings import Finding
+from ledger.errors import InputError, VerificationError, Where
+from ledger.files import (
+    KEY_SUFFIX,
+    StationKeys,
+    make_directory,
+    read_signer_key,
+    read_verifier_key,
+    write_key_files,
+)
+from ledger.formats.records import Record, Report, Turnout, encode_entry, sign_record
+from ledger.importers import FORMATS
+from ledger.importers.aep_pv import import_pv
+from ledger.importers.aep_turnout import import_turnout, turnout_time
+from ledger.importers.stations import StationInfo
+from ledger.publisher.ledger import AppendResult, Ledger
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportResult:
+    """What importing one file did: rows read, entries written, rows refused, warnings."""
+
+    file: str
+    rows: int
+    appended: int
+    refused: tuple[Finding, ...]
+    warnings: tuple[Finding, ...]
+    size: int
+    written: bool
+    station_signed: int = 0
+    publisher_signed: int = 0
+
+
+def detect_format(path: str | Path) -> str:
+    """``aep-pv`` or ``aep-turnout``, from the file's header line.
+
+    Raises:
+        InputError: unreadable, or neither header.
+    """
+    try:
+        with Path(path).open("rb") as handle:
+            head = handle.read(4096)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", where=Where(file=str(path))) from e
+    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+    if first.startswith(b"precinct_county_nce,"):
+        return "aep-pv"
+    if first.startswith((b"Judet,", b'"Judet",')):
+        return "aep-turnout"
+    raise InputError("not an AEP PV or turnout CSV file (unknown header)",
+                     where=Where(file=str(path), line=1))
+
+
+def read_stations(path: str | Path, fmt: str | None = None) -> list[StationInfo]:
+    """Every station an AEP file describes, in file order, each once.
+
+    Raises:
+        InputError: the file is not a well-formed AEP file of that format.
+    """
+    kind = fmt or detect_format(path)
+    rows: Iterable[StationInfo]
+    if kind == "aep-pv":
+        rows = (row.station for row in import_pv(path, tz="UTC"))
+    elif kind == "aep-turnout":
+        rows = (row.station for row in import_turnout(path, at=0))
+    else:
+        raise InputError(f"unknown format {kind!r}: expected one of {', '.join(FORMATS)}")
+    seen: dict[str, StationInfo] = {}
+    for info in rows:
+        seen.setdefault(info.id, info)
+    return list(seen.values())
+
+
+def station_public_keys(
+    stations: Iterable[StationInfo], *, keys_out: Path | None = None,
+    pub_dir: Path | None = None,
+) -> dict[str, bytes]:
+    """Each station's public key: from ``<id>.pub`` in ``pub_dir``, or from ``<id>.key`` in
+    ``keys_out`` (generated there, mode 0600, when missing; the directory too, mode 0700).
+
+    Raises:
+        InputError: a key file is missing, unreadable or named for another station, or
+            ``pub_dir`` is not a directory.
+    """
+    if (keys_out is None) == (pub_dir is None):
+        raise ValueError("give exactly one of keys_out and pub_dir")
+    if keys_out is not None:
+        make_directory(keys_out, mode=0o700)
+    if pub_dir is not None and not pub_dir.is_dir():
+        raise InputError("no such directory: expected a directory of station keys, "
+                         "<station id>.pub", where=Where(file=str(pub_dir)))
+    keys: dict[str, bytes] = {}
+    for info in stations:
+        if pub_dir is not None:
+            vkey = read_verifier_key(pub_dir / f"{info.id}.pub")
+            name, public_key = vkey.name, vkey.public_key
+        elif keys_out is not None:
+            path = keys_out / (info.id + KEY_SUFFIX)
+            signer = read_signer_key(path) if path.exists() else \
+                write_key_files(keys_out, info.id, info.id, durable=False).signer
+            name, public_key = signer.name, signer.signer.public_key
+        if name != info.id:
+            raise InputError(f"key of station {info.id} is named {name!r}",
+                             where=Where(file=str(keys_out or pub_dir), station=info.id))
+        keys[info.id] = public_key
+    if keys_out is not None:
+        os.sync()  # the key files were written without a sync each; make them durable at once
+    return keys
+
+
+def register_stations(
+    ledger: Ledger, stations: Iterable[StationInfo], public_keys: dict[str, bytes], *,
+    progress: Progress | None = None,
+) -> AppendResult:
+    """Register (or re-key) each station in one batch; stations already registered with the
+    same key are left alone."""
+    registry = ledger.checker.registry
+    batch = [
+        ledger.sign(info.with_key(public_keys[info.id])) for info in stations
+        if registry.station_key(info.id) != public_keys[info.id]
+    ]
+    return ledger.append(batch, progress=progress)
+
+
+def import_file(
+    ledger: Ledger, path: str | Path, *, fmt: str | None = None,
+    station_keys: StationKeys | None = None, at: str | None = None, strict: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import a PV or turnout file as one batch; refused rows are findings with their line.
+
+    ``strict`` writes nothing when any row is refused. A report without a station key is
+    signed by the publisher; a turnout row without one is refused.
+
+    Raises:
+        InputError: the file is malformed (refused whole, nothing written).
+        StoreError: the write failed (nothing written).
+    """
+    kind = fmt or detect_format(path)
+    tz = ledger.election().tz
+    rows: Iterator[tuple[int, str, Record]]
+    if kind == "aep-pv":
+        if at is not None:
+            raise InputError("a snapshot time applies to turnout files only")
+        rows = ((r.line, r.station.id, r.report) for r in import_pv(path, tz=tz))
+    elif kind == "aep-turnout":
+        at_ms = turnout_time(path, at=at, tz=tz)
+        rows = ((r.line, r.station.id, r.turnout) for r in import_turnout(path, at=at_ms))
+    else:
+        raise InputError(f"unknown format {kind!r}: expected one of {', '.join(FORMATS)}")
+    name = str(path)
+    batch: list[bytes] = []
+    lines: list[tuple[int, str]] = []
+    refused: list[Finding] = []
+    station_signed: list[bool] = []
+    count = 0
+    registry = ledger.checker.registry
+    for line, station, record in rows:
+        count += 1
+        try:
+            data, own = _sign_row(ledger, station_keys, station, record,
+                                  registry.is_registered(station))
+        except VerificationError as e:
+            refused.append(_located(Finding.from_error(e), name, line, station))
+            continue
+        station_signed.append(own)
+        batch.append(data)
+        lines.append((line, station))
+    if strict and refused:
+        return ImportResult(file=name, rows=count, appended=0, refused=tuple(refused),
+                            warnings=(), size=ledger.size, written=False)
+    result = ledger.append(batch, stop_on_error=strict, progress=progress)
+    for rejected in result.rejected:
+        line, station = lines[rejected.position]
+        refused.append(_located(Finding.from_error(rejected.error), name, line, station))
+    positions = {a.index: a.position for a in result.accepted}
+    warnings = [_located(w, name, lines[positions.get(w.where.index or 0, 0)][0], None)
+                for w in result.warnings]
+    return ImportResult(
+        file=name, rows=count, appended=len(result.accepted),
+        refused=tuple(sorted(refused, key=lambda f: f.where.line or 0)), warnings=tuple(warnings),
+        size=result.size, written=result.written,
+        station_signed=sum(station_signed[a.position] for a in result.accepted),
+        publisher_signed=sum(not station_signed[a.position] for a in result.accepted),
+    )
+
+
+def _sign_row(ledger: Ledger, keys: StationKeys | None, station: str, record: Record,
+              registered: bool) -> tuple[bytes, bool]:
+    """Entry bytes for one row and whether the station signed it (else the publisher)."""
+    if not registered:
+        raise VerificationError(f"station {station} is not registered (station import first)",
+                                category="keys", code="station-unregistered",
+                                where=Where(station=station, kind=record.KIND))
+    key = keys.get(station) if keys is not None else None
+    if key is not None:
+        return encode_entry(sign_record(key.signer, ledger.origin, record)), True
+    if type(record) is Turnout:
+        raise VerificationError(
+            f"no key for station {station}: turnout is signed by its station only",
+            category="keys", code="turnout-without-station-key",
+            where=Where(station=station, kind=record.KIND))
+    if type(record) is not Report:
+        raise ValueError(f"cannot import a {record.KIND} record")
+    return ledger.sign(record), False
+
+
+def _located(finding: Finding, file: str, line: int, station: str | None) -> Finding:
+    """A finding about a CSV row: file and line, no (tentative) entry index."""
+    return finding.located(file=file, line=line, index=None,
+                           station=finding.where.station or station)
+

@@ -1,0 +1,159 @@
+"""``ledger publish``: write a log as a static C2SP tlog-tiles tree (DESIGN.md section 6).
+
+Hash tiles, entry bundles and ``ledger.json`` first, each written atomically (temp file, fsync,
+rename), then the checkpoint, atomically and last: a reader never sees a checkpoint whose tiles
+are missing. Files already there with the right bytes are left alone, so publishing again writes
+only what is new or changed; partial tiles of every block checkpoint are written and kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ledger.core.hashing import LEDGER_FORMAT
+from ledger.errors import RootMismatchError, Where
+from ledger.files import fsync_dir, replace_file
+from ledger.formats.checkpoints import open_checkpoint
+from ledger.formats.keys import parse_verifier_key
+from ledger.formats.records import Block, decode_entry_record
+from ledger.publisher.tile_export import TileBuilder, TileBytes
+from ledger.sources.ledger_dir import LedgerDirSource
+from ledger.sources.open import open_source
+from ledger.sources.source import CHECKPOINT_FILE, LEDGER_JSON, Source
+
+if TYPE_CHECKING:
+    from ledger.publisher.ledger import Ledger
+
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishResult:
+    """What one publish did: the tree published and which files it wrote or found in place."""
+
+    outdir: Path
+    origin: str
+    tree_size: int
+    checkpoint_sizes: tuple[int, ...]
+    paths_written: tuple[str, ...]
+    skipped: int
+
+    @property
+    def written(self) -> int:
+        """Number of files written (new or changed)."""
+        return len(self.paths_written)
+
+
+def publish(
+    ledger_or_source: Ledger | Source | str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    *,
+    vkey: str | None = None,
+) -> PublishResult:
+    """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``.
+
+    ``vkey`` is the publisher's verifier key; by default the one the source states. The
+    checkpoint must verify with it and its root must equal the root of the entries, or it is not
+    written (tiles written before the check stay, unseen without a checkpoint that needs them).
+
+    Raises:
+        SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
+        RootMismatchError: the entries do not give the checkpoint's root.
+        ValueError: no publisher key is known.
+    """
+    if isinstance(ledger_or_source, str | os.PathLike):
+        with closing(open_source(os.fspath(ledger_or_source))) as opened:
+            return publish(opened, outdir, vkey=vkey)
+    if isinstance(ledger_or_source, Source):
+        source: Source = ledger_or_source
+    else:  # the publisher's open Ledger: read its store directly
+        source = LedgerDirSource.from_store(ledger_or_source.store)
+    key = vkey if vkey is not None else source.publisher_vkey()
+    if key is None:
+        raise ValueError(f"{source.describe()} does not state the publisher key: pass vkey")
+    note = source.read_checkpoint()
+    checkpoint = open_checkpoint(note, [parse_verifier_key(key)]).checkpoint
+    writer = _Writer(Path(outdir))
+    builder = TileBuilder()
+    sizes: list[int] = []
+    for entry in source.iter_entries(0, checkpoint.size):
+        writer.put_all(builder.append(entry))
+        if isinstance(decode_entry_record(entry)[1], Block):
+            sizes.append(builder.size)
+            writer.put_all(builder.partials())
+    if builder.root() != checkpoint.root:
+        raise RootMismatchError(
+            f"the {checkpoint.size} entries of {source.describe()} give root "
+            f"{builder.root().hex()}, the checkpoint says {checkpoint.root.hex()}: not published",
+            where=Where(file=CHECKPOINT_FILE),
+        )
+    writer.put_all(builder.partials())
+    info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
+    writer.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
+    writer.sync_dirs()
+    writer.put(CHECKPOINT_FILE, note)  # last: it makes the new tiles visible to readers
+    writer.sync_dirs()
+    return PublishResult(
+        outdir=writer.root,
+        origin=checkpoint.origin,
+        tree_size=checkpoint.size,
+        checkpoint_sizes=tuple(sizes),
+        paths_written=tuple(writer.written),
+        skipped=writer.skipped,
+    )
+
+
+class _Writer:
+    """Writes files under ``root`` atomically, skipping those already holding the same bytes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written: list[str] = []
+        self.skipped = 0
+        self._seen: set[str] = set()  # a partial tile can be the same at two checkpoint sizes
+        self._dirty_dirs: set[Path] = set()
+        root.mkdir(parents=True, exist_ok=True)
+
+    def put_all(self, files: Iterable[TileBytes]) -> None:
+        for ref, data in files:
+            self.put(ref.path, data)
+
+    def put(self, path: str, data: bytes) -> None:
+        if path in self._seen:
+            return
+        self._seen.add(path)
+        target = self.root / path
+        if _same_bytes(target, data):
+            self.skipped += 1
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(target, data)
+        self.written.append(path)
+        self._dirty_dirs.update(_parents_up_to(target.parent, self.root))
+
+    def sync_dirs(self) -> None:
+        """fsync every directory that got a new name, deepest first, so the renames are durable."""
+        for directory in sorted(self._dirty_dirs, key=lambda p: len(p.parts), reverse=True):
+            fsync_dir(directory)
+        self._dirty_dirs.clear()
+
+
+def _parents_up_to(directory: Path, root: Path) -> Iterator[Path]:
+    yield directory
+    while directory != root and root in directory.parents:
+        directory = directory.parent
+        yield directory
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except FileNotFoundError:
+        return False

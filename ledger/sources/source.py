@@ -1,0 +1,104 @@
+"""What a log reader is: the :class:`Source` protocol, the files of a published tree, and the
+framing errors every reader raises (naming the file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from ledger.core.merkle import NodeReader
+from ledger.errors import MalformedError, Where
+from ledger.formats.notes import MAX_NOTE_SIZE
+
+CHECKPOINT_FILE = "checkpoint"
+LEDGER_JSON = "ledger.json"
+#: The largest signed note :mod:`ledger.formats.notes` opens.
+MAX_CHECKPOINT_BYTES = MAX_NOTE_SIZE
+MAX_LEDGER_JSON_BYTES = 64 << 10
+HTTP_TIMEOUT = 30.0
+#: Attempts per file on a transient failure (connection, time-out, 429, 5xx), and the pause
+#: before each retry, doubling: bounded, so a dead source ends the command in seconds.
+HTTP_ATTEMPTS = 3
+HTTP_RETRY_PAUSE = 0.25
+
+
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Where an auditor reads a log from; every method raises on a read error naming the file."""
+
+    def read_checkpoint(self) -> bytes:
+        """The latest signed checkpoint note, with the cosignatures collected so far."""
+        ...
+
+    def read_tile(self, level: int, index: int, width: int) -> bytes:
+        """Hash tile bytes, exactly ``width`` hashes; MalformedError if missing or short."""
+        ...
+
+    def read_tile_if_present(self, level: int, index: int, width: int) -> bytes | None:
+        """Like :meth:`read_tile`, but None when the tile is not there at all."""
+        ...
+
+    def read_entry_bundle(self, index: int, width: int) -> bytes:
+        """Entry bundle bytes as published (framing unchecked); MalformedError if missing."""
+        ...
+
+    def read_entry_bundle_if_present(self, index: int, width: int) -> bytes | None:
+        """Like :meth:`read_entry_bundle`, but None when the bundle is not there at all."""
+        ...
+
+    def iter_entries(self, start: int, size: int) -> Iterator[bytes]:
+        """Entries ``start`` .. ``size - 1`` of the tree of ``size``, streamed."""
+        ...
+
+    def node_reader(self, size: int) -> NodeReader:
+        """A merkle NodeReader for the tree of ``size`` leaves."""
+        ...
+
+    def entry_count(self) -> int | None:
+        """Every entry held, unsealed tail included (ledger directory); None for published trees."""
+        ...
+
+    def publisher_vkey(self) -> str | None:
+        """The publisher verifier key the source states (a convenience, never trusted)."""
+        ...
+
+    def describe(self) -> str:
+        """The source in words, for messages."""
+        ...
+
+    def close(self) -> None:
+        """Release what the source holds open."""
+        ...
+
+    def __enter__(self) -> Self:
+        """The source itself; leaving the ``with`` block closes it."""
+        ...
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the source."""
+        ...
+
+
+def _missing(path: str, what: str, category: str = "tiles") -> MalformedError:
+    return MalformedError(
+        f"{what} {path} is missing", category=category, code="missing-file", where=Where(file=path)
+    )
+
+
+def _too_large(path: str, limit: int, category: str = "tiles") -> MalformedError:
+    return MalformedError(
+        f"{path} is larger than the {limit}-byte limit",
+        category=category,
+        code="too-large",
+        where=Where(file=path),
+    )
+
+
+
+

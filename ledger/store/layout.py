@@ -1,0 +1,189 @@
+"""How a ledger directory lays out its rows (store format 2): keys, values, and a batch's rows.
+
+Pure: :mod:`ledger.store.store` runs the LMDB transactions, this module says what goes in them. The
+tables are described in ``docs/publisher.md``. Keys are big-endian, so key order is index order,
+and every table but ``lookup`` and ``meta`` only grows at its end: a commit writes each of them
+with LMDB's append mode, whatever the size of the log.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ledger.core.hashing import HASH_SIZE, node_hash
+from ledger.errors import StoreCorruptError
+
+#: Written into meta at creation; a directory with another value is not ours (or is older).
+FORMAT = b"election-ledger/v1 lmdb 2"
+#: The LMDB data file: a directory holding it is a ledger directory.
+DATA_FILE = "data.mdb"
+#: Meta names the ledger writes: the log's origin, the publisher's verifier key, the ledger format,
+#: and the latest checkpoint with the witness cosignatures collected for it.
+META_ORIGIN = "origin"
+META_VKEY = "vkey"
+META_LEDGER_FORMAT = "ledger_format"
+META_COSIGNED_CHECKPOINT = "cosigned_checkpoint"
+#: Lookup keys start with ``index >> LOOKUP_EPOCH_BITS``: a commit writes into one epoch.
+LOOKUP_EPOCH_BITS = 12
+
+u64 = struct.Struct(">Q").pack
+_u32 = struct.Struct(">I").pack
+_u16 = struct.Struct(">H").pack
+
+Row = tuple[bytes, bytes]
+
+
+def from_u64(b: bytes) -> int:
+    """A stored 8-byte big-endian integer.
+
+    Raises:
+        StoreCorruptError: it is not 8 bytes.
+    """
+    if len(b) != 8:
+        raise StoreCorruptError(f"stored integer is {len(b)} bytes, expected 8")
+    value: int = struct.unpack(">Q", b)[0]
+    return value
+
+
+def _part(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    if len(raw) > 0xFFFF:
+        raise ValueError("lookup key component longer than 65,535 bytes")
+    return _u16(len(raw)) + raw
+
+
+class LookupKey(NamedTuple):
+    """What an entry is about, for lookups: station id, record kind, report category or "".
+
+    A tuple, not a dataclass: the publisher makes one per entry.
+    """
+
+    station: str
+    kind: str
+    category: str = ""
+
+    def prefix(self) -> bytes:
+        """The stored key without the epoch and the entry index."""
+        station, kind = self.station.encode("utf-8"), self.kind.encode("utf-8")
+        category = self.category.encode("utf-8")
+        if len(station) > 0xFFFF or len(kind) > 0xFFFF or len(category) > 0xFFFF:
+            raise ValueError("lookup key component longer than 65,535 bytes")
+        return b"".join((_u16(len(station)), station, _u16(len(kind)), kind,
+                         _u16(len(category)), category))
+
+
+class NewEntry(NamedTuple):
+    """One entry to append: its bytes, leaf hash, lookup keys, and block height if a block.
+
+    A tuple, not a dataclass: sequencing makes millions (see ``docs/performance.md``).
+    """
+
+    data: bytes
+    leaf_hash: bytes
+    lookup: tuple[LookupKey, ...] = ()
+    block: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Commit:
+    """One write transaction: entries appended at ``size``, then state and checkpoint.
+
+    ``checkpoint`` (a signed note) belongs to the block entry that ends ``entries``; ``root``,
+    when given, must equal the root of the stored tree after the append.
+    """
+
+    size: int
+    entries: tuple[NewEntry, ...] = ()
+    state: bytes | None = None
+    checkpoint: bytes | None = None
+    root: bytes | None = None
+
+
+def lookup_query(station: str, kind: str | None, category: str | None) -> bytes:
+    """The part of a lookup key after the epoch that all entries about the subject share."""
+    if category is not None and kind is None:
+        raise ValueError("a category lookup needs a kind")
+    prefix = _part(station)
+    if kind is not None:
+        prefix += _part(kind)
+        if category is not None:
+            prefix += _part(category)
+    return prefix
+
+
+def lookup_epochs(size: int) -> list[bytes]:
+    """The epoch prefixes of a log of ``size`` entries, in key order."""
+    return [_u32(epoch) for epoch in range(((size - 1) >> LOOKUP_EPOCH_BITS) + 1 if size else 0)]
+
+
+def node_key(level: int, index: int) -> bytes:
+    """The ``nodes`` key holding node (level, index): the leaf that completes it, its last."""
+    return u64(((index + 1) << level) - 1)
+
+
+def node_in(value: bytes | None, level: int) -> bytes | None:
+    """Node hash at ``level`` in a ``nodes`` value (see :func:`completed_subtrees`), or None."""
+    offset = level * HASH_SIZE
+    if value is None or len(value) < offset + HASH_SIZE:
+        return None
+    return value[offset:offset + HASH_SIZE]
+
+
+class Rows(NamedTuple):
+    """The rows one commit adds to each table, every list in key order."""
+
+    entries: list[Row]
+    nodes: list[Row]
+    blocks: list[Row]
+    lookup: list[Row]
+
+
+def batch_rows(size: int, entries: Sequence[NewEntry], frontier: list[bytes]) -> Rows:
+    """The rows of ``entries`` appended at ``size``; ``frontier`` (the compact range) advances.
+
+    Whole-batch operations (map, zip) where they can be: sequencing makes millions of rows, and
+    a Python loop step per row costs as much as LMDB's write.
+
+    Raises:
+        ValueError: a leaf hash is not 32 bytes.
+    """
+    end = size + len(entries)
+    leaves = [entry.leaf_hash for entry in entries]
+    if set(map(len, leaves)) - {HASH_SIZE}:
+        raise ValueError("a leaf hash is 32 bytes")
+    keys = list(map(u64, range(size, end)))
+    datas = [entry.data for entry in entries]
+    nodes = completed_subtrees(frontier, size, leaves)
+    blocks = [(u64(e.block), key) for key, e in zip(keys, entries, strict=True)
+              if e.block is not None]
+    lookups = sorted(_u32(i >> LOOKUP_EPOCH_BITS) + subject.prefix() + key
+                     for i, key, e in zip(range(size, end), keys, entries, strict=True)
+                     for subject in e.lookup)
+    return Rows(entries=list(zip(keys, datas, strict=True)),
+                nodes=list(zip(keys, nodes, strict=True)), blocks=blocks,
+                lookup=[(key, b"") for key in lookups])
+
+
+def completed_subtrees(frontier: list[bytes], size: int, leaves: list[bytes]) -> list[bytes]:
+    """Per leaf appended at ``size`` on, the hashes of the perfect subtrees it completes.
+
+    Leaf hash first, then one node per trailing one bit of its index (RFC 9162 2.1.1: each is
+    the node hash of the frontier's last subtree and the one just completed); ``frontier``, the
+    compact range, advances with them. This is the ``nodes`` value of that leaf.
+    """
+    out = []
+    for index, leaf in enumerate(leaves, size):
+        if index & 1:
+            completed, bits = [leaf], index
+            while bits & 1:
+                leaf = node_hash(frontier.pop(), leaf)
+                completed.append(leaf)
+                bits >>= 1
+            out.append(b"".join(completed))
+        else:
+            out.append(leaf)
+        frontier.append(leaf)
+    return out
