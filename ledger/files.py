@@ -179,7 +179,7 @@ class StationKeys:
         if not self.directory.is_dir():
             found = "not a directory" if self.directory.exists() else "no such directory"
             raise InputError(f"{found}: expected a directory of station keys, <station id>.key "
-                             "(`ledger station import --keys-out DIR` makes one)",
+                             "(a station import that makes the keys writes one)",
                              where=Where(file=str(directory)))
         self._cache: dict[str, NoteSigner | None] = {}
 

@@ -46,7 +46,7 @@ class ConsistencyProof:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StationProof:
-    """The receipts ``ledger prove --station`` writes, under one checkpoint."""
+    """The receipt pair proving a station's record and its registration, under one checkpoint."""
 
     station: str
     kind: str

@@ -134,7 +134,7 @@ class CheckedReceipt:
     not_shown: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON object for ``ledger check-proof --json``."""
+        """The checked receipt as a JSON object (what it proves, about which entry)."""
         return {
             "ok": True,
             "origin": self.checkpoint.origin,

@@ -1,6 +1,6 @@
 """The auditor's state file (DESIGN.md section 7 step 6): one canonical MessagePack map.
 
-Written atomically by a clean run of ``ledger verify --state FILE`` and read by the next one,
+Written atomically by a clean incremental audit and read by the next one,
 which then reads only the entries after ``size`` when ``size`` and ``root`` equal those of the
 trusted checkpoint. The map's keys are documented in docs/spec.md, section "Verification".
 """

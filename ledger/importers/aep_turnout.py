@@ -158,7 +158,8 @@ def turnout_time(path: str | Path, *, at: str | None, tz: str) -> int:
     if at is None:
         match = _FILE_TIME.search(Path(path).name)
         if match is None:
-            raise InputError(f"{path}: no YYYY-MM-DD_HH-MM in the file name; give --at")
+            raise InputError(f"{path}: no YYYY-MM-DD_HH-MM in the file name: the snapshot time "
+                             "must be given")
         text = f"{match.group(1)} {match.group(2)}:{match.group(3)}"
     else:
         text = at
