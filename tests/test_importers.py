@@ -234,7 +234,7 @@ def test_unreadable_or_nonexistent_at_is_refused(at: str) -> None:
 
 
 def test_turnout_time_needs_at_or_a_time_in_the_name() -> None:
-    with pytest.raises(InputError, match="--at"):
+    with pytest.raises(InputError, match="snapshot time must be given"):
         turnout_time("presence.csv", at=None, tz=TZ)
 
 
