@@ -26,6 +26,7 @@ from ledger.formats.checkpoints import (
     parse_checkpoint,
 )
 from ledger.formats.keys import (
+    SIG_COSIGNATURE_V1,
     as_cosigner,
     format_signer_key,
     format_verifier_key,
@@ -35,7 +36,6 @@ from ledger.formats.keys import (
     verifier_key_for,
 )
 from ledger.formats.notes import (
-    SIG_COSIGNATURE_V1,
     NoteSignature,
     cosign,
     cosignature_message,

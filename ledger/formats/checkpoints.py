@@ -14,14 +14,8 @@ from dataclasses import dataclass
 from ledger.core.hashing import HASH_SIZE
 from ledger.core.proofs import MAX_TREE_SIZE
 from ledger.errors import MalformedError, SignatureError
-from ledger.formats.keys import VerifierKey
-from ledger.formats.notes import (
-    CONTROL_CHARACTERS,
-    SIG_COSIGNATURE_V1,
-    SIG_ED25519,
-    Note,
-    open_note,
-)
+from ledger.formats.keys import CONTROL_CHARACTERS, SIG_COSIGNATURE_V1, SIG_ED25519, VerifierKey
+from ledger.formats.notes import Note, open_note
 from ledger.formats.text import decode_base64, encode_base64, parse_decimal
 
 MAX_ROOT_SIZE = 64

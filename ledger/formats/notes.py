@@ -4,35 +4,32 @@ election-ledger profile are in :mod:`ledger.formats.checkpoints`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ledger.errors import MalformedError, SignatureError
-from ledger.formats.keys import NoteSigner, VerifierKey, is_valid_key_name
+from ledger.formats.keys import (
+    CONTROL_CHARACTERS,
+    KEY_HASH_SIZE,
+    SIG_COSIGNATURE_V1,
+    SIG_ED25519,
+    NoteSigner,
+    VerifierKey,
+    is_valid_key_name,
+)
 from ledger.formats.signing import SIGNATURE_SIZE, verify_signature
 from ledger.formats.text import decode_base64, encode_base64
 
-#: Signature types of C2SP signed-note: Ed25519 note signatures and cosignature/v1.
-SIG_ED25519 = 0x01
-SIG_COSIGNATURE_V1 = 0x04
-KEY_HASH_SIZE = 4
 #: C2SP signed-note: accept at least 16 signature lines; we refuse more than 100.
 MAX_SIGNATURES = 100
 #: Upper bound on a whole note (room for 100 post-quantum signatures of foreign keys).
 MAX_NOTE_SIZE = 1 << 20
-MAX_KEY_STRING = 4096
 #: C2SP tlog-cosignature: the timestamp MUST NOT exceed 2^63 - 1.
 MAX_TIMESTAMP = (1 << 63) - 1
 
 SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 COSIGNATURE_HEADER = "cosignature/v1\n"
-PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 
-_SUPPORTED_TYPES = (SIG_ED25519, SIG_COSIGNATURE_V1)
-CONTROL_CHARACTERS = re.compile("[\x00-\x09\x0b-\x1f]")
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
-_HEX8 = re.compile(r"[0-9a-f]{8}")
 
 
 # --- signed notes ------------------------------------------------------------------------------
