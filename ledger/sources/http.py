@@ -16,7 +16,7 @@ from ledger.sources.source import (
     HTTP_RETRY_PAUSE,
     HTTP_TIMEOUT,
     MAX_CHECKPOINT_BYTES,
-    _too_large,
+    too_large,
 )
 
 
@@ -89,13 +89,13 @@ class HttpSource(_FetchingSource):
         except (urllib.error.URLError, OSError) as e:
             raise _Transient(str(getattr(e, "reason", None) or e)) from e
         if len(raw) > raw_limit:
-            raise _too_large(path, limit, category)
+            raise too_large(path, limit, category)
         if encoding == "gzip":
             raw = _gunzip(raw, limit, path, category)
         elif encoding != "identity":
             raise _http_error(path, url, f"unknown Content-Encoding {encoding!r}", category)
         if len(raw) > limit:
-            raise _too_large(path, limit, category)
+            raise too_large(path, limit, category)
         return raw
 
 
@@ -120,7 +120,7 @@ def _gunzip(data: bytes, limit: int, path: str, category: str) -> bytes:
             where=Where(file=path),
         ) from e
     if len(out) > limit or inflater.unconsumed_tail:
-        raise _too_large(path, limit, category)
+        raise too_large(path, limit, category)
     if not inflater.eof or inflater.unused_data:
         raise MalformedError(
             f"{path} is truncated or has bytes after its gzip stream", category=category,

@@ -7,8 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from ledger.core.merkle import NodeReader
 from ledger.errors import MalformedError, Where
@@ -20,14 +19,14 @@ from ledger.formats.tiles import (
     format_hash_tile,
     tile_path,
 )
-from ledger.sources.source import CHECKPOINT_FILE
+from ledger.sources.source import CHECKPOINT_FILE, ClosesOnExit
 from ledger.store.layout import META_COSIGNED_CHECKPOINT, META_VKEY
 
 if TYPE_CHECKING:
     from ledger.store.store import Store
 
 
-class LedgerDirSource:
+class LedgerDirSource(ClosesOnExit):
     """A publisher's LMDB ledger directory, read through :mod:`ledger.store.store` (opened
     read-only).
 
@@ -109,13 +108,6 @@ class LedgerDirSource:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _note_body(note: bytes) -> bytes:

@@ -8,8 +8,6 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from ledger.core.hashing import HASH_SIZE
 from ledger.core.merkle import NodeReader
@@ -29,12 +27,13 @@ from ledger.sources.source import (
     LEDGER_JSON,
     MAX_CHECKPOINT_BYTES,
     MAX_LEDGER_JSON_BYTES,
-    _missing,
-    _too_large,
+    ClosesOnExit,
+    missing_file,
+    too_large,
 )
 
 
-class _FetchingSource:
+class _FetchingSource(ClosesOnExit):
     """Shared logic of the published-tree sources: fetch a relative path, check its framing."""
 
     def _fetch(self, path: str, limit: int, category: str) -> bytes | None:
@@ -44,7 +43,7 @@ class _FetchingSource:
     def read_checkpoint(self) -> bytes:
         data = self._fetch(CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES, "checkpoint")
         if data is None:
-            raise _missing(CHECKPOINT_FILE, "checkpoint file", "checkpoint")
+            raise missing_file(CHECKPOINT_FILE, "checkpoint file", "checkpoint")
         return data
 
     def read_tile_if_present(self, level: int, index: int, width: int) -> bytes | None:
@@ -62,7 +61,7 @@ class _FetchingSource:
     def read_tile(self, level: int, index: int, width: int) -> bytes:
         data = self.read_tile_if_present(level, index, width)
         if data is None:
-            raise _missing(tile_path(level, index, width), "hash tile")
+            raise missing_file(tile_path(level, index, width), "hash tile")
         return data
 
     def read_entry_bundle_if_present(self, index: int, width: int) -> bytes | None:
@@ -71,7 +70,7 @@ class _FetchingSource:
     def read_entry_bundle(self, index: int, width: int) -> bytes:
         data = self.read_entry_bundle_if_present(index, width)
         if data is None:
-            raise _missing(bundle_path(index, width), "entry bundle")
+            raise missing_file(bundle_path(index, width), "entry bundle")
         return data
 
     def iter_entries(self, start: int, size: int) -> Iterator[bytes]:
@@ -96,16 +95,6 @@ class _FetchingSource:
             return None  # ledger.json is a convenience only: a bad one states nothing
         return vkey if isinstance(vkey, str) else None
 
-    def close(self) -> None:
-        return None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class PublishedDirSource(_FetchingSource):
@@ -133,7 +122,7 @@ class PublishedDirSource(_FetchingSource):
                 where=Where(file=path),
             ) from e
         if len(data) > limit:
-            raise _too_large(path, limit, category)
+            raise too_large(path, limit, category)
         return data
 
 

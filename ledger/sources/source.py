@@ -85,13 +85,31 @@ class Source(Protocol):
         ...
 
 
-def _missing(path: str, what: str, category: str = "tiles") -> MalformedError:
+class ClosesOnExit:
+    """The context-manager half of :class:`Source`: leaving a ``with`` block calls ``close``."""
+
+    def close(self) -> None:
+        """Release what the source holds open (nothing, unless a reader says otherwise)."""
+        return
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def missing_file(path: str, what: str, category: str = "tiles") -> MalformedError:
+    """The finding for a file the log needs that the source does not have."""
     return MalformedError(
         f"{what} {path} is missing", category=category, code="missing-file", where=Where(file=path)
     )
 
 
-def _too_large(path: str, limit: int, category: str = "tiles") -> MalformedError:
+def too_large(path: str, limit: int, category: str = "tiles") -> MalformedError:
+    """The finding for a file over the size limit of its kind (read no further)."""
     return MalformedError(
         f"{path} is larger than the {limit}-byte limit",
         category=category,
