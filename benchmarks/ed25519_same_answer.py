@@ -1,7 +1,7 @@
 """Do ``cryptography`` (OpenSSL) and PyNaCl (libsodium) give the same Ed25519 answers?
 
-DESIGN.md section 7: another library may replace ``cryptography`` for verification only if it
-gives the same answer on the golden vectors and on small-order and non-canonical keys and
+docs/spec.md, "Verification": another library may replace ``cryptography`` for verification only if
+it gives the same answer on the golden vectors and on small-order and non-canonical keys and
 signatures. This runs both over:
 
 - golden: every entry signature of the golden vectors (records.json, valid/, valid-small/) and
@@ -271,7 +271,8 @@ def pynacl_accepts(public_key: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def cryptography_accepts(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """OpenSSL's verdict through ``cryptography`` alone (the reference answer, DESIGN.md 7)."""
+    """OpenSSL's verdict through ``cryptography`` alone (the reference answer, docs/spec.md,
+    "Verification")."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 

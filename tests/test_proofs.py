@@ -110,7 +110,7 @@ def test_inclusion_probe(c: dict[str, Any]) -> None:
 
 
 def _policy_rejects(c: dict[str, Any]) -> bool:
-    """Our written policy for size1 == 0 (docs/spec.md; DESIGN.md section 4)."""
+    """Our written policy for size1 == 0 (docs/spec.md; docs/spec.md, "Blocks and checkpoints")."""
     root1, root2 = _h(c["root1"]), _h(c["root2"])
     ok = not c["proof"] and root1 == EMPTY_ROOT and (c["size2"] > 0 or root2 == root1)
     return not ok

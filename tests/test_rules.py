@@ -1,4 +1,5 @@
-"""Election rules: every rule of DESIGN.md 8 both ways, from the golden rules.json cases."""
+"""Election rules: every rule of docs/records.md, "Election rules" both ways, from the golden
+rules.json cases."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def _split(violations: list[Violation]) -> tuple[list[str], list[str]]:
     return hard, soft
 
 
-# --- the rule sets are DESIGN's, as golden rules.json writes them ---------------------------
+# --- the rule sets are the specification's, as golden rules.json writes them
+# ---------------------------
 
 
 def test_rule_sets_match_golden_letters_and_wording() -> None:

@@ -1,5 +1,6 @@
 """Ed25519 in ledger.formats.signing: PyNaCl first, ``cryptography`` where it rejects, and the
-answer is always ``cryptography``'s (DESIGN.md section 7: the same-answer test guards the choice).
+answer is always ``cryptography``'s (docs/spec.md, "Verification": the same-answer test guards the
+choice).
 
 The cases: every golden signature (entries, checkpoint, cosignature), each with a bit flipped;
 non-canonical S (S + L, S + 15L); the 8 small-order points as keys, canonical and in the 6

@@ -20,7 +20,7 @@ from ledger.sources.published import PublishedDirSource
 from tests.conftest import GOLDEN_DIR, run_doc_examples
 from tests.verify_support import CASES, EXPECTED, PUBLISHER, VALID, audit
 
-#: Each rule code's text, in DESIGN's words (what expected.json names).
+#: Each rule code's text, in the specification's words (what expected.json names).
 RULE_TEXT = {r.code: r.text for rule_set in RULE_SETS.values() for r in rule_set.rules} | {
     "TO-REGISTERED": REGISTERED_RULE,
     "TO-LT-PV-B": FINAL_LT_RULE,

@@ -18,7 +18,8 @@ SHOW_REFUSED = 20
 
 
 def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict[str, Any]:
-    """The report object of DESIGN.md section 7 for an import: refused rows are the errors."""
+    """The report object of docs/spec.md, "Verification" for an import: refused rows are the
+    errors."""
     report = AuditReport(origin=lg.origin, tree_size=result.size, root=lg.root(result.size),
                     errors=list(result.refused), warnings=list(result.warnings),
                     entries=result.appended)

@@ -1,4 +1,5 @@
-"""`ledger verify SOURCE --pub FILE`: the auditor's full check of a log (DESIGN.md section 7)."""
+"""`ledger verify SOURCE --pub FILE`: the auditor's full check of a log (docs/spec.md,
+"Verification")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Making receipts (``ledger prove``): C2SP tlog-proof files for observers (DESIGN.md section 6).
+"""Making receipts (``ledger prove``): C2SP tlog-proof files for observers (docs/spec.md,
+"Published form").
 
 A receipt carries the entry bytes, its inclusion proof (read from the source's tiles or stored
 nodes) and a checkpoint: the latest, or the one signed at an earlier block (the next block entry

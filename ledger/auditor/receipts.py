@@ -1,4 +1,4 @@
-"""Receipts for observers: C2SP tlog-proof files, checked offline (DESIGN.md section 6).
+"""Receipts for observers: C2SP tlog-proof files, checked offline (docs/spec.md, "Published form").
 
 A receipt is ``c2sp.org/tlog-proof@v1``, an ``extra`` line with the base64 entry bytes, the leaf
 ``index``, the inclusion proof (one base64 hash a line), a blank line and the checkpoint note with
@@ -40,7 +40,7 @@ from ledger.formats.text import decode_base64, encode_base64, parse_decimal
 HEADER = b"c2sp.org/tlog-proof@v1"
 #: A tree of at most 2^64 leaves has inclusion proofs of at most 64 hashes.
 MAX_PROOF_HASHES = 64
-#: The extra data is one entry (DESIGN.md section 3).
+#: The extra data is one entry (docs/records.md, "Entries").
 MAX_EXTRA_SIZE = MAX_ENTRY_SIZE
 #: Header, extra line of a largest entry, index and 64 proof lines fit in 96 KiB.
 MAX_RECEIPT_SIZE = MAX_NOTE_SIZE + 96 * 1024

@@ -1,4 +1,4 @@
-"""The auditor's state file (DESIGN.md section 7 step 6): one canonical MessagePack map.
+"""The auditor's state file (docs/spec.md, "Verification", step 6): one canonical MessagePack map.
 
 Written atomically by a clean incremental audit and read by the next one,
 which then reads only the entries after ``size`` when ``size`` and ``root`` equal those of the

@@ -1,4 +1,5 @@
-"""Step 5 of DESIGN.md section 7: every published tile and bundle equals the recomputed one.
+"""Step 5 of docs/spec.md, "Verification": every published tile and bundle equals the recomputed
+one.
 
 :class:`TileAudit` follows the entries in log order and rebuilds the hash tiles from their leaf
 hashes (one row of at most 256 hashes per tile level: O(256 log n) memory), comparing each tile

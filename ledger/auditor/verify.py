@@ -1,4 +1,4 @@
-"""The auditor: ``ledger verify`` over any source (DESIGN.md section 7, steps 1-6).
+"""The auditor: ``ledger verify`` over any source (docs/spec.md, "Verification", steps 1-6).
 
 Streams the entries the latest checkpoint covers, checks their signatures on all cores in
 batches, runs the shared :class:`~ledger.check.checker.EntryChecker` over them, compares every tile

@@ -1,4 +1,5 @@
-"""Blocks chain inside the log (DESIGN.md section 4; section 7 step 4): pure checks of one block.
+"""Blocks chain inside the log (docs/spec.md, "Blocks and checkpoints" and
+"Verifying the chain"): pure checks of one block.
 
 A block entry at leaf index ``i`` names the previous block entry (``prev``: its leaf hash), its
 own ``height``, the entries it seals (``first``, ``count``), a ``time`` later than the previous

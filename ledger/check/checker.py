@@ -1,4 +1,5 @@
-"""The one entry checker that the publisher and the auditor both run (DESIGN.md section 7, 1-4).
+"""The one entry checker that the publisher and the auditor both run (docs/spec.md, "Verification",
+steps 1-4).
 
 :class:`EntryChecker` is a pure state machine over entries in log order: canonical decoding and
 limits, duplicates, the signer (the key registry), the election rules, block chaining and each
@@ -87,7 +88,8 @@ class CheckedEntry:
 
 
 class EntryChecker:
-    """DESIGN.md section 7 steps 1-4 over entries in log order, for publisher and auditor alike.
+    """docs/spec.md, "Verification" steps 1-4 over entries in log order, for publisher and auditor
+    alike.
 
     Everything but the tree advances only for an entry with no error. The tree advances for every
     entry the caller says is in the log (``in_log=True``: an auditor reading a published log),

@@ -1,4 +1,5 @@
-"""Findings and the report object that `ledger verify` and `ledger validate` print (DESIGN.md 7).
+"""Findings and the report object that `ledger verify` and `ledger validate` print (docs/spec.md,
+"Verification").
 
 A :class:`Finding` is one error or warning with where and why; an :class:`AuditReport` collects
 them in log order with a summary. Both are plain values: the CLI only formats them.
@@ -89,7 +90,7 @@ class AuditReport:
         return dict(sorted(Counter(w.code for w in self.warnings).items()))
 
     def to_json(self) -> dict[str, Any]:
-        """The report object of DESIGN.md section 7."""
+        """The report object of docs/spec.md, "Verification"."""
         rate = self.entries / self.seconds if self.seconds > 0 else None
         summary: dict[str, Any] = {
             "entries": self.entries,

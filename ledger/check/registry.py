@@ -1,4 +1,5 @@
-"""The station key registry of DESIGN.md section 2 ("Identity and keys"), pure and serialisable.
+"""The station key registry of docs/records.md, "Record kinds" ("Identity and keys"), pure and
+serialisable.
 
 It answers one question per entry: may this key sign this record? Publisher kinds need the
 publisher key; a turnout needs its station's current key; a report needs that key or the

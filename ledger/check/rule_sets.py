@@ -1,7 +1,8 @@
-"""The rule sets of DESIGN.md section 8 as data: letters and arithmetic rules in DESIGN's wording.
+"""The rule sets of docs/records.md, "Election rules", as data: letters and arithmetic rules in
+the specification's wording.
 
-Arithmetic rules are written as DESIGN writes them (``"e >= c+d+f"``) and compiled once into
-coefficient tables, so a rule's text, its check and its message can never disagree. The checks
+Arithmetic rules are written as docs/records.md writes them (``"e >= c+d+f"``) and compiled once
+into coefficient tables, so a rule's text, its check and its message can never disagree. The checks
 that use them live in :mod:`ledger.check.rules`.
 """
 
@@ -102,7 +103,8 @@ def _tokenize(text: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuleSet:
-    """One rule set of DESIGN.md 8: its exact letters and its arithmetic rules."""
+    """One rule set of docs/records.md, "Election rules": its exact letters and its arithmetic
+    rules."""
 
     name: str
     tag: str
@@ -126,7 +128,8 @@ def _rule_set(
 _A_GE_B = [(f"A{i}-GE-B{i}", f"a{i} >= b{i}") for i in range(1, 5)]
 _CD_SOFT = [("CD-EQ-B", "c + d = b"), ("E-EQ-CDF", "e = c+d+f")]
 
-#: Every rule set by name (DESIGN.md section 8; golden ``rules.json`` holds the same as data).
+#: Every rule set by name (docs/records.md, "Election rules"; golden ``rules.json`` holds the same
+#: as data).
 RULE_SETS: Mapping[str, RuleSet] = {
     s.name: s
     for s in (

@@ -1,7 +1,8 @@
-"""Election rules of DESIGN.md section 8: per-record checks and a streaming cross-record checker.
+"""Election rules of docs/records.md, "Election rules": per-record checks and a streaming
+cross-record checker.
 
-Each rule has a stable code (``PV-PRSD-C-SUM``), DESIGN's own wording as its ``rule`` text, and is
-hard (an error) or soft (a warning); the rule sets themselves are data in
+Each rule has a stable code (``PV-PRSD-C-SUM``), the specification's own wording as its ``rule``
+text, and is hard (an error) or soft (a warning); the rule sets themselves are data in
 :mod:`ledger.check.rule_sets`. The :class:`RuleChecker` holds only per-station state, which
 round-trips through a plain value (:mod:`ledger.check.rule_state`) for an auditor's incremental
 state file.
@@ -20,7 +21,8 @@ from ledger.check.rule_state import parse_state
 from ledger.errors import RuleError, Where
 from ledger.formats.records.kinds import STAGES, Category, Election, Record, Report, Turnout
 
-# Rule texts of the rules that span records or all rule sets (DESIGN.md 8, "all" and turnout).
+# Rule texts of the rules that span records or all rule sets (docs/records.md, "Election rules",
+# "all" and turnout).
 FIELDS_RULE = "fields are non-negative integers, exactly the letters the rule set names"
 COMPETITORS_RULE = "competitors are those of the manifest's category"
 CATEGORY_RULE = "the report's category is in the manifest"

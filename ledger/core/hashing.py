@@ -18,7 +18,7 @@ LEDGER_FORMAT = "election-ledger/v1"
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 
-#: Prefix of the message a station or the publisher signs for an entry (DESIGN.md section 3).
+#: Prefix of the message a station or the publisher signs for an entry (docs/records.md, "Entries").
 ENTRY_SIGNATURE_CONTEXT = LEDGER_FORMAT.encode() + b"/entry\n"
 
 #: Root of the empty tree: SHA-256 of the empty string (RFC 9162 section 2.1.1).

@@ -148,7 +148,7 @@ def inclusion_proof_from_nodes(read: NodeReader, index: int, size: int) -> list[
 def consistency_proof_from_nodes(read: NodeReader, size1: int, size2: int) -> list[bytes]:
     """RFC 9162 2.1.4.1 PROOF(size1, D[size2]) from stored perfect subtrees.
 
-    ``[]`` when ``size1`` is 0 or equals ``size2`` (DESIGN.md section 4).
+    ``[]`` when ``size1`` is 0 or equals ``size2`` (docs/spec.md, "Blocks and checkpoints").
     """
     _check_size("size1", size1)
     _check_size("size2", size2)

@@ -1,8 +1,8 @@
 """RFC 9162 proof verification (sections 2.1.3.2 and 2.1.4.2), pure and strict.
 
 Every precondition (bounds, sizes, 32-byte hashes, the exact proof length) is checked before any
-hashing. Roots are compared, not length-checked. Consistency from size 0 follows DESIGN.md
-section 4: valid only with an empty proof and an old root of SHA-256("").
+hashing. Roots are compared, not length-checked. Consistency from size 0 follows docs/spec.md,
+"Consistency proofs": valid only with an empty proof and an old root of SHA-256("").
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def verify_consistency(
     if size1 > size2:
         raise ProofError(f"size1 {size1} is larger than size2 {size2}")
     if size1 == 0:
-        # DESIGN.md section 4: the empty tree is a prefix of every tree, proved by nothing.
+        # docs/spec.md, "Blocks and checkpoints": the empty tree is a prefix of every tree, proved
+        # by nothing.
         if proof:
             raise ProofError(f"consistency proof from size 0 must be empty, got {len(proof)}")
         if root1 != EMPTY_ROOT:

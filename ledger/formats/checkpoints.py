@@ -1,8 +1,8 @@
 """C2SP tlog-checkpoint: the checkpoint body, its parser, and the election-ledger profile on top.
 
 The generic parser accepts any C2SP checkpoint (extension lines, origins such as ``Log``); the
-election-ledger profile (DESIGN.md section 4: origin grammar, no extension lines, a 32-byte root,
-signed by the publisher key named after the origin) is a separate check.
+election-ledger profile (docs/spec.md, "Blocks and checkpoints": origin grammar, no extension
+lines, a 32-byte root, signed by the publisher key named after the origin) is a separate check.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def open_checkpoint(data: bytes, verifiers: Iterable[VerifierKey]) -> SignedChec
     return SignedCheckpoint(checkpoint=parse_checkpoint(note.text), note=note, note_bytes=data)
 
 
-# --- the election-ledger profile (DESIGN.md section 4) -----------------------------------------
+# --- the election-ledger profile (docs/spec.md, "Blocks and checkpoints")
+# -----------------------------------------
 
 
 def check_origin(origin: str) -> None:

@@ -1,4 +1,5 @@
-"""Canonical MessagePack (DESIGN.md section 2): the only module that imports ``msgpack``.
+"""Canonical MessagePack (docs/records.md, "Record kinds"): the only module that imports
+``msgpack``.
 
 One byte form per value: str keys sorted by their UTF-8 bytes, no duplicates, every integer and
 length header in its shortest form (non-negative integers in the unsigned family), str for text,
@@ -16,7 +17,7 @@ import msgpack
 
 from ledger.errors import MalformedError
 
-#: Default size limit of one decoded value: the largest entry (DESIGN.md section 3).
+#: Default size limit of one decoded value: the largest entry (docs/records.md, "Entries").
 MAX_VALUE_SIZE = 65_535
 #: Default limit on the items of one array or map.
 MAX_ITEMS = 4_096
@@ -60,7 +61,7 @@ def encode_value(value: Any) -> bytes:
 def encode_checked(value: Any) -> bytes:
     """Bytes of a value already in canonical form: maps built in key order from checked fields.
 
-    The fast path for records (DESIGN.md section 10: no sorting in Python); it checks nothing,
+    The fast path for records (docs/performance.md: no sorting in Python); it checks nothing,
     so use :func:`encode_value` for anything not built that way.
 
     Raises:

@@ -1,4 +1,4 @@
-"""The entry envelope of DESIGN.md section 3: ``{body, key, sig, v}``, one leaf of the tree.
+"""The entry envelope of docs/records.md, "Entries": ``{body, key, sig, v}``, one leaf of the tree.
 
 ``body`` holds canonical record bytes, ``key`` the signer's key id (SHA-256 of its public key),
 ``sig`` Ed25519 over ``entry_signed_message(origin, body)``. Import these from
@@ -15,7 +15,7 @@ from ledger.errors import MalformedError, SignatureError
 from ledger.formats.codec import decode_value
 from ledger.formats.signing import SIGNATURE_SIZE, Signer, verify_signature
 
-#: Largest entry: tlog-tiles entry bundles carry a 16-bit length (DESIGN.md section 3).
+#: Largest entry: tlog-tiles entry bundles carry a 16-bit length (docs/records.md, "Entries").
 MAX_ENTRY_SIZE = 65_535
 ENTRY_VERSION = 1
 

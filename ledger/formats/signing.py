@@ -1,7 +1,7 @@
 """Ed25519 keys and signatures: the only module that imports ``cryptography`` or PyNaCl.
 
-Verification accepts exactly what ``cryptography`` (OpenSSL, RFC 8032) accepts (DESIGN.md
-section 7), at libsodium's speed: PyNaCl is asked first, and only a signature it rejects is put
+Verification accepts exactly what ``cryptography`` (OpenSSL, RFC 8032) accepts (docs/spec.md,
+"Verification"), at libsodium's speed: PyNaCl is asked first, and only a signature it rejects is put
 to ``cryptography``, whose answer then stands. libsodium checks the same cofactorless equation as
 OpenSSL and refuses more (small-order keys and R, non-canonical keys), never less, so a
 signature it accepts is one OpenSSL accepts; ``tests/test_signing.py`` guards that on the golden,
@@ -52,7 +52,7 @@ class Signer:
 
     @property
     def key_id(self) -> bytes:
-        """SHA-256 of the public key: the id entries carry (DESIGN.md section 3)."""
+        """SHA-256 of the public key: the id entries carry (docs/records.md, "Entries")."""
         return key_id(self.public_key)
 
     def sign(self, message: bytes) -> bytes:
@@ -95,7 +95,7 @@ def _sodium_accepts(public_key: bytes, message: bytes, signature: bytes) -> bool
 
 
 def _openssl_verify(public_key: bytes, message: bytes, signature: bytes) -> None:
-    """``cryptography``'s check, the reference answer (DESIGN.md section 7)."""
+    """``cryptography``'s check, the reference answer (docs/spec.md, "Verification")."""
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except InvalidSignature as e:

@@ -2,8 +2,8 @@
 
 Header: twelve fixed columns, then exactly the letters of one rule set, then one
 ``<NAME>-voturi`` column per competitor. Each row becomes a ``report`` record: the rule set
-follows ``report_type_category_code`` (DESIGN.md 8), ``created_at`` is local time in the
-election's time zone, and the station is ``<county code>-<precinct_nr>``.
+follows ``report_type_category_code`` (docs/records.md, "Election rules"), ``created_at`` is local
+time in the election's time zone, and the station is ``<county code>-<precinct_nr>``.
 """
 
 from __future__ import annotations

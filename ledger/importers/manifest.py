@@ -1,8 +1,9 @@
 """The election manifest (entry 0's ``election`` record): derived from a PV file or read as JSON.
 
 Derived: one category per ``report_type_category_code`` found in the file (in order of first
-appearance), its rule set from DESIGN.md 8 and its competitors from the ``<NAME>-voturi`` columns.
-JSON: the record's JSON form (``record_to_json``), as ``ledger manifest`` writes it.
+appearance), its rule set from docs/records.md, "Election rules" and its competitors from the
+``<NAME>-voturi`` columns. JSON: the record's JSON form (``record_to_json``), as ``ledger
+manifest`` writes it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Station ids and descriptions shared by the AEP importers (DESIGN.md 2, SOURCES.md table).
+"""Station ids and descriptions shared by the AEP importers (docs/records.md, "Record kinds",
+SOURCES.md table).
 
 A station id is ``<county code>-<number>``: the 2-letter county code, ``B`` for Bucharest (the
 whole city and, in 2024 files, each sector) and ``SR`` abroad. Importers yield

@@ -1,4 +1,5 @@
-"""The publisher's ledger (DESIGN.md sections 3, 4 and 9): append, seal, prove, over the store.
+"""The publisher's ledger (docs/records.md, "Entries"; docs/spec.md, "Blocks and checkpoints";
+docs/api.md, "Layout"): append, seal, prove, over the store.
 
 Every entry runs through the shared :class:`~ledger.check.checker.EntryChecker` before anything is
 written, so the publisher accepts exactly what an auditor accepts. Each ``append`` batch and each

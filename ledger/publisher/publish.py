@@ -1,4 +1,5 @@
-"""``ledger publish``: write a log as a static C2SP tlog-tiles tree (DESIGN.md section 6).
+"""``ledger publish``: write a log as a static C2SP tlog-tiles tree (docs/spec.md, "Published
+form").
 
 Hash tiles, entry bundles and ``ledger.json`` first, each written atomically (temp file, fsync,
 rename), then the checkpoint, atomically and last: a reader never sees a checkpoint whose tiles

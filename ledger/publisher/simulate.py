@@ -110,7 +110,7 @@ def turnout_series(
     """The station's cumulative turnout at each of ``times``, ending at ``final`` at closing.
 
     Every counter is non-decreasing, LT = LP + LS + UM at every time, and LP never passes the
-    registered permanent list: the turnout rules of DESIGN.md section 8 hold.
+    registered permanent list: the turnout rules of docs/records.md, "Election rules" hold.
     """
     if list(times) != sorted(times) or not times or times[-1] != day.closes:
         raise ValueError("times must be sorted and end at closing")

@@ -1,4 +1,4 @@
-"""Records and entries: the public API (DESIGN.md sections 2 and 3).
+"""Records and entries, in one import (docs/records.md, "Record kinds" and "Entries").
 
 The record kinds live in :mod:`ledger.formats.records.kinds`, their value and JSON forms in
 :mod:`ledger.formats.records.values` and the entry envelope in :mod:`ledger.formats.entries`;

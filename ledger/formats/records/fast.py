@@ -2,8 +2,8 @@
 
 Station, turnout and report records (all but a handful of a log's entries) are decoded by one
 msgpack unpack and one re-encode compared with the bytes, then checked field by field against
-the exact key layouts of DESIGN.md section 2. Anything else, or anything this path does not
-accept, goes the strict way (:func:`ledger.formats.codec.decode_value`, then
+the exact key layouts of docs/records.md, "Record kinds". Anything else, or anything this path does
+not accept, goes the strict way (:func:`ledger.formats.codec.decode_value`, then
 :func:`ledger.formats.records.values.record_from_value`), which also says what is wrong: the two
 give the same record or the same refusal.
 """

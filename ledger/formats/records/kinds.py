@@ -1,4 +1,5 @@
-"""The six record kinds of DESIGN.md section 2 as frozen dataclasses, valid by construction.
+"""The six record kinds of docs/records.md, "Record kinds" as frozen dataclasses, valid by
+construction.
 
 Each checks its fields' exact types (bool is not int) and ranges when built, raising
 :class:`~ledger.errors.MalformedError` that names the field. Import them from
@@ -18,7 +19,7 @@ from ledger.errors import MalformedError, Where
 from ledger.formats.codec import UINT_MAX
 from ledger.formats.signing import PUBLIC_KEY_SIZE
 
-#: The rule sets a category may name (DESIGN.md section 8).
+#: The rule sets a category may name (docs/records.md, "Election rules").
 RULE_SETS = frozenset({"presidential", "local", "parliamentary", "european", "mail", "referendum"})
 #: Report stages, in the order they may advance.
 STAGES = ("PROV", "PART", "FINAL")

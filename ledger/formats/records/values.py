@@ -1,8 +1,8 @@
 """Records as canonical MessagePack values and as JSON: the strict way in, the one way out.
 
 :func:`record_to_value` builds maps in canonical key order so encoding needs no sorting;
-:func:`record_from_value` accepts exactly the fields of DESIGN.md section 2. Import these from
-:mod:`ledger.formats.records`.
+:func:`record_from_value` accepts exactly the fields of docs/records.md, "Record kinds". Import
+these from :mod:`ledger.formats.records`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from ledger.formats.records.kinds import (
 
 
 def _sorted_map(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    # str order is code-point order, which is the order of the UTF-8 bytes (DESIGN.md 2).
+    # str order is code-point order, which is the order of the UTF-8 bytes (docs/records.md,
+    # "Record kinds").
     return dict(sorted(mapping.items()))
 
 
