@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m cli.demo
+	$(PY) -m election_ledger_cli.demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ledger cli tests benchmarks

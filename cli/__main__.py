@@ -1,5 +1,5 @@
-"""`python -m cli` runs the `ledger` command."""
+"""`python -m election_ledger_cli` runs the `ledger` command."""
 
-from cli.app import main
+from .app import main
 
 main()

@@ -1,6 +1,6 @@
 """The `ledger` command group: commands loaded when asked for, errors mapped to exit codes here.
 
-Each command lives in a module of ``cli.commands`` that knows nothing of this group; the group
+Each command lives in a module of ``commands/`` that knows nothing of this group; the group
 imports a command's module only when that command runs (or ``--help`` lists it), so ``ledger
 verify`` never loads what only the publisher's commands need (lmdb). Exit status (docs/spec.md,
 "Exit status"): 0 all holds; 1 the input is wrong; 2 bad usage or an input that is not that kind
@@ -18,7 +18,6 @@ from typing import Any
 
 import click
 
-from cli.output import emit_json
 from ledger.errors import (
     InputError,
     LedgerError,
@@ -27,6 +26,8 @@ from ledger.errors import (
     VerificationError,
 )
 
+from .output import emit_json
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -34,24 +35,25 @@ EXIT_STORE = 3
 EXIT_UNAVAILABLE = 4
 EXIT_INTERNAL = 70
 
-#: Every command: its name and where it lives (``module:attribute`` under ``cli.commands``).
+#: Every command: its name and where it lives (``module:attribute`` in this package).
 COMMANDS: dict[str, str] = {
-    "keygen": "keygen:keygen_command",
-    "manifest": "manifest:manifest_command",
-    "validate": "validate:validate_command",
-    "init": "init:init_command",
-    "station": "station:station_group",
-    "sign": "sign:sign_command",
-    "append": "append:append_command",
-    "import": "import_:import_command",
-    "seal": "seal:seal_command",
-    "status": "status:status_command",
-    "show": "show:show_command",
-    "publish": "publish:publish_command",
-    "verify": "verify:verify_command",
-    "prove": "prove:prove_command",
-    "check-proof": "check_proof:check_proof_command",
-    "consistency": "consistency:consistency_command",
+    "keygen": "commands.keygen:keygen_command",
+    "manifest": "commands.manifest:manifest_command",
+    "validate": "commands.validate:validate_command",
+    "init": "commands.init:init_command",
+    "station": "commands.station:station_group",
+    "sign": "commands.sign:sign_command",
+    "append": "commands.append:append_command",
+    "import": "commands.import_:import_command",
+    "seal": "commands.seal:seal_command",
+    "status": "commands.status:status_command",
+    "show": "commands.show:show_command",
+    "publish": "commands.publish:publish_command",
+    "verify": "commands.verify:verify_command",
+    "prove": "commands.prove:prove_command",
+    "check-proof": "commands.check_proof:check_proof_command",
+    "consistency": "commands.consistency:consistency_command",
+    "demo": "demo:main",
 }
 
 
@@ -92,9 +94,38 @@ def fail(error: BaseException, *, as_json: bool) -> None:
     sys.exit(code)
 
 
+#: Old spellings of options, accepted for one release (hidden): (command, old) -> new.
+RENAMED_OPTIONS: dict[tuple[str, str], str] = {
+    ("consistency", "--old"): "--trusted",
+    ("station add", "--id"): "--station",
+    ("keygen", "--out-dir"): "--output",
+    ("demo", "--out"): "--output",
+}
+
+
+def _renamed(args: list[str]) -> list[str]:
+    """``args`` with every old option spelling of its command replaced by today's (a note on
+    stderr says so)."""
+    words = [a for a in args[:2] if not a.startswith("-")]
+    commands = {" ".join(words[:1]), " ".join(words[:2])}
+    out = []
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        new = next((n for (c, o), n in RENAMED_OPTIONS.items() if c in commands and o == name),
+                   None)
+        if new is not None:
+            click.echo(f"ledger: note: {name} is now {new}", err=True)
+            arg = new + eq + value
+        out.append(arg)
+    return out
+
+
 class LedgerGroup(click.Group):
     """The command group: loads a command's module on first use (click's lazy group pattern)
     and turns every library error into its exit code, never a traceback."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _renamed(args))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *super().list_commands(ctx)})
@@ -103,9 +134,9 @@ class LedgerGroup(click.Group):
         if cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
         module, _, attribute = COMMANDS[cmd_name].partition(":")
-        command = getattr(importlib.import_module(f"cli.commands.{module}"), attribute)
+        command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
         if not isinstance(command, click.Command):
-            raise TypeError(f"cli.commands.{module}.{attribute} is not a click command")
+            raise TypeError(f"{module}.{attribute} is not a click command")
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -143,7 +174,8 @@ class LedgerGroup(click.Group):
         return None
 
 
-@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                               "max_content_width": 100})
 @click.version_option(package_name="election-ledger")
 def cli() -> None:
     """election-ledger: an auditable, append-only ledger of election results."""

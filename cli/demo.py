@@ -338,9 +338,10 @@ def prove_report(paths: Paths, source: PublishedDirSource, vkey: VerifierKey,
 
 
 def ledger_command() -> list[str]:
-    """The installed `ledger` script beside this Python, else ``python -m cli`` (the same code)."""
+    """The installed `ledger` script beside this Python, else ``python -m election_ledger_cli``
+    (the same code)."""
     script = Path(sys.executable).with_name("ledger")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "election_ledger_cli"]
 
 
 def command_line(paths: Paths, station: str) -> None:
@@ -352,7 +353,7 @@ def command_line(paths: Paths, station: str) -> None:
         ("prove", paths.published, "--station", station, "-o", receipts),
         ("check-proof", receipts / f"{station}-report.tlog-proof",
          receipts / f"{station}-station.tlog-proof", "--pub", paths.pub),
-        ("consistency", paths.published, "--old", paths.noon, "--pub", paths.pub),
+        ("consistency", paths.published, "--trusted", paths.noon, "--pub", paths.pub),
     ]
     command = ledger_command()
     for argv in steps:
@@ -402,14 +403,14 @@ def run(paths: Paths, station: str) -> None:
         command_line(paths, station)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--out", "out", default="demo-out", show_default=True, metavar="DIR",
+@click.command("demo", short_help="Run the whole job on bundled real data.")
+@click.option("-o", "--output", "out", default="demo-out", show_default=True, metavar="DIR",
               type=click.Path(file_okay=False),
               help="Write everything here (deleted first if an earlier demo made it).")
 @click.option("--station", default="AB-1", show_default=True, metavar="ID",
               help="The station whose report the observer proves.")
 def main(out: str, station: str) -> None:
-    """Run the whole job on real 2025 data and tell it as a story; exit 1 if any step fails."""
+    """Run the whole job on bundled real 2025 data, as a story (exit 1 if a step fails)."""
     started = time.perf_counter()
     paths = Paths.under(Path(out))
     try:

@@ -6,11 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import election_ledger_cli.commands.status as status_command
 import pytest
 from click.testing import CliRunner
+from election_ledger_cli.app import cli, exit_code_for
 
-import cli.commands.status as status_command
-from cli.app import cli, exit_code_for
 from ledger.errors import (
     InputError,
     MalformedError,
@@ -64,12 +64,12 @@ def test_ledger_verify_of_a_published_tree_never_imports_lmdb(tmp_path: Path) ->
     # module of the command that runs, and that one reads published trees without the store.
     code = (
         "import sys\n"
-        "from cli.app import main\n"
+        "from election_ledger_cli.app import main\n"
         "try:\n"
         f"    main(['verify', {str(tmp_path)!r}, '--pub', {str(tmp_path / 'none.pub')!r}])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print('lmdb' in sys.modules, 'cli.commands.seal' in sys.modules)\n"
+        "print('lmdb' in sys.modules, 'election_ledger_cli.commands.seal' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False, timeout=60)
@@ -81,3 +81,14 @@ def test_help_lists_every_command_with_its_short_help() -> None:
     assert result.exit_code == 0
     for name in ("verify", "check-proof", "seal", "station", "import"):
         assert f"  {name} " in result.output
+
+
+def test_an_old_option_spelling_still_works_for_one_release_and_says_the_new_one(
+    tmp_path: Path,
+) -> None:
+    result = CliRunner().invoke(cli, ["keygen", "k", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "k.key").is_file()
+    assert "--out-dir is now --output" in result.output
+    hidden = CliRunner().invoke(cli, ["keygen", "--help"]).output
+    assert "--out-dir" not in hidden

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from election_ledger_cli.app import cli as ledger_cli
 
-from cli.app import cli as ledger_cli
 from tests.conftest import GOLDEN_DIR, PV_2025, TURNOUT_2018, load_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from election_ledger_cli.app import cli as ledger_cli
 
-from cli.app import cli as ledger_cli
 from tests.conftest import GOLDEN_DIR
 from tests.verify_support import EXPECTED, KEYS, VALID, copy_log, embedded_checkpoint
 
@@ -213,18 +213,18 @@ def test_check_proof_of_something_else_exits_2(pub: Path) -> None:
 
 
 def test_consistency_with_an_older_checkpoint(pub: Path, older: Path) -> None:
-    code, result = run_json("consistency", VALID, "--old", older, "--pub", pub)
+    code, result = run_json("consistency", VALID, "--trusted", older, "--pub", pub)
     assert code == 0
     assert (result["old"]["tree_size"], result["new"]["tree_size"]) == (218, 291)
     assert result["proof"]
-    text = run("consistency", VALID, "--old", older, "--pub", pub)
+    text = run("consistency", VALID, "--trusted", older, "--pub", pub)
     assert "consistency proof" in text.stdout
 
 
 def test_consistency_when_the_log_went_back_exits_1(pub: Path, tmp_path: Path) -> None:
     log = copy_log(VALID, tmp_path / "log")
     (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 218))
-    result = run("consistency", log, "--old", VALID / "checkpoint", "--pub", pub)
+    result = run("consistency", log, "--trusted", VALID / "checkpoint", "--pub", pub)
     assert result.exit_code == 1
     assert "rollback" in result.output
 

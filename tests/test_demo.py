@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from cli.demo import MARKER, DemoError, Paths, command_line, fresh_output
+from election_ledger_cli.demo import MARKER, DemoError, Paths, command_line, fresh_output
 
 DEMO_TIMEOUT = 300
 
 
 def run_demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.demo", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "election_ledger_cli.demo", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=DEMO_TIMEOUT, check=False)
 
 
@@ -62,7 +61,7 @@ def test_demo_refuses_to_delete_a_directory_it_did_not_make(tmp_path: Path) -> N
 
 
 def test_demo_with_an_unknown_station_exits_1_before_writing_anything(tmp_path: Path) -> None:
-    done = run_demo(tmp_path, "--station", "XX-999", "--out", "elsewhere")
+    done = run_demo(tmp_path, "--station", "XX-999", "--output", "elsewhere")
     assert done.returncode == 1
     assert "demo FAILED: --station XX-999: no such station" in done.stderr
     assert list((tmp_path / "elsewhere").iterdir()) == [tmp_path / "elsewhere" / MARKER]

@@ -10,8 +10,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-
-from cli.app import cli
+from election_ledger_cli.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_DOC = ROOT / "docs" / "cli.md"
@@ -51,7 +50,7 @@ def test_every_option_of_a_command_is_documented_in_its_section(name: str) -> No
     section = sections()[name]
     for param in registered()[name].params:
         if isinstance(param, click.Option) and param.name != "as_json":
-            flag = max(param.opts, key=len)  # the long form: --out-dir, not -o
+            flag = max(param.opts, key=len)  # the long form: --output, not -o
             assert f"`{flag}" in section, (name, flag)
     assert "```console" in section, f"{name} has no example"
 

@@ -172,3 +172,14 @@ def test_every_public_name_resolves_and_is_documented() -> None:
 def test_the_public_api_example_runs() -> None:
     failures, tried = run_doc_examples("api.md", "The public API")
     assert (failures, tried > 15) == (0, True)
+
+
+def test_the_wheel_lists_every_package_of_the_library_and_the_cli() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    on_disk = {module_name(p.parent) for p in LEDGER.rglob("__init__.py")}
+    on_disk |= {module_name(p.parent).replace("cli", "election_ledger_cli", 1)
+                for p in (ROOT / "cli").rglob("__init__.py")}
+    assert listed == on_disk

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from election_ledger_cli.app import cli as ledger_cli
 
-from cli.app import cli as ledger_cli
 from ledger.errors import RootMismatchError, SignatureError
 from ledger.formats.keys import parse_signer_key
 from ledger.formats.records import Block, Election, decode_entry_record
@@ -38,7 +38,7 @@ REJECT = GOLDEN_DIR / "reject"
 EXPECTED = load_json(VALID / "expected.json")
 VKEY = EXPECTED["vkey"]
 
-importlib.import_module("cli.commands")  # registers the subcommands on the group
+importlib.import_module("election_ledger_cli.commands")  # registers the subcommands on the group
 
 
 def tree(directory: Path) -> dict[str, bytes]:
@@ -216,7 +216,7 @@ def test_cli_publish_exit_codes(tmp_path: Path) -> None:
 
 def test_installed_command_publishes(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("ledger")
-    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "cli.app"]
+    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "election_ledger_cli.app"]
     run = subprocess.run(
         [*command, "publish", str(SMALL), str(tmp_path / "out"), "--json"],
         capture_output=True, text=True, timeout=120, check=False,

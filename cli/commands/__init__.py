@@ -1,1 +1,2 @@
-"""Every `ledger` subcommand, one module each; :mod:`cli.app` loads them by name when they run."""
+"""Every `ledger` subcommand, one module each; the group in ``app.py`` loads them by name when
+they run."""

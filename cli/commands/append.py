@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from cli.output import describe, emit_json, json_option
 from ledger.check.findings import Finding
 from ledger.files import read_entry_file
 from ledger.publisher.ledger import Ledger
 
+from ..output import describe, emit_json, json_option
 
-@click.command("append")
+
+@click.command("append", short_help="Append signed entry files.")
 @click.argument("ledger", metavar="LEDGER")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--strict", is_flag=True, help="Write nothing if any entry is refused.")

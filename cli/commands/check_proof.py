@@ -6,7 +6,6 @@ import json
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.auditor.receipts import (
     MAX_RECEIPT_SIZE,
     CheckedReceipt,
@@ -16,6 +15,8 @@ from ledger.auditor.receipts import (
 )
 from ledger.errors import InputError, VerificationError, Where
 from ledger.files import read_bounded, read_verifier_key
+
+from ..output import emit_json, json_option
 
 
 def _read_receipt(path: str) -> Receipt:
@@ -28,7 +29,7 @@ def _read_receipt(path: str) -> Receipt:
         raise e.at(file=path) from e
 
 
-@click.command("check-proof")
+@click.command("check-proof", short_help="Check receipts offline.")
 @click.argument("receipt", metavar="RECEIPT")
 @click.argument("station_receipt", metavar="[STATION-RECEIPT]", required=False)
 @click.option("--pub", "pub", required=True, metavar="FILE",

@@ -6,12 +6,13 @@ from typing import Any
 
 import click
 
-from cli.output import describe, emit_json, json_option, terminal_progress
 from ledger.check.findings import AuditReport
 from ledger.files import StationKeys, read_signer_key
 from ledger.importers import FORMATS
 from ledger.publisher.ingest import ImportResult, import_file
 from ledger.publisher.ledger import Ledger
+
+from ..output import describe, emit_json, json_option, terminal_progress
 
 #: Refused rows printed in text mode (all of them are in --json).
 SHOW_REFUSED = 20
@@ -30,7 +31,7 @@ def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict
     return report.to_json()
 
 
-@click.command("import")
+@click.command("import", short_help="Sign and append an AEP file in one batch.")
 @click.argument("ledger", metavar="LEDGER")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="The kind of AEP file.")

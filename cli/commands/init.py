@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.files import read_signer_key
 from ledger.importers.manifest import read_manifest
 from ledger.publisher.ledger import Ledger
 
+from ..output import emit_json, json_option
 
-@click.command("init")
+
+@click.command("init", short_help="Create a ledger; entry 0 is the election.")
 @click.argument("ledger", metavar="LEDGER")
 @click.option("--origin", required=True, help="The log's origin: <host>/<election id>.")
 @click.option("--key", "key_file", required=True, metavar="KEY",

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.files import write_key_files
 from ledger.formats.keys import is_valid_key_name
 
+from ..output import emit_json, json_option
 
-@click.command("keygen")
+
+@click.command("keygen", short_help="Make a key pair: NAME.key and NAME.pub.")
 @click.argument("name", metavar="NAME")
 @click.option("--key-name", default=None, metavar="K",
               help="The key's name in notes (default NAME); a publisher key's name is the origin.")
-@click.option("-o", "--out-dir", default=".", show_default=True, metavar="DIR",
+@click.option("-o", "--output", "out_dir", default=".", show_default=True, metavar="DIR",
               type=click.Path(file_okay=False),
               help="Write the two files into DIR (made, mode 0700, when missing).")
 @json_option

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.importers.manifest import election_from_pv, manifest_json
 
+from ..output import emit_json, json_option
 
-@click.command("manifest")
+
+@click.command("manifest", short_help="Derive the election manifest from a PV file.")
 @click.option("--format", "fmt", type=click.Choice(["aep-pv"]), required=True,
               help="The kind of file the manifest is derived from.")
 @click.argument("csv_file", metavar="CSV")

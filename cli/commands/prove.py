@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.auditor.prove import STATION_KINDS, checkpoint_note, make_receipt, prove_station
 from ledger.auditor.receipts import Receipt, format_receipt
 from ledger.sources.open import open_source
 
+from ..output import emit_json, json_option
 
-@click.command("prove")
+
+@click.command("prove", short_help="Write receipts for an entry or station.")
 @click.argument("source", metavar="SOURCE")
 @click.argument("index", type=click.IntRange(min=0), required=False, metavar="[INDEX]")
 @click.option("--station", metavar="ID", default=None,

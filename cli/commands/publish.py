@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.publisher.publish import publish
 
+from ..output import emit_json, json_option
 
-@click.command("publish")
+
+@click.command("publish", short_help="Write the static tlog-tiles tree.")
 @click.argument("ledger", metavar="LEDGER")
 @click.argument("outdir", type=click.Path(file_okay=False, writable=True), metavar="OUTDIR")
 @json_option

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.files import read_signer_key
 from ledger.publisher.ledger import Ledger
 
+from ..output import emit_json, json_option
 
-@click.command("seal")
+
+@click.command("seal", short_help="Seal a block and sign its checkpoint.")
 @click.argument("ledger", metavar="LEDGER")
 @click.option("--key", "key_file", required=True, metavar="KEY", help="The publisher's .key.")
 @click.option("--empty", is_flag=True, help="Seal even when no entry came since the last block.")

@@ -7,13 +7,14 @@ from typing import Any
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.core.hashing import leaf_hash
 from ledger.formats.records import decode_entry_record, record_to_json
 from ledger.publisher.ledger import Ledger
 
+from ..output import emit_json, json_option
 
-@click.command("show")
+
+@click.command("show", short_help="Show an entry, or a station's entries.")
 @click.argument("ledger", metavar="LEDGER")
 @click.argument("index", type=click.IntRange(min=0), required=False, metavar="INDEX")
 @click.option("--station", default=None, metavar="ID", help="Every entry about station ID.")

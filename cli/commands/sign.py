@@ -6,14 +6,15 @@ import sys
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.core.hashing import leaf_hash
 from ledger.files import read_record_json, read_signer_key, write_new_file
 from ledger.formats.checkpoints import check_origin
 from ledger.formats.records import encode_entry, sign_record
 
+from ..output import emit_json, json_option
 
-@click.command("sign")
+
+@click.command("sign", short_help="Sign a record file into an entry file.")
 @click.option("--key", "key_file", required=True, metavar="KEY",
               help="The signer's .key file (a station's, or the publisher's).")
 @click.option("--origin", required=True, help="The origin of the log the entry is for.")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from cli.output import describe, emit_json, json_option, terminal_progress
 from ledger.check.findings import Finding
 from ledger.core.hashing import key_id as key_id_of
 from ledger.errors import InputError
@@ -16,8 +15,10 @@ from ledger.importers import FORMATS
 from ledger.publisher.ingest import read_stations, register_stations, station_public_keys
 from ledger.publisher.ledger import Ledger
 
+from ..output import describe, emit_json, json_option, terminal_progress
 
-@click.group("station")
+
+@click.group("station", short_help="Register, bulk-register or revoke stations.")
 def station_group() -> None:
     """Register, bulk-register and revoke polling-station keys (publisher-signed entries)."""
 
@@ -27,7 +28,7 @@ def station_group() -> None:
 @click.option("--key", "key_file", required=True, metavar="KEY", help="The publisher's .key.")
 @click.option("--record", default=None, metavar="STATION.json",
               help="A station record in JSON (instead of the options below).")
-@click.option("--id", "station_id", default=None, help="Station id, e.g. AB-1.")
+@click.option("--station", "station_id", default=None, help="Station id, e.g. AB-1.")
 @click.option("--pub", default=None, metavar="FILE.pub", help="The station's verifier key.")
 @click.option("--county", default=None, help="County name as the source writes it.")
 @click.option("--number", type=click.IntRange(min=0), default=None, help="Station number.")
@@ -59,7 +60,8 @@ def _station(record: str | None, station_id: str | None, pub: str | None, county
             raise InputError(f"expected a station record, got {station.KIND!r}")
         return station
     if station_id is None or pub is None or county is None or number is None or name is None:
-        raise click.UsageError("give --record, or all of --id, --pub, --county, --number, --name")
+        raise click.UsageError("give --record, or all of --station, --pub, --county, --number, "
+                               "--name")
     vkey = read_verifier_key(pub)
     if vkey.name != station_id:
         raise click.UsageError(f"{pub} is the key of {vkey.name!r}, not of {station_id!r}")

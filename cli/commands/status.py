@@ -6,11 +6,12 @@ from typing import Any
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.publisher.ledger import Ledger
 
+from ..output import emit_json, json_option
 
-@click.command("status")
+
+@click.command("status", short_help="Show a ledger's size, root and blocks.")
 @click.argument("ledger", metavar="LEDGER")
 @json_option
 def status_command(ledger: str, as_json: bool) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.check.findings import AuditReport, Finding
 from ledger.importers import FORMATS
 from ledger.importers.validation import validate_file
 
+from ..output import emit_json, json_option
+
 DEFAULT_TZ = "Europe/Bucharest"
 
 
-@click.command("validate")
+@click.command("validate", short_help="Check a CSV against the election rules.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="The kind of AEP file.")
 @click.argument("file", metavar="FILE")

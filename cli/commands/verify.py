@@ -9,15 +9,16 @@ from contextlib import contextmanager
 
 import click
 
-from cli.output import emit_json, json_option
 from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
 from ledger.files import read_bounded, read_verifier_key
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.open import open_source
 
+from ..output import emit_json, json_option
 
-@click.command("verify")
+
+@click.command("verify", short_help="Audit a log: every check, with a report.")
 @click.argument("source", metavar="SOURCE")
 @click.option("--pub", "pub", required=True, metavar="FILE",
               help="The publisher's verifier key (one line; its key name is the origin).")
