@@ -10,6 +10,7 @@ read; 70 an internal error (a bug).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sys
@@ -26,7 +27,7 @@ from ledger.errors import (
     VerificationError,
 )
 
-from .output import emit_json
+from .output import EXIT_SO_FAR, emit_json
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -57,6 +58,12 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: The exit statuses, as every command's --help ends.
+EXIT_HELP = ("Exit status: 0 all holds (warnings allowed); 1 something in the input is wrong; "
+             "2 bad usage, or an input that cannot be read or is not that kind of file; 3 the "
+             "ledger directory cannot be opened, is locked or is corrupt; 4 a source could not "
+             "be read; 70 an internal error.")
+
 #: What to do about an error, in this command line's words (the library never names a flag).
 HINTS: dict[str, str] = {
     "NothingToSealError": "give --empty to seal an empty block",
@@ -77,19 +84,38 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+def error_object(error: BaseException, code: int, message: str) -> dict[str, Any]:
+    """The JSON object a failed command prints with ``--json`` (docs/cli.md, "Conventions")."""
+    where = getattr(error, "where", None)
+    return {
+        "ok": False,
+        "exit": code,
+        "error": message,
+        "error_type": type(error).__name__,
+        "category": getattr(error, "category", None),
+        "code": getattr(error, "code", None),
+        "where": None if where is None else {k: v for k, v in dataclasses.asdict(where).items()
+                                             if v is not None},
+    }
+
+
 def fail(error: BaseException, *, as_json: bool) -> None:
     """Report ``error`` on stderr (and as JSON on stdout when asked) and exit with its code."""
     code = exit_code_for(error)
     if isinstance(error, OSError) and error.strerror:
         where = error.filename if error.filename is not None else "input/output"
         message = f"{where}: {error.strerror}"
+    elif isinstance(error, click.ClickException):
+        message = error.format_message().rstrip(".")
+        if isinstance(error, click.UsageError) and error.ctx is not None:
+            message += f" (see '{error.ctx.command_path} --help')"
     else:
         message = str(error) or type(error).__name__
     hint = HINTS.get(type(error).__name__)
     if hint is not None:
         message = f"{message}; {hint}"
     if as_json:
-        emit_json({"ok": False, "error": message, "error_type": type(error).__name__})
+        emit_json(error_object(error, code, message))
     click.echo(f"ledger: error: {message}", err=True)
     sys.exit(code)
 
@@ -120,6 +146,14 @@ def _renamed(args: list[str]) -> list[str]:
     return out
 
 
+def _end_help_with_exit_status(command: click.Command) -> None:
+    """Every command's --help ends with the exit statuses (subcommands of a group too)."""
+    command.epilog = command.epilog or EXIT_HELP
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _end_help_with_exit_status(sub)
+
+
 class LedgerGroup(click.Group):
     """The command group: loads a command's module on first use (click's lazy group pattern)
     and turns every library error into its exit code, never a traceback."""
@@ -137,6 +171,7 @@ class LedgerGroup(click.Group):
         command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{module}.{attribute} is not a click command")
+        _end_help_with_exit_status(command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -153,13 +188,32 @@ class LedgerGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        """Run a command; every usage error too is ``ledger: error: ...`` (and the JSON error
+        object with ``--json``), exit 2."""
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name or "ledger", complete_var,
+                                standalone_mode=False, **extra)
+        except click.ClickException as e:
+            fail(e, as_json="--json" in argv)
+        except click.Abort:
+            click.echo("ledger: error: aborted", err=True)
+            sys.exit(EXIT_FINDINGS)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
-            # The reader went away (`ledger ... | head`): stop quietly, as other tools do.
+            # The reader went away (`ledger verify ... | head -1`): stop quietly, with the exit
+            # status the command had reached (a failed audit stays 1 under pipefail).
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_FINDINGS)
+            sys.exit(int(ctx.meta.get(EXIT_SO_FAR, EXIT_OK)))
         except (LedgerError, OSError) as e:
             as_json = bool(ctx.meta.get("ledger.json"))
             fail(e, as_json=as_json)
@@ -174,7 +228,7 @@ class LedgerGroup(click.Group):
         return None
 
 
-@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"],
+@click.group("ledger", cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"],
                                                "max_content_width": 100})
 @click.version_option(package_name="election-ledger")
 def cli() -> None:

@@ -11,6 +11,15 @@ import click
 
 from ledger.check.findings import Finding
 
+#: Where a command records the exit status it has reached before it prints (``ctx.meta``), so
+#: that a reader closing the pipe early does not turn a failed audit into a success.
+EXIT_SO_FAR = "ledger.exit"
+
+
+def exit_when_done(ctx: click.Context, ok: bool) -> None:
+    """Record the command's verdict before it prints (see :data:`EXIT_SO_FAR`)."""
+    ctx.meta[EXIT_SO_FAR] = 0 if ok else 1
+
 
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout."""

@@ -151,8 +151,9 @@ def test_turnout_import_is_station_signed_only(tmp_path: Path, pub: dict[str, Pa
 def test_sign_and_append_a_station_record_and_refuse_a_replay(pub: dict[str, Path]) -> None:
     d, led, key = pub["dir"], pub["led"], pub["key"]
     run("keygen", "AB-1", "-o", d)
-    added = run_json("station", "add", led, "--key", key, "--station", "AB-1", "--pub", d / "AB-1.pub",
-                     "--county", "ALBA", "--number", "1", "--name", "School 1")
+    added = run_json("station", "add", led, "--key", key, "--station", "AB-1",
+                     "--pub", d / "AB-1.pub", "--county", "ALBA", "--number", "1",
+                     "--name", "School 1")
     assert added["index"] == 1
     record = Turnout(station="AB-1", at=1_747_540_800_000, registered=Registered(permanent=900),
                      counts={"LP": 10, "LS": 1, "UM": 0, "LT": 11})

@@ -8,7 +8,7 @@ from ledger.check.findings import Finding
 from ledger.files import read_entry_file
 from ledger.publisher.ledger import Ledger
 
-from ..output import describe, emit_json, json_option
+from ..output import describe, emit_json, exit_when_done, json_option
 
 
 @click.command("append", short_help="Append signed entry files.")
@@ -30,6 +30,7 @@ def append_command(ctx: click.Context, ledger: str, files: tuple[str, ...], stri
                for r in result.rejected]
     warnings = [w.located(file=files[a.position])
                 for a in result.accepted for w in result.warnings if w.where.index == a.index]
+    exit_when_done(ctx, not refused)
     if as_json:
         emit_json({
             "ok": not refused, "tree_size": result.size, "written": result.written,

@@ -1,4 +1,4 @@
-"""`ledger consistency SOURCE --trusted CHECKPOINT --pub PUB`: does the log extend an old checkpoint?"""
+"""`ledger consistency SOURCE --trusted CHECKPOINT --pub PUB`: does the log extend it?"""
 
 from __future__ import annotations
 

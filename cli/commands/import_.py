@@ -12,7 +12,7 @@ from ledger.importers import FORMATS
 from ledger.publisher.ingest import ImportResult, import_file
 from ledger.publisher.ledger import Ledger
 
-from ..output import describe, emit_json, json_option, terminal_progress
+from ..output import describe, emit_json, exit_when_done, json_option, terminal_progress
 
 #: Refused rows printed in text mode (all of them are in --json).
 SHOW_REFUSED = 20
@@ -61,6 +61,7 @@ def import_command(ctx: click.Context, ledger: str, fmt: str, key_file: str, csv
     with Ledger.open(ledger, signer) as lg:
         result = import_file(lg, csv_file, fmt=fmt, station_keys=keys, at=at,
                              strict=strict, progress=terminal_progress("checking rows"))
+        exit_when_done(ctx, not result.refused)
         if as_json:
             kind = "report" if fmt == "aep-pv" else "turnout"
             emit_json(result_json(lg, result, {"records_by_kind": {kind: result.appended}}))

@@ -15,7 +15,7 @@ from ledger.importers import FORMATS
 from ledger.publisher.ingest import read_stations, register_stations, station_public_keys
 from ledger.publisher.ledger import Ledger
 
-from ..output import describe, emit_json, json_option, terminal_progress
+from ..output import describe, emit_json, exit_when_done, json_option, terminal_progress
 
 
 @click.group("station", short_help="Register, bulk-register or revoke stations.")
@@ -103,6 +103,7 @@ def import_command(ctx: click.Context, ledger: str, key_file: str, csv_file: str
                                    progress=terminal_progress("registering stations"))
     refused = [Finding.from_error(r.error) for r in result.rejected]
     skipped = len(stations) - len(result.accepted) - len(result.rejected)
+    exit_when_done(ctx, not refused)
     if as_json:
         emit_json({"ok": not refused, "stations": len(stations),
                    "registered": len(result.accepted), "unchanged": skipped,

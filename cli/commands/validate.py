@@ -8,7 +8,7 @@ from ledger.check.findings import AuditReport, Finding
 from ledger.importers import FORMATS
 from ledger.importers.validation import validate_file
 
-from ..output import emit_json, json_option
+from ..output import emit_json, exit_when_done, json_option
 
 DEFAULT_TZ = "Europe/Bucharest"
 
@@ -42,6 +42,7 @@ def validate_command(ctx: click.Context, fmt: str, file: str, tz: str | None, at
         raise click.UsageError("--tz comes from the manifest; give one or the other")
     report = validate_file(file, fmt=fmt, tz=tz or DEFAULT_TZ, at=at, manifest=manifest,
                            age_detail=age_detail)
+    exit_when_done(ctx, report.ok)
     if as_json:
         emit_json(report.to_json())
     else:

@@ -15,7 +15,7 @@ from ledger.files import read_bounded, read_verifier_key
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.open import open_source
 
-from ..output import emit_json, json_option
+from ..output import emit_json, exit_when_done, json_option
 
 
 @click.command("verify", short_help="Audit a log: every check, with a report.")
@@ -48,6 +48,7 @@ def verify_command(ctx: click.Context, source: str, pub: str, trusted: str | Non
     with open_source(source) as log, _progress_bar() as progress:
         report = verify(log, publisher, trusted=trusted_note, state_path=state, full=full,
                         workers=workers, progress=progress)
+    exit_when_done(ctx, report.ok)
     if as_json:
         emit_json(report.to_json())
     else:

@@ -1,0 +1,136 @@
+"""Every command's error output, with and without --json: one line on stderr, the error object on
+stdout, the exit status of docs/spec.md; never a traceback, never click's own "Usage:" block."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from election_ledger_cli.app import cli
+
+from tests.conftest import GOLDEN_DIR
+from tests.verify_support import VALID
+
+REJECT = GOLDEN_DIR / "reject"
+
+#: Per command: arguments that fail (a missing file or folder, or a missing argument), the exit
+#: status, and words the message must hold. ``{tmp}`` is a fresh empty folder.
+TRANSCRIPTS = [
+    (["keygen"], 2, "Missing argument 'NAME'"),
+    (["keygen", "a/b"], 2, "must be a plain file name"),
+    (["manifest", "--format", "aep-pv", "{tmp}/none.csv", "--name", "X", "--date",
+      "2025-05-18", "--tz", "Europe/Bucharest"], 2, "none.csv"),
+    (["validate", "--format", "aep-pv", "{tmp}/none.csv"], 2, "none.csv"),
+    (["init", "{tmp}/led", "--origin", "a.example/b", "--key", "{tmp}/none.key",
+      "--election", "{tmp}/m.json"], 2, "none.key"),
+    (["station", "add", "{tmp}/led", "--key", "{tmp}/none.key"], 2, "give --record, or all"),
+    (["station", "import", "{tmp}/led", "--key", "{tmp}/none.key", "{tmp}/x.csv",
+      "--pubs", "{tmp}"], 2, "none.key"),
+    (["station", "revoke", "{tmp}/led", "--key", "{tmp}/none.key", "--reason", "r",
+      "--station", "AB-1"], 2, "none.key"),
+    (["sign", "--key", "{tmp}/none.key", "--origin", "a.example/b", "{tmp}/r.json"], 2,
+     "none.key"),
+    (["append", "{tmp}/led", "{tmp}/none.entry"], 2, "none.entry"),
+    (["import", "{tmp}/led", "--format", "aep-pv", "--key", "{tmp}/none.key",
+      "{tmp}/x.csv"], 2, "none.key"),
+    (["seal", "{tmp}", "--key", "{tmp}/none.key"], 2, "none.key"),
+    (["status", "{tmp}"], 3, "not a ledger directory"),
+    (["show", "{tmp}", "0"], 3, "not a ledger directory"),
+    (["publish", "{tmp}/nowhere", "{tmp}/site"], 2, "nowhere"),
+    (["verify", "{tmp}/nowhere", "--pub", str(VALID / "checkpoint")], 2, "checkpoint"),
+    (["verify", str(VALID)], 2, "Missing option '--pub'"),
+    (["prove", "{tmp}/nowhere", "0"], 2, "nowhere"),
+    (["check-proof", "{tmp}/none.tlog-proof", "--pub", "{tmp}/none.pub"], 2, "none"),
+    (["consistency", str(VALID), "--trusted", "{tmp}/none", "--pub", "{tmp}/none.pub"], 2,
+     "none"),
+    (["demo", "--bogus"], 2, "No such option"),
+    (["no-such-command"], 2, "No such command"),
+]
+
+
+def _args(args: list[str], tmp: Path) -> list[str]:
+    return [a.replace("{tmp}", str(tmp)) for a in args]
+
+
+@pytest.mark.parametrize(("args", "code", "words"), TRANSCRIPTS,
+                         ids=[" ".join(t[0][:2]) for t in TRANSCRIPTS])
+def test_an_error_is_one_line_on_stderr_with_its_exit_status(
+    args: list[str], code: int, words: str, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(cli, _args(args, tmp_path))
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ledger: error: ")
+    assert words in lines[0]
+    assert "Traceback" not in result.output
+    assert "Usage:" not in result.output
+
+
+@pytest.mark.parametrize(("args", "code", "words"), TRANSCRIPTS,
+                         ids=[" ".join(t[0][:2]) for t in TRANSCRIPTS])
+def test_with_json_an_error_is_also_the_error_object_on_stdout(
+    args: list[str], code: int, words: str, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(cli, [*_args(args, tmp_path), "--json"])
+    assert result.exit_code == code, result.output
+    error = json.loads(result.stdout)
+    assert set(error) == {"ok", "exit", "error", "error_type", "category", "code", "where"}
+    assert (error["ok"], error["exit"]) == (False, code)
+    assert words in error["error"]
+    assert result.stderr.startswith("ledger: error: ")
+
+
+def test_every_command_has_a_transcript() -> None:
+    covered = {" ".join(a[:2]) if a[0] == "station" else a[0] for a, _, _ in TRANSCRIPTS}
+    from tests.test_docs_cli import registered
+
+    assert set(registered()) <= covered
+
+
+def test_every_help_ends_with_the_exit_statuses() -> None:
+    from tests.test_docs_cli import registered
+
+    for name in registered():
+        result = CliRunner().invoke(cli, [*name.split(), "--help"])
+        assert result.exit_code == 0
+        assert "Exit status: 0 all holds" in result.output, name
+        assert "70 an internal error" in " ".join(result.output.split()), name
+
+
+#: Runs `ledger` with a report far larger than a pipe's buffer, so that `head` closing the pipe
+#: early really breaks the writer's pipe.
+BIG_REPORT = (
+    "import sys, click\n"
+    "import election_ledger_cli.commands.verify as verify\n"
+    "verify.emit_json = lambda obj: [click.echo('x' * 1000) for _ in range(2000)]\n"
+    "from election_ledger_cli.app import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def _pipe_status(args: list[str], tmp_path: Path) -> list[str]:
+    """The exit status of each side of ``ledger ARGS | head -c 1`` under pipefail."""
+    (tmp_path / "big.py").write_text(BIG_REPORT, encoding="utf-8")
+    command = " ".join([sys.executable, "big.py", *args])
+    script = f"set -o pipefail; {command} | head -c 1 >/dev/null; echo ${{PIPESTATUS[@]}}"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False,
+                          timeout=120, cwd=tmp_path)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.stdout.split()
+
+
+def test_a_reader_closing_the_pipe_keeps_the_verdict_so_far(tmp_path: Path) -> None:
+    pub = tmp_path / "publisher.pub"
+    vkey = json.loads((VALID.parent / "keys.json").read_text(encoding="utf-8"))
+    pub.write_text(vkey["publisher"]["vkey"] + "\n", encoding="utf-8")
+    assert _pipe_status(["verify", str(VALID), "--pub", str(pub), "--json"], tmp_path) == [
+        "0", "0"]
+    bad = REJECT / "entry-signature-flipped"
+    failing = _pipe_status(["verify", str(bad), "--pub", str(pub), "--json"], tmp_path)
+    assert failing == ["1", "0"]  # the failed audit is not hidden by the closed pipe
