@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from ledger.auditor.receipts import (
@@ -15,8 +13,10 @@ from ledger.auditor.receipts import (
 )
 from ledger.errors import InputError, VerificationError, Where
 from ledger.files import read_bounded, read_verifier_key
+from ledger.formats.records import Report
+from ledger.importers import AEP_CATEGORY_RULES
 
-from ..output import emit_json, json_option
+from ..output import emit_json, json_option, record_lines
 
 
 def _read_receipt(path: str) -> Receipt:
@@ -67,13 +67,8 @@ def _print(checked: CheckedReceipt) -> None:
     click.echo(f"  signed by {signer}")
     if checked.cosigned_by:
         click.echo(f"  cosigned by {', '.join(checked.cosigned_by)}")
-    for name, value in _fields(checked):
-        click.echo(f"  {name}: {value}")
+    rules = AEP_CATEGORY_RULES.get(record.category) if isinstance(record, Report) else None
+    for line in record_lines(record, tz=None, rules=rules):
+        click.echo(f"  {line}")
     for line in checked.not_shown:
         click.echo(f"  not shown offline: {line}")
-
-
-def _fields(checked: CheckedReceipt) -> list[tuple[str, str]]:
-    value = checked.to_json()["record"]
-    return [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
-            for k, v in value.items() if k != "kind"]

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from ledger.core.hashing import leaf_hash
-from ledger.formats.records import decode_entry_record, record_to_json
+from ledger.formats.records import (
+    KINDS,
+    Election,
+    Record,
+    Report,
+    decode_entry_record,
+    record_to_json,
+)
+from ledger.formats.times import iso_utc
 from ledger.publisher.ledger import Ledger
 
-from ..output import emit_json, json_option
+from ..output import emit_json, json_option, record_lines
 
 
 @click.command("show", short_help="Show an entry, or a station's entries.")
 @click.argument("ledger", metavar="LEDGER")
 @click.argument("index", type=click.IntRange(min=0), required=False, metavar="INDEX")
 @click.option("--station", default=None, metavar="ID", help="Every entry about station ID.")
-@click.option("--kind", default=None, help="With --station: only this record kind.")
+@click.option("--kind", type=click.Choice(sorted(KINDS)), default=None,
+              help="With --station: only this record kind.")
 @click.option("--category", default=None, help="With --station --kind report: one category.")
 @json_option
 def show_command(ledger: str, index: int | None, station: str | None, kind: str | None,
@@ -38,16 +46,28 @@ def show_command(ledger: str, index: int | None, station: str | None, kind: str 
             indices = [index]
         blocks = [i for _, i in lg.store.iter_blocks()]
         shown = [_entry(lg, i, blocks) for i in indices]
+        election = lg.election()
+        readable = [record_lines(lg.record(i), tz=election.tz,
+                                 rules=_rules_of(election, lg.record(i))) for i in indices]
     if as_json:
         emit_json({"ok": True, "entries": shown})
         return
     if not shown:
         click.echo(f"no entries about station {station}")
-    for item in shown:
+    for item, lines in zip(shown, readable, strict=True):
         sealed = "unsealed" if item["block"] is None else f"block {item['block']}"
         click.echo(f"entry {item['index']} ({item['kind']}, signed by {item['signer']}, "
                    f"{sealed}), leaf hash {item['leaf_hash']}")
-        click.echo(json.dumps(item["record"], ensure_ascii=False, indent=1))
+        for line in lines:
+            click.echo(f"  {line}")
+
+
+def _rules_of(election: Election, record: Record) -> str | None:
+    """The rule set of a report's category, from the election record."""
+    if not isinstance(record, Report):
+        return None
+    category = election.categories.get(record.category)
+    return None if category is None else category.rules
 
 
 def _entry(lg: Ledger, index: int, blocks: list[int]) -> dict[str, Any]:
@@ -59,5 +79,7 @@ def _entry(lg: Ledger, index: int, blocks: list[int]) -> dict[str, Any]:
         owner = lg.checker.registry.signer_for(entry.key)
         signer = f"station {owner.station}" if owner else "unknown key"
     block = next((height for height, at in enumerate(blocks) if at >= index), None)
+    at = getattr(record, "at", None)
     return {"index": index, "kind": record.KIND, "signer": signer, "key_id": entry.key.hex(),
-            "leaf_hash": leaf_hash(data).hex(), "block": block, "record": record_to_json(record)}
+            "leaf_hash": leaf_hash(data).hex(), "block": block, "record": record_to_json(record),
+            "at_utc": None if at is None else iso_utc(at)}

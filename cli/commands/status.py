@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ledger.formats.times import iso_utc, local_time
 from ledger.publisher.ledger import Ledger
 
 from ..output import emit_json, json_option
@@ -31,7 +32,7 @@ def status_command(ledger: str, as_json: bool) -> None:
         click.echo("  checkpoint     none yet (seal a block)")
     else:
         click.echo(f"  checkpoint     size {latest['tree_size']:,} at block {latest['height']}, "
-                   f"block time {latest['time']}")
+                   f"block time {local_time(latest['time_ms'], status['tz'])}")
     click.echo(f"  unsealed       {status['unsealed']:,} entries")
     click.echo(f"  stations       {status['stations']:,} registered")
     click.echo(f"  on disk        {status['disk_bytes']:,} bytes")
@@ -47,9 +48,10 @@ def _status(lg: Ledger) -> dict[str, Any]:
         cp = lg.checkpoint(height).checkpoint
         sealed = index + 1
         latest = {"height": height, "tree_size": cp.size, "root": cp.root.hex(),
-                  "time": block.time}
+                  "time": iso_utc(block.time), "time_ms": block.time}
     return {
-        "origin": lg.origin, "vkey": str(lg.verifier_key), "tree_size": size,
+        "origin": lg.origin, "vkey": str(lg.verifier_key), "tz": lg.election().tz,
+        "tree_size": size,
         "root": lg.root(size).hex(), "blocks": lg.block_count, "latest_checkpoint": latest,
         "unsealed": size - sealed, "stations": lg.checker.registry.stations,
         "disk_bytes": lg.store.disk_usage(),

@@ -157,3 +157,33 @@ RULE_SETS: Mapping[str, RuleSet] = {
         _rule_set("referendum", "REF", "1 2 3 4 5 6 7", [("2-PARTS", "2 = 5 + 6 + 7")], []),
     )
 }
+
+
+_LISTS = {"1": "on the permanent list", "2": "on supplementary lists", "3": "at the mobile box"}
+_PRESIDENTIAL_LIKE = {
+    "a": "registered voters", "b": "voters who came",
+    **{f"b{n}": f"voters who came, {where}" for n, where in _LISTS.items()},
+    "c": "valid votes", "d": "null votes", "e": "ballots received",
+    "f": "ballots unused or cancelled",
+}
+_PARLIAMENTARY_LIKE = {
+    "a": "registered voters", "b": "voters who came",
+    **{f"b{n}": f"voters who came, {where}" for n, where in _LISTS.items()},
+    "c": "ballots received", "d": "ballots unused or cancelled", "e": "valid votes",
+    "f": "null votes", "g": "blank votes",
+}
+#: What each letter of a rule set counts, in words (docs/records.md, "Letters and rule sets"),
+#: for people reading a report; a letter the forms do not name plainly is left out.
+FIELD_MEANINGS: Mapping[str, Mapping[str, str]] = {
+    "presidential": _PRESIDENTIAL_LIKE,
+    "local": {**_PRESIDENTIAL_LIKE, "b4": "voters who came, on the complementary list"},
+    "parliamentary": _PARLIAMENTARY_LIKE,
+    "european": {k: v for k, v in _PARLIAMENTARY_LIKE.items() if k != "g"},
+    "mail": {"d1": "valid votes"},
+    "referendum": {"2": "participants", "5": "YES votes", "6": "NO votes", "7": "null votes"},
+}
+#: What each turnout counter counts, in words.
+COUNT_MEANINGS: Mapping[str, str] = {
+    "LP": "permanent list", "LS": "supplementary lists", "UM": "mobile box",
+    "LC": "complementary list", "LSC": "LSC list", "LT": "total",
+}

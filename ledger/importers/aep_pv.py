@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 from ledger.check.rules import RULE_SETS
 from ledger.errors import MalformedError
 from ledger.formats.records import STAGES, Report
+from ledger.formats.times import zone
 from ledger.importers import AEP_CATEGORY_RULES
 from ledger.importers.csvfile import (
     CsvFile,
     parse_local_time,
     parse_uint,
     read_validated,
-    zone,
 )
 from ledger.importers.stations import NCE_CODES, StationInfo, station_id
 

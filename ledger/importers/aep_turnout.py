@@ -14,12 +14,12 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from ledger.errors import InputError
 from ledger.formats.records import Registered, Turnout
-from ledger.importers.csvfile import CsvFile, local_to_ms, parse_uint, read_validated, zone
+from ledger.formats.times import parse_time
+from ledger.importers.csvfile import CsvFile, parse_uint, read_validated
 from ledger.importers.stations import COUNTY_CODES, StationInfo, station_id
 
 STATION_COLUMNS = ("Judet", "UAT", "Localitate", "Siruta", "Nr sectie de votare",
@@ -34,9 +34,6 @@ REQUIRED_COUNTS = ("LP", "LS", "UM", "LT")
 _BUCKET = re.compile(r"(Barbati|Femei) ([0-9]{2,3})(-[0-9]{2,3}|\+)?")
 _SEX = {"Barbati": "M", "Femei": "F"}
 _FILE_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})_([0-9]{2})-([0-9]{2})")
-_AT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?"
-)
 # Romanian letters written with a cedilla in older files, and the comma-below form we match on.
 _COMMA_BELOW = str.maketrans("şţŞŢ", "șțȘȚ")
 
@@ -154,27 +151,14 @@ def turnout_time(path: str | Path, *, at: str | None, tz: str) -> int:
     Raises:
         InputError: no time given and none in the file name, or a time that cannot be read.
     """
-    zone_info = zone(tz)
-    if at is None:
-        match = _FILE_TIME.search(Path(path).name)
-        if match is None:
-            raise InputError(f"{path}: no YYYY-MM-DD_HH-MM in the file name: the snapshot time "
-                             "must be given")
-        text = f"{match.group(1)} {match.group(2)}:{match.group(3)}"
-    else:
-        text = at
-        if _AT.fullmatch(at) is None:
-            raise InputError(f"snapshot time {at!r}: expected YYYY-MM-DD HH:MM[:SS] [Z|+HH:MM]")
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError as e:
-        raise InputError(f"not a calendar time: {text!r}") from e
-    if when.tzinfo is not None:
-        return int(when.timestamp()) * 1000
-    ms = local_to_ms(when, zone_info)
-    if ms is None:
-        raise InputError(f"{text} does not exist in {tz} (daylight saving change)")
-    return ms
+    if at is not None:
+        return parse_time(at, tz, what="snapshot time")
+    match = _FILE_TIME.search(Path(path).name)
+    if match is None:
+        raise InputError(f"{path}: no YYYY-MM-DD_HH-MM in the file name: the snapshot time "
+                         "must be given")
+    return parse_time(f"{match.group(1)} {match.group(2)}:{match.group(3)}", tz,
+                      what=f"{Path(path).name}: the time in the name")
 
 
 def read_turnout(path: str | Path, *, at: int, age_detail: bool = False) -> Iterator[TurnoutRow]:

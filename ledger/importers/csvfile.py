@@ -13,12 +13,13 @@ import hashlib
 import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from ledger.errors import InputError, Where
+from ledger.formats.times import local_to_ms
 
 BOM = b"\xef\xbb\xbf"
 #: Longest physical line accepted (a 2024 turnout row with every age column is ~1.5 KB).
@@ -156,31 +157,6 @@ def parse_uint(file: CsvFile, text: str, line: int, column: str) -> int:
         shown = text if len(text) <= 40 else text[:40] + "..."
         raise file.error(f"not a non-negative whole number: {shown!r}", line=line, column=column)
     return int(text)
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``.
-
-    Raises:
-        InputError: no such zone.
-    """
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise InputError(f"unknown time zone {name!r}") from e
-
-
-def local_to_ms(when: datetime, tz: ZoneInfo) -> int | None:
-    """Milliseconds since the epoch (UTC) of naive local time ``when`` in ``tz``.
-
-    None when the local time does not exist (skipped by a DST change); an ambiguous time (the
-    repeated hour) is read as its first occurrence (fold 0).
-    """
-    aware = when.replace(tzinfo=tz)
-    utc = aware.astimezone(UTC)
-    if utc.astimezone(tz).replace(tzinfo=None) != when:
-        return None
-    return int(utc.timestamp()) * 1000 + utc.microsecond // 1000
 
 
 def parse_local_time(file: CsvFile, text: str, tz: ZoneInfo, line: int, column: str) -> int:

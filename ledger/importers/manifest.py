@@ -15,8 +15,8 @@ from typing import Any
 from ledger.errors import InputError, MalformedError, Where
 from ledger.files import read_record_json
 from ledger.formats.records import Category, Election, record_to_json
+from ledger.formats.times import zone
 from ledger.importers.aep_pv import PvHeader, read_pv, read_pv_header
-from ledger.importers.csvfile import zone
 
 #: Largest manifest file read (a few hundred competitors fit in a few KB).
 
