@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import InputError, MalformedError, Where
 from ledger.formats.keys import (
+    PRIVATE_KEY_PREFIX,
     NoteSigner,
     VerifierKey,
     format_signer_key,
@@ -128,6 +130,9 @@ def read_signer_key(path: str | os.PathLike[str]) -> NoteSigner:
         InputError: unreadable, or not one signer-key line.
     """
     text = _text(read_bounded(path, MAX_KEY_FILE, "a key file"), path, "a key file")
+    if not text.startswith(PRIVATE_KEY_PREFIX) and "+" in text:
+        raise InputError("this is a verifier key (a .pub file), not a secret key (.key)",
+                         where=Where(file=str(path)))
     try:
         return parse_signer_key(text)
     except InputError as e:
@@ -141,6 +146,9 @@ def read_verifier_key(path: str | os.PathLike[str]) -> VerifierKey:
         InputError: unreadable, or not one verifier-key line.
     """
     text = _text(read_bounded(path, MAX_KEY_FILE, "a .pub file"), path, "a .pub file")
+    if text.startswith(PRIVATE_KEY_PREFIX):
+        raise InputError("this is a secret key (a .key file), not a verifier key (.pub): keep it "
+                         "secret, and give its .pub", where=Where(file=str(path)))
     try:
         return parse_verifier_key(text)
     except InputError as e:
@@ -275,6 +283,18 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_files(paths: Sequence[Path]) -> None:
+    """Make files written without a sync durable: each file, then each directory once."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for directory in {path.parent for path in paths}:
+        fsync_dir(directory)
 
 
 def write_atomic(target: Path, data: bytes) -> None:

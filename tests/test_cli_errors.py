@@ -134,3 +134,27 @@ def test_a_reader_closing_the_pipe_keeps_the_verdict_so_far(tmp_path: Path) -> N
     bad = REJECT / "entry-signature-flipped"
     failing = _pipe_status(["verify", str(bad), "--pub", str(pub), "--json"], tmp_path)
     assert failing == ["1", "0"]  # the failed audit is not hidden by the closed pipe
+
+
+def test_a_secret_key_given_for_a_pub_is_named_as_such(tmp_path: Path) -> None:
+    CliRunner().invoke(cli, ["keygen", "pub", "--key-name", "x.example/y", "-o", str(tmp_path)])
+    result = CliRunner().invoke(cli, ["verify", str(VALID), "--pub", str(tmp_path / "pub.key")])
+    assert result.exit_code == 2
+    assert "this is a secret key (a .key file), not a verifier key (.pub)" in result.stderr
+    swapped = CliRunner().invoke(cli, ["seal", str(tmp_path), "--key", str(tmp_path / "pub.pub")])
+    assert swapped.exit_code == 2
+    assert "this is a verifier key (a .pub file), not a secret key (.key)" in swapped.stderr
+
+
+def test_the_wrong_publisher_key_names_the_key_that_signed_and_the_one_given(
+    tmp_path: Path,
+) -> None:
+    origin = "prezenta.example.ro/prezidentiale18052025"
+    CliRunner().invoke(cli, ["keygen", "other", "--key-name", origin, "-o", str(tmp_path)])
+    result = CliRunner().invoke(cli, ["verify", str(VALID), "--pub", str(tmp_path / "other.pub"),
+                                      "--json"])
+    assert result.exit_code == 1
+    message = json.loads(result.stdout)["errors"][0]["message"]
+    given = (tmp_path / "other.pub").read_text(encoding="utf-8").split("+")[1]
+    assert f"the key given is {origin}+{given}" in message
+    assert f"signed by {origin}+" in message

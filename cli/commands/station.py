@@ -97,7 +97,8 @@ def import_command(ctx: click.Context, ledger: str, key_file: str, csv_file: str
     signer = read_signer_key(key_file)
     stations = read_stations(csv_file, fmt)
     keys = station_public_keys(stations, keys_out=Path(keys_out) if keys_out else None,
-                               pub_dir=Path(pubs) if pubs else None)
+                               pub_dir=Path(pubs) if pubs else None,
+                               progress=terminal_progress("station keys"))
     with Ledger.open(ledger, signer) as lg:
         result = register_stations(lg, stations, keys,
                                    progress=terminal_progress("registering stations"))

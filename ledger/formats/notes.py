@@ -198,7 +198,10 @@ def open_note(
         _verify_one(key, note.text, sig, category)
         verified.append(key)
     if not verified:
-        raise SignatureError("note has no signature from a known key", category=category,
+        signers = ", ".join(f"{s.name}+{s.key_hash.hex()}" for s in note.signatures)
+        expected = ", ".join(f"{v.name}+{v.key_hash.hex()}" for v in known.values())
+        raise SignatureError(f"note has no signature from a known key: signed by {signers}; "
+                             f"the key given is {expected or 'none'}", category=category,
                              code="no-known-signature")
     return Note(text=note.text, signatures=note.signatures, verified_keys=tuple(verified))
 

@@ -8,8 +8,7 @@ crash, not at all. Refused rows are findings naming the CSV line and station.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ledger.errors import InputError, VerificationError, Where
 from ledger.files import (
     KEY_SUFFIX,
     StationKeys,
+    fsync_files,
     make_directory,
     read_signer_key,
     read_verifier_key,
@@ -31,6 +31,10 @@ from ledger.importers.stations import StationInfo
 from ledger.publisher.ledger import AppendResult, Ledger
 
 Progress = Callable[[int, int], None]
+
+
+#: Stations between two progress calls.
+_PROGRESS_EVERY = 256
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,11 +93,15 @@ def read_stations(path: str | Path, fmt: str | None = None) -> list[StationInfo]
 
 
 def station_public_keys(
-    stations: Iterable[StationInfo], *, keys_out: Path | None = None,
-    pub_dir: Path | None = None,
+    stations: Sequence[StationInfo], *, keys_out: Path | None = None,
+    pub_dir: Path | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, bytes]:
     """Each station's public key: from ``<id>.pub`` in ``pub_dir``, or from ``<id>.key`` in
     ``keys_out`` (generated there, mode 0600, when missing; the directory too, mode 0700).
+
+    New key files are written first and made durable together at the end (each file, then the
+    directory: nothing but what was written is synced). ``progress(done, total)`` is called
+    now and then.
 
     Raises:
         InputError: a key file is missing, unreadable or named for another station, or
@@ -107,21 +115,30 @@ def station_public_keys(
         raise InputError("no such directory: expected a directory of station keys, "
                          "<station id>.pub", where=Where(file=str(pub_dir)))
     keys: dict[str, bytes] = {}
-    for info in stations:
+    written: list[Path] = []
+    for done, info in enumerate(stations):
+        if progress is not None and done % _PROGRESS_EVERY == 0:
+            progress(done, len(stations))
         if pub_dir is not None:
             vkey = read_verifier_key(pub_dir / f"{info.id}.pub")
             name, public_key = vkey.name, vkey.public_key
         elif keys_out is not None:
             path = keys_out / (info.id + KEY_SUFFIX)
-            signer = read_signer_key(path) if path.exists() else \
-                write_key_files(keys_out, info.id, info.id, durable=False).signer
+            if path.exists():
+                signer = read_signer_key(path)
+            else:
+                files = write_key_files(keys_out, info.id, info.id, durable=False)
+                written += [files.key_path, files.pub_path]
+                signer = files.signer
             name, public_key = signer.name, signer.signer.public_key
         if name != info.id:
             raise InputError(f"key of station {info.id} is named {name!r}",
                              where=Where(file=str(keys_out or pub_dir), station=info.id))
         keys[info.id] = public_key
-    if keys_out is not None:
-        os.sync()  # the key files were written without a sync each; make them durable at once
+    if written:
+        fsync_files(written)
+    if progress is not None:
+        progress(len(stations), len(stations))
     return keys
 
 
