@@ -33,7 +33,7 @@ def test_demo_tells_the_whole_story_and_every_step_holds(tmp_path: Path) -> None
         "extends the noon checkpoint",
         "$ ledger publish demo-out/ledger demo-out/published", "0 files written",
         "$ ledger verify demo-out/published --pub demo-out/keys/publisher.pub",
-        "OK: demo-out/published (prezenta.example.ro/prezidentiale18052025), tree size 32616",
+        "OK: demo-out/published (prezenta.example.ro/prezidentiale18052025), tree size 32,616",
         "$ ledger check-proof demo-out/receipts-cli/AB-1-report.tlog-proof",
         "OK: entry 32044 (report of station AB-1)",
         "OK: the log prezenta.example.ro/prezidentiale18052025 extends the old checkpoint",

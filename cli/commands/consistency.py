@@ -10,7 +10,7 @@ from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.formats.text import encode_base64
 from ledger.sources.open import open_source
 
-from ..output import emit_json, json_option
+from ..output import emit_json, json_option, plural
 
 
 @click.command("consistency", short_help="Prove that a log extends a checkpoint.")
@@ -42,6 +42,6 @@ def consistency_command(source: str, trusted: str, pub: str, as_json: bool) -> N
     click.echo(f"OK: the log {result.new.origin} extends the old checkpoint")
     click.echo(f"  old: size {result.old.size}, root {result.old.root.hex()}")
     click.echo(f"  new: size {result.new.size}, root {result.new.root.hex()}")
-    click.echo(f"  consistency proof ({len(result.proof)} hashes):")
+    click.echo(f"  consistency proof ({plural(len(result.proof), 'hash', 'hashes')}):")
     for h in result.proof:
         click.echo(f"    {encode_base64(h)}")

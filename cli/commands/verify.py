@@ -15,7 +15,7 @@ from ledger.files import read_bounded, read_verifier_key
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.open import open_source
 
-from ..output import emit_json, exit_when_done, json_option
+from ..output import emit_json, exit_when_done, json_option, plural
 
 
 @click.command("verify", short_help="Audit a log: every check, with a report.")
@@ -74,19 +74,22 @@ def _progress_bar() -> Iterator[Progress | None]:
 
 def _print(report: AuditReport, *, log_name: str, verbose: bool) -> None:
     verdict = "OK" if report.ok else "FAILED"
-    size = "?" if report.tree_size is None else report.tree_size
+    size = "?" if report.tree_size is None else f"{report.tree_size:,}"
     click.echo(f"{verdict}: {log_name} ({report.origin}), tree size {size}")
     if report.root is not None:
         click.echo(f"  root {report.root.hex()}")
     rate = report.entries / report.seconds if report.seconds > 0 else 0.0
-    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.records_by_kind.items()))
-    click.echo(f"  {report.entries} entries ({kinds or 'none'}), {report.blocks} blocks, "
-               f"{report.stations} stations, in {report.seconds:.2f} s ({rate:,.0f} records/s)")
+    kinds = ", ".join(f"{n:,} {kind}" for kind, n in sorted(report.records_by_kind.items()))
+    click.echo(f"  {plural(report.entries, 'entry', 'entries')} ({kinds or 'none'}), "
+               f"{plural(report.blocks, 'block')}, {plural(report.stations, 'station')}, "
+               f"in {report.seconds:.2f} s ({rate:,.0f} records/s)")
     if report.unsealed:
-        click.echo(f"  {report.unsealed} unsealed entries after the latest checkpoint (checked)")
+        click.echo(f"  {plural(report.unsealed, 'unsealed entry', 'unsealed entries')} after "
+                   "the latest checkpoint (checked)")
     if "resumed_from" in report.extra:
-        click.echo(f"  resumed from the state file at size {report.extra['resumed_from']}")
-    click.echo(f"  {len(report.errors)} errors, {len(report.warnings)} warnings")
+        click.echo(f"  resumed from the state file at size {report.extra['resumed_from']:,}")
+    click.echo(f"  {plural(len(report.errors), 'error')}, "
+               f"{plural(len(report.warnings), 'warning')}")
     if report.errors:
         click.echo("errors (in log order; the first is the root cause):")
         for finding in report.errors:
