@@ -377,8 +377,10 @@ def run(paths: Paths, station: str) -> None:
     rows = list(import_pv(SAMPLE, tz=TZ))
     if station not in {row.station.id for row in rows}:
         raise DemoError(f"--station {station}: no such station in {SAMPLE.name}")
+    for source in (SAMPLE, SAMPLE.with_name("README.md")):  # the data and where it comes from
+        shutil.copyfile(source, paths.out / source.name)
     click.echo(f"Real data: {len(rows):,} polling stations and their official result reports "
-               f"({SAMPLE.name}, see cli/demo_data/README.md).")
+               f"({SAMPLE.name}; its source is in {paths.out / 'README.md'}).")
     click.echo(f"Everything is written under {paths.out}/.")
     day = polling_day(DATE, TZ)
     with step("1. Keys"):
