@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from election_ledger_cli.app import cli as ledger_cli
 
-from ledger.errors import RootMismatchError, SignatureError
+from ledger.errors import InputError, RootMismatchError, SignatureError
 from ledger.formats.keys import parse_signer_key
 from ledger.formats.records import Block, Election, decode_entry_record
 from ledger.publisher.ledger import Ledger
@@ -178,7 +178,7 @@ def test_checkpoint_whose_root_is_not_the_entries_is_not_published(tmp_path: Pat
 
 def test_publish_needs_a_publisher_key(tmp_path: Path) -> None:
     shutil.copytree(SMALL, tmp_path / "src", ignore=shutil.ignore_patterns("ledger.json"))
-    with pytest.raises(ValueError, match="publisher key"):
+    with pytest.raises(InputError, match="publisher key"):
         publish(str(tmp_path / "src"), tmp_path / "out")
     result = publish(str(tmp_path / "src"), tmp_path / "out", vkey=VKEY)
     assert tree(tmp_path / "out") == published_files(SMALL)

@@ -6,7 +6,7 @@ import click
 
 from ledger.publisher.publish import publish
 
-from ..output import emit_json, json_option
+from ..output import emit_json, json_option, terminal_progress
 
 
 @click.command("publish", short_help="Write the static tlog-tiles tree.")
@@ -19,7 +19,7 @@ def publish_command(ledger: str, outdir: str, as_json: bool) -> None:
     Tiles, entry bundles and ledger.json are written first, the checkpoint last; files already
     in OUTDIR with the same bytes are left alone, so publishing again writes only what changed.
     """
-    result = publish(ledger, outdir)
+    result = publish(ledger, outdir, progress=terminal_progress("publishing entries"))
     if as_json:
         emit_json({
             "ok": True,

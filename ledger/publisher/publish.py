@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.core.hashing import LEDGER_FORMAT
-from ledger.errors import RootMismatchError, Where
+from ledger.errors import InputError, RootMismatchError, Where
 from ledger.files import fsync_dir, replace_file
 from ledger.formats.checkpoints import open_checkpoint
 from ledger.formats.keys import parse_verifier_key
@@ -55,34 +55,39 @@ def publish(
     outdir: str | os.PathLike[str],
     *,
     vkey: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PublishResult:
     """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``.
 
     ``vkey`` is the publisher's verifier key; by default the one the source states. The
     checkpoint must verify with it and its root must equal the root of the entries, or it is not
     written (tiles written before the check stay, unseen without a checkpoint that needs them).
+    ``progress(done, total)`` is called every 4,096 entries.
 
     Raises:
         SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
         RootMismatchError: the entries do not give the checkpoint's root.
-        ValueError: no publisher key is known.
+        InputError: no publisher key is known.
     """
     if isinstance(ledger_or_source, str | os.PathLike):
         with closing(open_source(os.fspath(ledger_or_source))) as opened:
-            return publish(opened, outdir, vkey=vkey)
+            return publish(opened, outdir, vkey=vkey, progress=progress)
     if isinstance(ledger_or_source, Source):
         source: Source = ledger_or_source
     else:  # the publisher's open Ledger: read its store directly
         source = LedgerDirSource.from_store(ledger_or_source.store)
     key = vkey if vkey is not None else source.publisher_vkey()
     if key is None:
-        raise ValueError(f"{source.describe()} does not state the publisher key: pass vkey")
+        raise InputError(f"{source.describe()} does not state the publisher key: it must be "
+                         "given")
     note = source.read_checkpoint()
     checkpoint = open_checkpoint(note, [parse_verifier_key(key)]).checkpoint
     writer = _Writer(Path(outdir))
     builder = TileBuilder()
     sizes: list[int] = []
-    for entry in source.iter_entries(0, checkpoint.size):
+    for done, entry in enumerate(source.iter_entries(0, checkpoint.size)):
+        if progress is not None and done % 4096 == 0:
+            progress(done, checkpoint.size)
         writer.put_all(builder.append(entry))
         if isinstance(decode_entry_record(entry)[1], Block):
             sizes.append(builder.size)
@@ -94,6 +99,8 @@ def publish(
             where=Where(file=CHECKPOINT_FILE),
         )
     writer.put_all(builder.partials())
+    if progress is not None:
+        progress(checkpoint.size, checkpoint.size)
     info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
     writer.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
     writer.sync_dirs()
