@@ -528,3 +528,25 @@ def test_a_node_reader_keeps_upper_nodes_within_its_bound(
     for index in range(64):  # the same proofs as from the leaves, whatever the cache holds
         assert inclusion_proof_from_nodes(read, index, 64) == inclusion_proof(leaves, index, 64)
     assert len(read._cache) == 3  # type: ignore[attr-defined]
+
+
+def test_a_truncated_data_file_is_corruption_not_a_sigbus(tmp_path: Path) -> None:
+    # Mapping pages past the end of a truncated file kills a reader with SIGBUS; the store
+    # compares the file with LMDB's own meta page first. Run in a child: a SIGBUS there would
+    # show as a negative return code, not take the test process down.
+    path = tmp_path / "ledger"
+    with Store.create(path, {"origin": b"example.org/test"}) as s:
+        fill(s, 3000)
+    data = path / "data.mdb"
+    with open(data, "r+b") as f:
+        f.truncate(data.stat().st_size // 2)
+    code = ("from ledger.store.store import Store\n"
+            "from ledger.errors import StoreCorruptError\n"
+            "try:\n"
+            f"    Store({str(path)!r}).close()\n"
+            "except StoreCorruptError as e:\n"
+            "    print('refused:', e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "is truncated" in done.stdout

@@ -187,3 +187,33 @@ def completed_subtrees(frontier: list[bytes], size: int, leaves: list[bytes]) ->
             out.append(leaf)
         frontier.append(leaf)
     return out
+
+
+# LMDB's data file starts with two meta pages; the newer (larger txnid) says how many pages the
+# file holds. A page header is 16 bytes; in MDB_meta (64-bit builds) the magic is at 0, the page
+# size (the free DB's md_pad) at 24, mm_last_pg at 120 and mm_txnid at 128.
+_LMDB_MAGIC = 0xBEEFC0DE
+_PAGE_HEADER = 16
+_META_SIZE = 136
+
+
+def lmdb_required_size(head: bytes) -> int | None:
+    """The bytes LMDB's newer meta page says its data file holds, from the file's first bytes
+    (two pages' worth), or None when they are not LMDB meta pages at all."""
+    found: list[tuple[int, int, int]] = []
+    page = 0
+    for _ in range(2):
+        meta = page + _PAGE_HEADER
+        if len(head) < meta + _META_SIZE:
+            break
+        (magic,) = struct.unpack_from("<I", head, meta)
+        (page_size,) = struct.unpack_from("<I", head, meta + 24)
+        last_page, txnid = struct.unpack_from("<QQ", head, meta + 120)
+        if magic != _LMDB_MAGIC or page_size < 512:
+            break
+        found.append((txnid, last_page, page_size))
+        page += page_size
+    if not found:
+        return None
+    _txnid, last_page, page_size = max(found)
+    return int((last_page + 1) * page_size)

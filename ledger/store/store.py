@@ -33,6 +33,7 @@ from ledger.store.layout import (
     Row,
     batch_rows,
     from_u64,
+    lmdb_required_size,
     lookup_epochs,
     lookup_query,
     node_in,
@@ -43,6 +44,8 @@ from ledger.store.writelock import LOCK_FILE, WriteLock
 
 __all__ = ["DATA_FILE", "FORMAT", "Commit", "LookupKey", "NewEntry", "Store"]
 
+#: Enough of the data file to hold both LMDB meta pages (at most 2 x 32 KiB pages).
+_META_HEAD_BYTES = 1 << 16
 DEFAULT_MAP_SIZE = 64 << 20
 DEFAULT_MAX_MAP_SIZE = 1 << 40
 _ITER_CHUNK = 4096
@@ -116,6 +119,27 @@ class _Envs:
 _ENVS = _Envs()
 
 
+def _check_data_file(data_file: Path) -> None:
+    """Refuse a data file shorter than LMDB's own meta pages say it is: mapping the missing
+    pages would kill the process with SIGBUS instead of an error.
+
+    Raises:
+        StoreCorruptError: the file is truncated, or does not start with LMDB meta pages.
+    """
+    try:
+        with open(data_file, "rb") as f:
+            head = f.read(_META_HEAD_BYTES)
+            size = os.fstat(f.fileno()).st_size
+    except OSError as e:
+        raise StoreError(f"cannot read {data_file}: {e.strerror or e}") from e
+    required = lmdb_required_size(head)
+    if required is None:
+        raise StoreCorruptError(f"{data_file} does not start with LMDB meta pages")
+    if size < required:
+        raise StoreCorruptError(f"{data_file} is truncated: {size:,} bytes, but its meta page "
+                                f"says {required:,}")
+
+
 class Store:
     """An open ledger directory: read methods for anyone, :meth:`commit` for the lock holder."""
 
@@ -141,6 +165,7 @@ class Store:
         directory = Path(path).resolve()
         if not (directory / DATA_FILE).is_file():
             raise StoreError(f"{path} is not a ledger directory (no {DATA_FILE})")
+        _check_data_file(directory / DATA_FILE)
         lock = WriteLock(directory) if write else None
         self._attach(directory, lock, map_size, max_map_size, create=False)
         try:
