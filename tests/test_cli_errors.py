@@ -158,3 +158,32 @@ def test_the_wrong_publisher_key_names_the_key_that_signed_and_the_one_given(
     given = (tmp_path / "other.pub").read_text(encoding="utf-8").split("+")[1]
     assert f"the key given is {origin}+{given}" in message
     assert f"signed by {origin}+" in message
+
+
+@pytest.mark.parametrize("command", [
+    ["validate", "--format", "aep-pv"],
+    ["manifest", "--format", "aep-pv", "--name", "X", "--date", "2025-05-18", "--tz", "UTC"],
+])
+def test_a_csv_whose_first_line_is_not_utf8_is_named_not_an_internal_error(
+    command: list[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfeprecinct,x\n1,2\n")
+    result = CliRunner().invoke(cli, [*command, str(bad)])
+    assert result.exit_code == 2, result.output
+    assert f"{bad}:1" in result.stderr
+    assert "not UTF-8" in result.stderr
+
+
+def test_arguments_that_are_not_utf8_are_bad_usage_not_internal_errors(tmp_path: Path) -> None:
+    # click hands undecodable bytes of argv over as lone surrogates (PEP 383).
+    name = CliRunner().invoke(cli, ["keygen", "k", "--key-name", "\udcff", "-o", str(tmp_path)])
+    assert name.exit_code == 2, name.output
+    assert "not a valid key name" in name.stderr
+    CliRunner().invoke(cli, ["keygen", "k", "--key-name", "a.example/x", "-o", str(tmp_path)])
+    (tmp_path / "r.json").write_text("{}", encoding="utf-8")
+    for origin in ("\udcff.example/x", "not an origin"):
+        signed = CliRunner().invoke(cli, ["sign", "--key", str(tmp_path / "k.key"), "--origin",
+                                          origin, str(tmp_path / "r.json")])
+        assert signed.exit_code == 2, signed.output
+        assert "is not <host>/<election id>" in signed.stderr

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ledger.core.hashing import HASH_SIZE
 from ledger.core.proofs import MAX_TREE_SIZE
-from ledger.errors import MalformedError, SignatureError
+from ledger.errors import InputError, MalformedError, SignatureError
 from ledger.formats.keys import CONTROL_CHARACTERS, SIG_COSIGNATURE_V1, SIG_ED25519, VerifierKey
 from ledger.formats.notes import Note, open_note
 from ledger.formats.text import decode_base64, encode_base64, parse_decimal
@@ -105,7 +105,8 @@ def check_origin(origin: str) -> None:
     """
     host, _, path = origin.partition("/")
     ok = (
-        len(origin.encode("utf-8")) <= MAX_ORIGIN_SIZE
+        origin.isascii()
+        and len(origin) <= MAX_ORIGIN_SIZE
         and len(host) <= 253
         and all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
         and bool(path)
@@ -116,6 +117,19 @@ def check_origin(origin: str) -> None:
             f"origin {origin[:80]!r} is not <host>/<election id> (segments of A-Z a-z 0-9 . _ -)",
             category="origin", code="bad-origin",
         )
+
+
+def parse_origin(origin: str) -> str:
+    """An origin a person gave (a trust input, not bytes from a log): ``origin`` if it holds.
+
+    Raises:
+        InputError: it breaks the grammar of :func:`check_origin`.
+    """
+    try:
+        check_origin(origin)
+    except MalformedError as e:
+        raise InputError(e.message) from e
+    return origin
 
 
 def check_ledger_checkpoint(cp: Checkpoint) -> None:

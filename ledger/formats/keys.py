@@ -27,6 +27,7 @@ def is_valid_key_name(name: str) -> bool:
     """C2SP signed-note key name: non-empty, no Unicode spaces, no ``+``, no control characters."""
     return (
         bool(name)
+        and name.encode("utf-8", errors="replace").decode("utf-8") == name  # no lone surrogate
         and "+" not in name
         and not any(c.isspace() for c in name)
         and not CONTROL_CHARACTERS.search(name)

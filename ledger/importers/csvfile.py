@@ -125,8 +125,8 @@ class CsvFile:
 
     def _column_at(self, prefix: bytes) -> str | None:
         # Count the cells before the bad byte to name the column it falls in.
-        cells = next(csv.reader([prefix.decode("utf-8", errors="replace")]), [""])
-        index = len(cells) - 1
+        cells = next(csv.reader([prefix.decode("utf-8", errors="replace")]), [])
+        index = max(len(cells) - 1, 0)
         if index < len(self.header):
             return self.header[index]
         return f"#{index + 1}"

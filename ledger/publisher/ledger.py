@@ -36,9 +36,9 @@ from ledger.errors import (
 from ledger.formats.checkpoints import (
     Checkpoint,
     SignedCheckpoint,
-    check_origin,
     format_checkpoint,
     open_ledger_checkpoint,
+    parse_origin,
 )
 from ledger.formats.codec import encode_value
 from ledger.formats.entries import MAX_ENTRY_SIZE
@@ -149,10 +149,7 @@ class Ledger:
                 key's name is not the origin.
             StoreError: ``path`` exists and is not empty, or cannot be written.
         """
-        try:
-            check_origin(origin)
-        except MalformedError as e:
-            raise InputError(e.message) from e
+        parse_origin(origin)
         if publisher_signer.name != origin:
             raise InputError(
                 f"the publisher key is named {publisher_signer.name!r}; its name must be the "
