@@ -9,6 +9,7 @@ receipts with the installed `ledger` command.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -44,10 +45,21 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME"}}
 
 
+#: What the wheel is built from: a copy of just these, so that nothing left in the checkout
+#: (a build/ folder of an earlier build, caches) can reach the wheel or race with it.
+SOURCES = ("pyproject.toml", "README.md", "ledger", "cli")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", out, ROOT,
+    out, tree = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("source")
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, tree / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(ROOT / name, tree / name)
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", out, tree,
         cwd=out, env=clean_env())
     [built] = out.glob("election_ledger-*.whl")
     return built
