@@ -611,3 +611,12 @@ def test_importer_doc_time_examples_hold() -> None:
     assert "`1747596741000`" in doc
     assert "`1538935200000`" in doc
     assert turnout_time("presence_RO_2018-10-07_21-00.csv", at=None, tz=TZ) == 1_538_935_200_000
+
+
+def test_a_file_without_newlines_is_refused_at_the_line_limit_not_read_whole(
+    tmp_path: Path,
+) -> None:
+    endless = tmp_path / "zeros.csv"
+    endless.write_bytes(bytes(3 << 20))  # like /dev/zero: no newline anywhere
+    with pytest.raises(InputError, match="line longer than"):
+        list(read_pv(endless, tz="Europe/Bucharest"))

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-import ledger.sources.source as sources
+import ledger.sources.http as sources
 from ledger.core.hashing import leaf_hash
 from ledger.core.merkle import root_from_nodes
 from ledger.errors import InputError, MalformedError, SourceUnavailableError
@@ -212,11 +213,20 @@ def test_http_source_refuses_odd_urls() -> None:
 class _Handler(SimpleHTTPRequestHandler):
     """Serves the tree; under /fail/ every path but the checkpoint is a 500, under /deny/ a 403;
     under /flaky/ every other request is a 503; /gzip/ gzips; /bomb/ answers a gzip bomb and
-    /badgz/ bytes that claim to be gzip."""
+    /badgz/ bytes that claim to be gzip; /trickle/ sends one byte every 0.2 s."""
 
     flaky_count = 0
 
     def do_GET(self) -> None:
+        if self.path.startswith("/trickle/"):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(25):  # bounded: 5 s at most, far past the test's deadline
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
         if self.path.startswith("/flaky/"):
             _Handler.flaky_count += 1
             if _Handler.flaky_count % 2:
@@ -343,6 +353,19 @@ def test_a_transient_503_is_retried_and_the_bytes_arrive(
     source = HttpSource(f"{server}/flaky/valid", attempts=2)
     for _ in range(3):
         assert source.read_checkpoint() == (VALID / "checkpoint").read_bytes()
+
+
+def test_a_server_trickling_bytes_cannot_hang_the_reader(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each read gets a byte well within the per-read time-out; only the per-file deadline
+    # ends it.
+    monkeypatch.setattr(sources, "HTTP_RETRY_PAUSE", 0.01)
+    source = HttpSource(f"{server}/trickle/valid", attempts=1, deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError, match="no whole answer within 1 s"):
+        source.read_checkpoint()
+    assert time.monotonic() - started < 3
 
 
 def test_a_closed_port_is_unavailable_not_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:

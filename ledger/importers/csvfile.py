@@ -105,7 +105,9 @@ class CsvFile:
             start = self._line + 1
 
     def _lines(self, handle: BinaryIO) -> Iterator[str]:
-        for raw in handle:
+        # readline with a bound: a file without newlines (/dev/zero) is refused at the limit
+        # instead of being read into memory whole.
+        while raw := handle.readline(MAX_LINE_BYTES + 1):
             self._line += 1
             self._hash.update(raw)
             if len(raw) > MAX_LINE_BYTES:

@@ -7,20 +7,28 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
+from http.client import HTTPResponse
 
 from ledger.errors import InputError, MalformedError, SourceUnavailableError, Where
-from ledger.sources.published import _FetchingSource
+from ledger.sources.published import PublishedTree
 from ledger.sources.source import (
     CHECKPOINT_FILE,
-    HTTP_ATTEMPTS,
-    HTTP_RETRY_PAUSE,
-    HTTP_TIMEOUT,
     MAX_CHECKPOINT_BYTES,
     too_large,
 )
 
+HTTP_TIMEOUT = 30.0
+#: Attempts per file on a transient failure (connection, time-out, 429, 5xx), and the pause
+#: before each retry, doubling: bounded, so a dead source ends the command in seconds.
+HTTP_ATTEMPTS = 3
+HTTP_RETRY_PAUSE = 0.25
+#: The longest one file may take, whatever the server's pace: a server that sends a byte now
+#: and then never times out a single read, so the whole answer has a deadline too.
+HTTP_FILE_DEADLINE = 120.0
+_READ_CHUNK = 1 << 16
 
-class HttpSource(_FetchingSource):
+
+class HttpSource(PublishedTree):
     """A published tlog-tiles tree served over ``http(s)://`` (urllib, gzip understood).
 
     A connection failure, time-out, 429 or 5xx is retried :data:`HTTP_ATTEMPTS` times, then is
@@ -30,7 +38,7 @@ class HttpSource(_FetchingSource):
     """
 
     def __init__(self, url: str, *, timeout: float = HTTP_TIMEOUT,
-                 attempts: int = HTTP_ATTEMPTS) -> None:
+                 attempts: int = HTTP_ATTEMPTS, deadline: float = HTTP_FILE_DEADLINE) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InputError(f"not an http(s) URL: {url!r}")
@@ -41,6 +49,7 @@ class HttpSource(_FetchingSource):
         self.base = url if url.endswith("/") else url + "/"
         self.timeout = timeout
         self.attempts = attempts
+        self.deadline = deadline
 
     def describe(self) -> str:
         return self.base
@@ -74,12 +83,13 @@ class HttpSource(_FetchingSource):
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
             url, headers={"Accept-Encoding": "gzip, identity", "User-Agent": "election-ledger"}
         )
+        give_up = time.monotonic() + self.deadline
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
                 # gzip of incompressible bytes is a little longer than the bytes themselves
                 raw_limit = limit + (limit >> 8) + 1024 if encoding == "gzip" else limit
-                raw: bytes = response.read(raw_limit + 1)
+                raw = self._read_body(response, raw_limit + 1, give_up)
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 return None
@@ -97,6 +107,21 @@ class HttpSource(_FetchingSource):
         if len(raw) > limit:
             raise too_large(path, limit, category)
         return raw
+
+
+    def _read_body(self, response: HTTPResponse, limit: int, give_up: float) -> bytes:
+        """At most ``limit`` bytes of the body, read as they come, within the file's deadline."""
+        chunks: list[bytes] = []
+        got = 0
+        while got < limit:  # bounded: each round reads at least one byte or ends
+            if time.monotonic() > give_up:
+                raise _Transient(f"no whole answer within {self.deadline:g} s")
+            chunk: bytes = response.read1(min(_READ_CHUNK, limit - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
 
 
 class _Transient(Exception):  # noqa: N818 - internal signal, never leaves HttpSource

@@ -33,7 +33,7 @@ from ledger.sources.source import (
 )
 
 
-class _FetchingSource(ClosesOnExit):
+class PublishedTree(ClosesOnExit):
     """Shared logic of the published-tree sources: fetch a relative path, check its framing."""
 
     def _fetch(self, path: str, limit: int, category: str) -> bytes | None:
@@ -97,7 +97,7 @@ class _FetchingSource(ClosesOnExit):
 
 
 
-class PublishedDirSource(_FetchingSource):
+class PublishedDirSource(PublishedTree):
     """A published tlog-tiles directory on the local file system."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

@@ -17,11 +17,6 @@ LEDGER_JSON = "ledger.json"
 #: The largest signed note :mod:`ledger.formats.notes` opens.
 MAX_CHECKPOINT_BYTES = MAX_NOTE_SIZE
 MAX_LEDGER_JSON_BYTES = 64 << 10
-HTTP_TIMEOUT = 30.0
-#: Attempts per file on a transient failure (connection, time-out, 429, 5xx), and the pause
-#: before each retry, doubling: bounded, so a dead source ends the command in seconds.
-HTTP_ATTEMPTS = 3
-HTTP_RETRY_PAUSE = 0.25
 
 
 
