@@ -46,11 +46,13 @@ class KeyFiles:
     signer: NoteSigner
 
 
-def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
-    """The bytes of ``path`` if it holds at most ``limit`` bytes.
+def read_bounded(path: str | os.PathLike[str], limit: int, what: str, *,
+                 too_large: type[InputError] | type[MalformedError] = InputError) -> bytes:
+    """The bytes of ``path`` if it holds at most ``limit`` bytes (never more is read).
 
     Raises:
-        InputError: cannot be read, or too large.
+        InputError: cannot be read; or too large (``too_large``: a receipt over its limit is a
+            receipt that is wrong, ``MalformedError``, not a file of another kind).
     """
     where = Where(file=str(path))
     try:
@@ -59,7 +61,7 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
     except OSError as e:
         raise InputError(f"cannot read {what}: {e.strerror or e}", where=where) from e
     if len(data) > limit:
-        raise InputError(f"not {what}: larger than {limit} bytes", where=where)
+        raise too_large(f"{what} larger than the {limit:,}-byte limit", where=where)
     return data
 
 

@@ -187,3 +187,16 @@ def test_arguments_that_are_not_utf8_are_bad_usage_not_internal_errors(tmp_path:
                                           origin, str(tmp_path / "r.json")])
         assert signed.exit_code == 2, signed.output
         assert "is not <host>/<election id>" in signed.stderr
+
+
+def test_a_receipt_over_the_size_limit_is_a_bad_receipt_exit_1(tmp_path: Path) -> None:
+    from ledger.auditor.receipts import MAX_RECEIPT_SIZE
+
+    huge = tmp_path / "huge.tlog-proof"
+    huge.write_bytes(b"c2sp.org/tlog-proof@v1\n" + b"A" * MAX_RECEIPT_SIZE)
+    pub = tmp_path / "publisher.pub"
+    vkey = json.loads((VALID.parent / "keys.json").read_text(encoding="utf-8"))
+    pub.write_text(vkey["publisher"]["vkey"] + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-proof", str(huge), "--pub", str(pub)])
+    assert result.exit_code == 1, result.output
+    assert "larger than the" in result.stderr

@@ -11,7 +11,7 @@ from ledger.auditor.receipts import (
     check_receipt,
     parse_receipt,
 )
-from ledger.errors import InputError, VerificationError, Where
+from ledger.errors import InputError, MalformedError, VerificationError, Where
 from ledger.files import read_bounded, read_verifier_key
 from ledger.formats.records import Report
 from ledger.importers import AEP_CATEGORY_RULES
@@ -20,7 +20,7 @@ from ..output import emit_json, json_option, record_lines
 
 
 def _read_receipt(path: str) -> Receipt:
-    data = read_bounded(path, MAX_RECEIPT_SIZE, "a receipt")
+    data = read_bounded(path, MAX_RECEIPT_SIZE, "a receipt", too_large=MalformedError)
     try:
         return parse_receipt(data)
     except InputError as e:
