@@ -27,7 +27,7 @@ from ledger.errors import (
     VerificationError,
 )
 
-from .output import EXIT_SO_FAR, emit_json
+from .output import EXIT_SO_FAR, INSECURE_KEYS, emit_json
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -231,8 +231,12 @@ class LedgerGroup(click.Group):
 @click.group("ledger", cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"],
                                                "max_content_width": 100})
 @click.version_option(package_name="election-ledger")
-def cli() -> None:
+@click.option("--insecure-key-permissions", is_flag=True,
+              help="Accept secret keys that others may read (throw-away test keys only).")
+@click.pass_context
+def cli(ctx: click.Context, insecure_key_permissions: bool) -> None:
     """election-ledger: an auditable, append-only ledger of election results."""
+    ctx.meta[INSECURE_KEYS] = insecure_key_permissions
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -11,6 +11,8 @@ import click
 
 from ledger.check.findings import Finding
 from ledger.check.rule_sets import COUNT_MEANINGS, FIELD_MEANINGS
+from ledger.files import read_signer_key
+from ledger.formats.keys import NoteSigner
 from ledger.formats.records import Record, Report, Turnout, record_to_json
 from ledger.formats.times import iso_utc, local_time
 
@@ -22,6 +24,17 @@ EXIT_SO_FAR = "ledger.exit"
 def exit_when_done(ctx: click.Context, ok: bool) -> None:
     """Record the command's verdict before it prints (see :data:`EXIT_SO_FAR`)."""
     ctx.meta[EXIT_SO_FAR] = 0 if ok else 1
+
+
+#: Set by ``ledger --insecure-key-permissions``: secret keys others may read are accepted.
+INSECURE_KEYS = "ledger.insecure_keys"
+
+
+def signer_key(path: str) -> NoteSigner:
+    """The secret key in ``path``, refused if others may read it unless the command line said
+    ``--insecure-key-permissions``."""
+    insecure = bool(click.get_current_context().find_root().meta.get(INSECURE_KEYS))
+    return read_signer_key(path, insecure=insecure)
 
 
 def emit_json(obj: Any) -> None:

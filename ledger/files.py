@@ -125,20 +125,36 @@ def _text(data: bytes, path: str | os.PathLike[str], what: str) -> str:
     return text.removesuffix("\n")
 
 
-def read_signer_key(path: str | os.PathLike[str]) -> NoteSigner:
-    """The signer key in a ``.key`` file.
+def read_signer_key(path: str | os.PathLike[str], *, insecure: bool = False) -> NoteSigner:
+    """The signer key in a ``.key`` file, which only its owner may read (as ssh asks of its
+    keys; ``insecure`` skips that check, for throw-away keys).
 
     Raises:
-        InputError: unreadable, or not one signer-key line.
+        InputError: unreadable, readable by others, or not one signer-key line.
     """
     text = _text(read_bounded(path, MAX_KEY_FILE, "a key file"), path, "a key file")
     if not text.startswith(PRIVATE_KEY_PREFIX) and "+" in text:
         raise InputError("this is a verifier key (a .pub file), not a secret key (.key)",
                          where=Where(file=str(path)))
+    if not insecure:
+        _check_private(Path(path))
     try:
         return parse_signer_key(text)
     except InputError as e:
         raise InputError(f"not a key file: {e.message}", where=Where(file=str(path))) from e
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a secret key file that its group or others may read or write."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise InputError(f"cannot read a key file: {e.strerror or e}",
+                         where=Where(file=str(path))) from e
+    if mode & 0o077:
+        raise InputError(f"this secret key is open to others (mode {mode & 0o777:04o}): only "
+                         f"its owner may read it; run: chmod 600 {path}",
+                         where=Where(file=str(path)))
 
 
 def read_verifier_key(path: str | os.PathLike[str]) -> VerifierKey:

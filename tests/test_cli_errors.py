@@ -200,3 +200,29 @@ def test_a_receipt_over_the_size_limit_is_a_bad_receipt_exit_1(tmp_path: Path) -
     result = CliRunner().invoke(cli, ["check-proof", str(huge), "--pub", str(pub)])
     assert result.exit_code == 1, result.output
     assert "larger than the" in result.stderr
+
+
+def test_a_secret_key_others_may_read_is_refused_with_the_chmod_that_fixes_it(
+    tmp_path: Path,
+) -> None:
+    CliRunner().invoke(cli, ["keygen", "k", "--key-name", "a.example/x", "-o", str(tmp_path)])
+    key = tmp_path / "k.key"
+    key.chmod(0o644)
+    (tmp_path / "r.json").write_text("{}", encoding="utf-8")
+    args = ["sign", "--key", str(key), "--origin", "a.example/x", str(tmp_path / "r.json")]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2
+    assert f"run: chmod 600 {key}" in refused.stderr
+    allowed = CliRunner().invoke(cli, ["--insecure-key-permissions", *args])
+    # the key is read now; what stops the command is the empty record after it
+    assert "r.json: not a valid record" in allowed.stderr
+
+
+def test_a_key_file_with_anything_after_its_one_line_is_refused(tmp_path: Path) -> None:
+    CliRunner().invoke(cli, ["keygen", "k", "--key-name", "a.example/x", "-o", str(tmp_path)])
+    key = tmp_path / "k.key"
+    key.write_text(key.read_text(encoding="utf-8") + "more\n", encoding="utf-8")
+    key.chmod(0o600)
+    result = CliRunner().invoke(cli, ["seal", str(tmp_path), "--key", str(key)])
+    assert result.exit_code == 2
+    assert "not a key file" in result.stderr

@@ -7,12 +7,12 @@ from typing import Any
 import click
 
 from ledger.check.findings import AuditReport
-from ledger.files import StationKeys, read_signer_key
+from ledger.files import StationKeys
 from ledger.importers import FORMATS
 from ledger.publisher.ingest import ImportResult, import_file
 from ledger.publisher.ledger import Ledger
 
-from ..output import describe, emit_json, exit_when_done, json_option, terminal_progress
+from ..output import describe, emit_json, exit_when_done, json_option, signer_key, terminal_progress
 
 #: Refused rows printed in text mode (all of them are in --json).
 SHOW_REFUSED = 20
@@ -56,7 +56,7 @@ def import_command(ctx: click.Context, ledger: str, fmt: str, key_file: str, csv
     unregistered station, or are turnout without a station key are refused (exit 1); the
     other rows are written unless --strict.
     """
-    signer = read_signer_key(key_file)
+    signer = signer_key(key_file)
     keys = StationKeys(station_keys) if station_keys is not None else None
     with Ledger.open(ledger, signer) as lg:
         result = import_file(lg, csv_file, fmt=fmt, station_keys=keys, at=at,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ledger.files import read_signer_key
 from ledger.importers.manifest import read_manifest
 from ledger.publisher.ledger import Ledger
 
-from ..output import emit_json, json_option
+from ..output import emit_json, json_option, signer_key
 
 
 @click.command("init", short_help="Create a ledger; entry 0 is the election.")
@@ -21,7 +20,7 @@ from ..output import emit_json, json_option
 @json_option
 def init_command(ledger: str, origin: str, key_file: str, manifest: str, as_json: bool) -> None:
     """Create the ledger directory LEDGER; its entry 0 is the election, signed by KEY."""
-    signer = read_signer_key(key_file)
+    signer = signer_key(key_file)
     election = read_manifest(manifest)
     with Ledger.create(ledger, origin, signer, election) as lg:
         if as_json:

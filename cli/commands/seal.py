@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ledger.files import read_signer_key
 from ledger.formats.times import iso_utc, local_time, parse_time
 from ledger.publisher.ledger import Ledger
 
-from ..output import emit_json, json_option, plural
+from ..output import emit_json, json_option, plural, signer_key
 
 
 @click.command("seal", short_help="Seal a block and sign its checkpoint.")
@@ -25,7 +24,7 @@ def seal_command(ledger: str, key_file: str, empty: bool, time_text: str | None,
 
     Refuses to sign a checkpoint that is smaller than, or does not extend, the last one.
     """
-    with Ledger.open(ledger, read_signer_key(key_file)) as lg:
+    with Ledger.open(ledger, signer_key(key_file)) as lg:
         tz = lg.election().tz
         time_ms = None if time_text is None else parse_time(time_text, tz, what="block time")
         signed = lg.seal(time_ms, allow_empty=empty)

@@ -7,11 +7,11 @@ import sys
 import click
 
 from ledger.core.hashing import leaf_hash
-from ledger.files import read_record_json, read_signer_key, write_new_file
+from ledger.files import read_record_json, write_new_file
 from ledger.formats.checkpoints import parse_origin
 from ledger.formats.records import encode_entry, sign_record
 
-from ..output import emit_json, json_option
+from ..output import emit_json, json_option, signer_key
 
 
 @click.command("sign", short_help="Sign a record file into an entry file.")
@@ -29,7 +29,7 @@ def sign_command(key_file: str, origin: str, record_file: str, output: str | Non
     The signature binds the origin, so the entry is refused by any other election's ledger.
     """
     parse_origin(origin)
-    signer = read_signer_key(key_file)
+    signer = signer_key(key_file)
     record = read_record_json(record_file)
     data = encode_entry(sign_record(signer.signer, origin, record))
     info = {"ok": True, "kind": record.KIND, "size": len(data),

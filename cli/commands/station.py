@@ -9,13 +9,13 @@ import click
 from ledger.check.findings import Finding
 from ledger.core.hashing import key_id as key_id_of
 from ledger.errors import InputError
-from ledger.files import read_record_json, read_signer_key, read_verifier_key
+from ledger.files import read_record_json, read_verifier_key
 from ledger.formats.records import Station
 from ledger.importers import FORMATS
 from ledger.publisher.ingest import read_stations, register_stations, station_public_keys
 from ledger.publisher.ledger import Ledger
 
-from ..output import describe, emit_json, exit_when_done, json_option, terminal_progress
+from ..output import describe, emit_json, exit_when_done, json_option, signer_key, terminal_progress
 
 
 @click.group("station", short_help="Register, bulk-register or revoke stations.")
@@ -39,7 +39,7 @@ def add_command(ledger: str, key_file: str, record: str | None, station_id: str 
                 as_json: bool) -> None:
     """Register one station (or give it a new key: a later station record replaces it)."""
     station = _station(record, station_id, pub, county, number, name)
-    with Ledger.open(ledger, read_signer_key(key_file)) as lg:
+    with Ledger.open(ledger, signer_key(key_file)) as lg:
         index = lg.register_station(station)
     if as_json:
         emit_json({"ok": True, "station": station.id, "index": index,
@@ -94,7 +94,7 @@ def import_command(ctx: click.Context, ledger: str, key_file: str, csv_file: str
     """
     if (keys_out is None) == (pubs is None):
         raise click.UsageError("give one of --keys-out DIR (generate keys) or --pubs DIR")
-    signer = read_signer_key(key_file)
+    signer = signer_key(key_file)
     stations = read_stations(csv_file, fmt)
     keys = station_public_keys(stations, keys_out=Path(keys_out) if keys_out else None,
                                pub_dir=Path(pubs) if pubs else None,
@@ -132,7 +132,7 @@ def revoke_command(ledger: str, key_file: str, station_id: str | None, key_id: s
     """Revoke a station key: entries it signs from now on are refused."""
     if (station_id is None) == (key_id is None):
         raise click.UsageError("give one of --station ID and --key-id HEX")
-    with Ledger.open(ledger, read_signer_key(key_file)) as lg:
+    with Ledger.open(ledger, signer_key(key_file)) as lg:
         key = _key_id(lg, station_id, key_id)
         index = lg.revoke_key(key, reason)
     if as_json:
