@@ -356,3 +356,16 @@ def test_format_then_parse_round_trips(index, proof, extra):
     receipt = Receipt(index=index, proof=tuple(proof), checkpoint=LOG.note, extra=extra)
     assert parse_receipt(format_receipt(receipt)) == receipt
 
+
+
+def test_a_receipt_other_readers_cannot_read_is_said_so() -> None:
+    from ledger.auditor.prove import PORTABLE_ENTRY_SIZE, portability_warning
+    from ledger.auditor.receipts import Receipt
+
+    line_limit = 64 << 10  # Go's transparency-dev/formats tlog-proof line limit
+    assert len(f"extra {'A' * (4 * -(-PORTABLE_ENTRY_SIZE // 3))}\n") <= line_limit
+    assert len(f"extra {'A' * (4 * -(-(PORTABLE_ENTRY_SIZE + 1) // 3))}\n") > line_limit
+    small = Receipt(index=0, proof=(), checkpoint=b"note", extra=bytes(PORTABLE_ENTRY_SIZE))
+    large = Receipt(index=0, proof=(), checkpoint=b"note", extra=bytes(PORTABLE_ENTRY_SIZE + 1))
+    assert portability_warning(small) is None
+    assert "49,146 bytes" in (portability_warning(large) or "")

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from ledger.auditor.prove import STATION_KINDS, checkpoint_note, make_receipt, prove_station
+from ledger.auditor.prove import (
+    STATION_KINDS,
+    checkpoint_note,
+    make_receipt,
+    portability_warning,
+    prove_station,
+)
 from ledger.auditor.receipts import Receipt, format_receipt
 from ledger.sources.open import open_source
 
@@ -50,6 +56,9 @@ def prove_command(source: str, index: int | None, station: str | None, kind: str
                 written.append((folder / f"{station}-station.tlog-proof", proof.registration))
     for path, receipt in written:
         path.write_bytes(format_receipt(receipt))
+        warning = portability_warning(receipt)
+        if warning is not None:
+            click.echo(f"ledger: warning: {path}: {warning}", err=True)
     if as_json:
         emit_json({"ok": True, "receipts": [
             {"file": str(path), "index": receipt.index} for path, receipt in written

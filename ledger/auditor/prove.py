@@ -188,3 +188,18 @@ def prove_consistency(source: Source, publisher: VerifierKey, old_note: bytes) -
         proof = consistency_proof_from_nodes(source.node_reader(new.size), old.size, new.size)
     verify_consistency(old.size, new.size, proof, old.root, new.root)
     return ConsistencyProof(old=old, new=new, proof=tuple(proof))
+
+
+#: The largest entry whose receipt other implementations can read: Go's
+#: transparency-dev/formats reads tlog-proof lines of at most 64 KiB, and the ``extra`` line is
+#: ``extra `` + base64 of the entry + a newline (docs/spec.md, "Receipts").
+PORTABLE_ENTRY_SIZE = 49_146
+
+
+def portability_warning(receipt: Receipt) -> str | None:
+    """Why some other implementation cannot read ``receipt``, or None when all can."""
+    if receipt.extra is None or len(receipt.extra) <= PORTABLE_ENTRY_SIZE:
+        return None
+    return (f"its entry is {len(receipt.extra):,} bytes: readers with a 64 KiB line limit "
+            f"(Go's transparency-dev/formats) cannot read a receipt whose entry is over "
+            f"{PORTABLE_ENTRY_SIZE:,} bytes")
