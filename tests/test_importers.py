@@ -620,3 +620,14 @@ def test_a_file_without_newlines_is_refused_at_the_line_limit_not_read_whole(
     endless.write_bytes(bytes(3 << 20))  # like /dev/zero: no newline anywhere
     with pytest.raises(InputError, match="line longer than"):
         list(read_pv(endless, tz="Europe/Bucharest"))
+
+
+def test_a_quoted_newline_inside_a_field_is_read_and_lines_count_from_the_record_start(
+    tmp_path: Path,
+) -> None:
+    from ledger.importers.csvfile import CsvFile
+
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(b'a,b\n"x\ny",2\nz,3\n')
+    rows = [(row.line, row.cells) for row in CsvFile(path).rows()]
+    assert rows == [(2, ["x\ny", "2"]), (4, ["z", "3"])]

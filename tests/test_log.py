@@ -606,3 +606,27 @@ def test_the_signature_pool_serves_every_batch_and_stops_on_close(
     assert ledger._keeper._pool is pool
     ledger.close()
     assert ledger._keeper._pool is None
+
+
+def test_a_damaged_lookup_table_is_reported_not_followed(tmp_path: Path) -> None:
+    # A flipped index in the lookup table would make `show --station` print another
+    # station's entry as this one's; the ledger checks every index against its entry.
+    import lmdb
+
+    path = tmp_path / "ledger"
+    with new_ledger(path) as lg:
+        assert lg.append([signed(turnout("AB-1", 5))]).ok
+        [station_entry, turnout_entry] = lg.lookup("AB-1")
+    env = lmdb.open(str(path), subdir=True, max_dbs=16)
+    table = env.open_db(b"lookup", create=False)
+    with env.begin(write=True) as txn:
+        key = next(k for k, _ in txn.cursor(db=table) if k.endswith(
+            turnout_entry.to_bytes(8, "big")) and b"AB-1" in k)
+        value = txn.get(key, db=table)
+        txn.delete(key, db=table)
+        txn.put(key[:-8] + (0).to_bytes(8, "big"), value, db=table)  # now names entry 0
+    env.close()
+    with Ledger.open(path, write=False) as lg, pytest.raises(StoreCorruptError,
+                                                             match="lookup table names entry 0"):
+        lg.lookup("AB-1")
+    assert station_entry == 1

@@ -52,6 +52,7 @@ from ledger.formats.records import (
     Report,
     Revoke,
     Station,
+    Turnout,
     decode_entry_record,
     encode_entry,
     sign_record,
@@ -304,15 +305,25 @@ class Ledger:
                category: str | None = None) -> list[int]:
         """Indices of the entries about ``station`` (optionally one kind and category).
 
+        Every index the lookup table gives is checked against the entry it names, so a damaged
+        table is reported, not followed.
+
         Raises:
             InputError: a category without a kind, or a name too long to be stored.
+            StoreCorruptError: the lookup table names an entry that is not about ``station``.
         """
         if category is not None and kind is None:
             raise InputError("a lookup by category needs a record kind")
         if any(len(part.encode()) > MAX_ENTRY_SIZE for part in (station, kind or "",
                                                                   category or "")):
             raise InputError("a station, kind or category name is longer than any entry")
-        return self.store.lookup(station, kind, category)
+        found = self.store.lookup(station, kind, category)
+        for index in found:
+            if index >= self.size or not _about(self.record(index), station, kind, category):
+                raise StoreCorruptError(
+                    f"ledger {self.store.path}: the lookup table names entry {index} for station "
+                    f"{station}, which is not an entry about it")
+        return found
 
     def checkpoint(self, height: int) -> SignedCheckpoint:
         """The checkpoint signed when block ``height`` was sealed (IndexError if none)."""
@@ -551,6 +562,19 @@ class Ledger:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _about(record: Record, station: str, kind: str | None, category: str | None) -> bool:
+    """Whether ``record`` can be the entry a lookup for (station, kind, category) names; a
+    revoke names a key, so only its kind is checked."""
+    if kind is not None and kind != record.KIND:
+        return False
+    if isinstance(record, Station):
+        return record.id == station
+    if isinstance(record, Turnout | Report):
+        return record.station == station and (category is None or (
+            isinstance(record, Report) and record.category == category))
+    return isinstance(record, Revoke)
 
 
 def _new_entry(checked: CheckedEntry, data: bytes, revoked_station: str | None) -> NewEntry:
