@@ -10,6 +10,7 @@ bytes. Any failure is re-read by a plain byte scanner that says exactly what and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,28 +158,28 @@ def _type_and_order_problem(value: Any, depth_left: int) -> str | None:
     if t is dict:
         previous = ""
         first = True
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str:
                 return "a map key is not a str"
             if key <= previous and not first:
                 return f"map key {key!r} is not after {previous!r}"
             previous = key
             first = False
-            i = type(item)
-            if i is int or i is str or i is bytes or i is bool:
-                continue
-            if (reason := _type_and_order_problem(item, depth_left - 1)) is not None:
-                return reason
-        return None
+        return _items_problem(value.values(), depth_left - 1)
     if t is list:
-        for item in value:
-            i = type(item)
-            if i is int or i is str or i is bytes or i is bool:
-                continue
-            if (reason := _type_and_order_problem(item, depth_left - 1)) is not None:
-                return reason
-        return None
+        return _items_problem(value, depth_left - 1)
     return f"a {t.__name__} is not allowed"
+
+
+def _items_problem(items: Iterable[Any], depth_left: int) -> str | None:
+    """The first problem among the values of a map or the items of an array, or None."""
+    for item in items:
+        i = type(item)
+        if i is int or i is str or i is bytes or i is bool:
+            continue
+        if (reason := _type_and_order_problem(item, depth_left)) is not None:
+            return reason
+    return None
 
 
 def _canonical(value: Any, depth: int) -> Any:
