@@ -198,6 +198,9 @@ class LedgerGroup(click.Group):
             code = super().main(argv, prog_name or "ledger", complete_var,
                                 standalone_mode=False, **extra)
         except click.ClickException as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # `ledger` or `ledger station` alone
+                e.show()
+                sys.exit(e.exit_code)
             fail(e, as_json="--json" in argv)
         except click.Abort:
             click.echo("ledger: error: aborted", err=True)

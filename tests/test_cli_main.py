@@ -92,3 +92,10 @@ def test_an_old_option_spelling_still_works_for_one_release_and_says_the_new_one
     assert "--out-dir is now --output" in result.output
     hidden = CliRunner().invoke(cli, ["keygen", "--help"]).output
     assert "--out-dir" not in hidden
+
+
+@pytest.mark.parametrize("args", [[], ["station"]])
+def test_a_group_alone_shows_its_help_not_an_error(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert "Usage: ledger" in result.output
+    assert "ledger: error" not in result.output
