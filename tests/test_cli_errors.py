@@ -7,11 +7,19 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 from election_ledger_cli.app import cli
 
+from ledger.errors import (
+    InputError,
+    MalformedError,
+    SourceUnavailableError,
+    StoreError,
+)
 from tests.conftest import GOLDEN_DIR
 from tests.verify_support import VALID
 
@@ -226,3 +234,44 @@ def test_a_key_file_with_anything_after_its_one_line_is_refused(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["seal", str(tmp_path), "--key", str(key)])
     assert result.exit_code == 2
     assert "not a key file" in result.stderr
+
+
+ERROR_CLASSES = [
+    (lambda: MalformedError("a byte is wrong"), 1),
+    (lambda: InputError("not that kind of file"), 2),
+    (lambda: FileNotFoundError(2, "No such file or directory", "x"), 2),
+    (lambda: StoreError("cannot open"), 3),
+    (lambda: SourceUnavailableError("connection refused"), 4),
+    (lambda: ValueError("a library bug"), 70),
+    (lambda: RuntimeError("a library bug"), 70),
+]
+
+
+def _filled(command: click.Command) -> list[str]:
+    """Arguments that pass parsing: every required argument and option given a value."""
+    args: list[str] = []
+    for param in command.params:
+        if not param.required:
+            continue
+        value = "0"
+        if isinstance(param.type, click.Choice):
+            value = str(param.type.choices[0])
+        args += [value] if isinstance(param, click.Argument) else [param.opts[-1], value]
+    return args
+
+
+@pytest.mark.parametrize(("make", "code"), ERROR_CLASSES)
+def test_every_command_maps_every_error_class_to_the_documented_exit(
+    make: Any, code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_docs_cli import registered
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise make()
+
+    for name, command in registered().items():
+        monkeypatch.setattr(command, "callback", fail)
+        result = CliRunner().invoke(cli, [*name.split(), *_filled(command)])
+        assert result.exit_code == code, (name, result.output)
+        assert result.stderr.startswith("ledger: "), (name, result.stderr)
+        assert "Traceback" not in result.output
