@@ -26,6 +26,7 @@ from ledger.formats.keys import (
     parse_signer_key,
     parse_verifier_key,
 )
+from ledger.formats.policy import MAX_POLICY_SIZE, Policy, parse_policy
 from ledger.formats.records import MAX_ENTRY_SIZE, Record, record_from_json, record_to_json
 from ledger.formats.signing import Signer
 
@@ -281,3 +282,12 @@ def write_atomic(target: Path, data: bytes) -> None:
     """Replace ``target`` with ``data`` atomically and durably (file and directory entry)."""
     replace_file(target, data)
     fsync_dir(target.parent)
+
+
+def read_policy(path: str | os.PathLike[str]) -> Policy:
+    """The trust policy in a tlog-policy file.
+
+    Raises:
+        InputError: unreadable, or a line breaks a policy rule (the line is named).
+    """
+    return parse_policy(read_bounded(path, MAX_POLICY_SIZE, "a policy file"), file=str(path))

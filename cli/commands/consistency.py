@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from cli.output import emit_json, json_option
+from cli.trust import read_trust, trust_options
 from ledger.auditor.prove import prove_consistency
-from ledger.files import read_bounded, read_verifier_key
+from ledger.files import read_bounded
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.formats.text import encode_base64
 from ledger.sources.open import open_source
@@ -16,19 +17,20 @@ from ledger.sources.open import open_source
 @click.argument("source", metavar="SOURCE")
 @click.option("--old", "old", required=True, metavar="CHECKPOINT",
               help="The older signed checkpoint the log must extend.")
-@click.option("--pub", "pub", required=True, metavar="FILE",
-              help="The publisher's verifier key (one line).")
+@trust_options
 @json_option
-def consistency_command(source: str, old: str, pub: str, as_json: bool) -> None:
+def consistency_command(source: str, old: str, pub: str | None, policy: str | None,
+                        as_json: bool) -> None:
     """Prove from the tiles at SOURCE that its latest checkpoint extends the CHECKPOINT given.
 
     Exit 0 when it does, 1 when it does not (or is smaller: a rollback), 2 when a file cannot
-    be read at all.
+    be read at all. With --policy, both checkpoints must be cosigned to its quorum.
     """
-    publisher = read_verifier_key(pub)
+    files = read_trust(pub, policy)
     old_note = read_bounded(old, MAX_NOTE_SIZE, "a checkpoint")
     with open_source(source) as log:
-        result = prove_consistency(log, publisher, old_note)
+        trust = files.resolve(lambda: old_note)
+        result = prove_consistency(log, trust.log_key, old_note, policy=trust.policy)
     if as_json:
         emit_json({
             "ok": True,
@@ -36,11 +38,14 @@ def consistency_command(source: str, old: str, pub: str, as_json: bool) -> None:
             "old": {"tree_size": result.old.size, "root": result.old.root.hex()},
             "new": {"tree_size": result.new.size, "root": result.new.root.hex()},
             "proof": [encode_base64(h) for h in result.proof],
+            "cosigned_by": None if result.cosigned_by is None else list(result.cosigned_by),
         })
         return
     click.echo(f"OK: the log {result.new.origin} extends the old checkpoint")
     click.echo(f"  old: size {result.old.size}, root {result.old.root.hex()}")
     click.echo(f"  new: size {result.new.size}, root {result.new.root.hex()}")
+    if result.cosigned_by is not None:
+        click.echo(f"  new checkpoint cosigned by {', '.join(result.cosigned_by) or 'none'}")
     click.echo(f"  consistency proof ({len(result.proof)} hashes):")
     for h in result.proof:
         click.echo(f"    {encode_base64(h)}")

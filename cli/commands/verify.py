@@ -10,17 +10,17 @@ from contextlib import contextmanager
 import click
 
 from cli.output import emit_json, json_option
+from cli.trust import read_trust, trust_options
 from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
-from ledger.files import read_bounded, read_verifier_key
+from ledger.files import read_bounded
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.open import open_source
 
 
 @click.command("verify")
 @click.argument("source", metavar="SOURCE")
-@click.option("--pub", "pub", required=True, metavar="FILE",
-              help="The publisher's verifier key (one line; its key name is the origin).")
+@trust_options
 @click.option("--trusted", metavar="CHECKPOINT", default=None,
               help="A checkpoint you trust: the log must extend it (else a rollback error).")
 @click.option("--state", metavar="FILE", default=None,
@@ -32,21 +32,25 @@ from ledger.sources.open import open_source
 @click.option("-v", "--verbose", is_flag=True, help="List every warning, not only the counts.")
 @json_option
 @click.pass_context
-def verify_command(ctx: click.Context, source: str, pub: str, trusted: str | None,
+def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str | None,
+                   trusted: str | None,
                    state: str | None, full: bool, workers: int | None, verbose: bool,
                    as_json: bool) -> None:
     """Check every entry, signature, rule, block, checkpoint and tile of the log at SOURCE.
 
     SOURCE is a ledger directory, a published directory or an http(s):// URL. Exit 0 when
     everything holds (warnings allowed), 1 when anything is wrong, 2 when SOURCE, the key or
-    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened.
+    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened. With
+    --policy, the checkpoints must also be cosigned to the policy's quorum.
     """
-    publisher = read_verifier_key(pub)
+    files = read_trust(pub, policy)
     trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
                                                              "a checkpoint")
-    with open_source(source) as log, _progress_bar() as progress:
-        report = verify(log, publisher, trusted=trusted_note, state_path=state, full=full,
-                        workers=workers, progress=progress)
+    with open_source(source) as log:
+        trust = files.resolve(log.read_checkpoint)
+        with _progress_bar() as progress:
+            report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
+                            full=full, workers=workers, progress=progress, policy=trust.policy)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -82,6 +86,8 @@ def _print(report: AuditReport, *, log_name: str, verbose: bool) -> None:
                f"{report.stations} stations, in {report.seconds:.2f} s ({rate:,.0f} records/s)")
     if report.unsealed:
         click.echo(f"  {report.unsealed} unsealed entries after the latest checkpoint (checked)")
+    for file, names in report.extra.get("cosigned_by", {}).items():
+        click.echo(f"  {file} cosigned by {', '.join(names) or 'no listed witness'}")
     if "resumed_from" in report.extra:
         click.echo(f"  resumed from the state file at size {report.extra['resumed_from']}")
     click.echo(f"  {len(report.errors)} errors, {len(report.warnings)} warnings")
