@@ -19,6 +19,7 @@ from typing import Any
 
 from ledger.errors import InputError, MalformedError, Where
 from ledger.formats.keys import (
+    SIG_ED25519,
     NoteSigner,
     VerifierKey,
     format_signer_key,
@@ -150,9 +151,10 @@ def read_verifier_key(path: str | os.PathLike[str]) -> VerifierKey:
 
 def write_key_files(
     directory: str | os.PathLike[str], stem: str, key_name: str, *, signer: Signer | None = None,
-    durable: bool = True,
+    durable: bool = True, sig_type: int = SIG_ED25519,
 ) -> KeyFiles:
-    """Write ``<stem>.key`` (mode 0600) and ``<stem>.pub`` for a new (or the given) key.
+    """Write ``<stem>.key`` (mode 0600) and ``<stem>.pub`` for a new (or the given) key;
+    ``sig_type`` 0x04 makes a witness's cosignature/v1 key.
 
     ``directory`` is created (mode 0700) when missing.
 
@@ -160,7 +162,7 @@ def write_key_files(
         ValueError: ``key_name`` is not a valid note key name.
         InputError: a file exists or cannot be written.
     """
-    note_signer = note_signer_for(key_name, signer or Signer.generate())
+    note_signer = note_signer_for(key_name, signer or Signer.generate(), sig_type)
     folder = Path(directory)
     if not folder.is_dir():
         make_directory(folder, mode=0o700)
