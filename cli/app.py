@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "prove": "prove:prove_command",
     "check-proof": "check_proof:check_proof_command",
     "consistency": "consistency:consistency_command",
+    "check-evidence": "check_evidence:check_evidence_command",
     "witness": "witness:witness_group",
 }
 

@@ -105,6 +105,10 @@ def test_a_forked_checkpoint_of_the_size_held_is_refused_and_kept_as_evidence(
     assert text.startswith(b"election-ledger/split-view@v1\nsame-size\n\n")
     assert _note(10) in text
     assert _note(10, bytes(32)) in text
+    pub = witness.folder / "log.pub"
+    pub.write_text(f"{LOG.verifier_key}\n", encoding="ascii")
+    checked = CliRunner().invoke(ledger_cli, ["check-evidence", str(evidence), "--pub", str(pub)])
+    assert checked.exit_code == 1, checked.output
 
 
 def test_a_checkpoint_that_does_not_extend_the_one_held_gets_422(

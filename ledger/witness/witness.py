@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ledger.auditor.evidence import same_size_evidence
 from ledger.core.hashing import HASH_SIZE, sha256
 from ledger.core.proofs import MAX_TREE_SIZE, verify_consistency
 from ledger.errors import MalformedError, ProofError, SignatureError
@@ -40,7 +41,6 @@ MAX_PROOF_LINES = 63
 #: The largest request body accepted: the note plus 63 proof lines and the old line.
 MAX_BODY = MAX_NOTE_SIZE + 64 * 64
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
-EVIDENCE_HEADER = "election-ledger/split-view@v1\n"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,6 +197,3 @@ def _with_line(note: bytes, log_key: VerifierKey, line: bytes) -> bytes:
     return format_note(parsed.text, [*parsed.signatures, parse_signature_line(line)])
 
 
-def same_size_evidence(older: bytes, newer: bytes) -> bytes:
-    """A ``same-size`` split-view evidence file (docs/spec.md, "Split-view evidence")."""
-    return (EVIDENCE_HEADER + "same-size\n\n").encode() + older + b"\n" + newer
