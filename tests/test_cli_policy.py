@@ -13,8 +13,20 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.app import cli as ledger_cli
-from ledger.formats.keys import SIG_COSIGNATURE_V1, NoteSigner, note_signer_for
-from ledger.formats.notes import cosign, format_note, parse_signature_line, parse_unverified_note
+from ledger.formats.checkpoints import Checkpoint, format_checkpoint
+from ledger.formats.keys import (
+    SIG_COSIGNATURE_V1,
+    NoteSigner,
+    note_signer_for,
+    parse_signer_key,
+)
+from ledger.formats.notes import (
+    cosign,
+    format_note,
+    parse_signature_line,
+    parse_unverified_note,
+    sign_note,
+)
 from ledger.formats.signing import Signer
 from tests.verify_support import KEYS, PUBLISHER, VALID, copy_log, embedded_checkpoint
 
@@ -155,3 +167,29 @@ def test_consistency_with_a_policy_checks_both_checkpoints(cosigned_log: Path, b
     assert refused.exit_code == 1
     assert "old checkpoint" in refused.output
     assert "quorum" in refused.output
+
+
+# --- split views written as evidence ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [218, 256])
+def test_consistency_with_a_forked_old_checkpoint_writes_evidence_that_checks(
+        size: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    publisher = parse_signer_key(KEYS["publisher"]["skey"])
+    forged = sign_note(format_checkpoint(Checkpoint(origin=PUBLISHER.name, size=size,
+                                                    root=bytes(32))), [publisher])
+    (tmp_path / "forked.checkpoint").write_bytes(forged)
+    (tmp_path / "publisher.pub").write_text(KEYS["publisher"]["vkey"] + "\n", encoding="ascii")
+    monkeypatch.chdir(tmp_path)
+    result = run("consistency", VALID, "--old", "forked.checkpoint", "--pub", "publisher.pub")
+    assert result.exit_code == 1
+    assert "[equivocation]" not in result.output  # one line on stderr, not a report
+    [evidence] = tmp_path.glob(f"evidence-*-{size}-291.txt")
+    assert f"written to {evidence.name}" in result.output
+    checked = run("check-evidence", evidence, "--pub", "publisher.pub")
+    assert checked.exit_code == 1, checked.output
+    assert checked.output.startswith("PROVED: ")
+    again = run("consistency", VALID, "--old", "forked.checkpoint", "--pub", "publisher.pub",
+                "--evidence-out", "named.txt")
+    assert again.exit_code == 1
+    assert (tmp_path / "named.txt").read_bytes() == evidence.read_bytes()

@@ -6,8 +6,8 @@ import click
 
 from cli.output import emit_json, json_option
 from cli.trust import read_trust, trust_options
-from ledger.auditor.prove import prove_consistency
-from ledger.files import read_bounded
+from ledger.auditor.prove import SplitViewError, prove_consistency
+from ledger.files import read_bounded, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.formats.text import encode_base64
 from ledger.sources.open import open_source
@@ -18,9 +18,12 @@ from ledger.sources.open import open_source
 @click.option("--old", "old", required=True, metavar="CHECKPOINT",
               help="The older signed checkpoint the log must extend.")
 @trust_options
+@click.option("--evidence-out", "evidence_out", metavar="FILE", default=None,
+              help="Where to write split-view evidence when the two checkpoints cannot both be "
+                   "honest (default evidence-<origin hash>-<m>-<n>.txt here).")
 @json_option
 def consistency_command(source: str, old: str, pub: str | None, policy: str | None,
-                        as_json: bool) -> None:
+                        evidence_out: str | None, as_json: bool) -> None:
     """Prove from the tiles at SOURCE that its latest checkpoint extends the CHECKPOINT given.
 
     Exit 0 when it does, 1 when it does not (or is smaller: a rollback), 2 when a file cannot
@@ -30,7 +33,13 @@ def consistency_command(source: str, old: str, pub: str | None, policy: str | No
     old_note = read_bounded(old, MAX_NOTE_SIZE, "a checkpoint")
     with open_source(source) as log:
         trust = files.resolve(lambda: old_note)
-        result = prove_consistency(log, trust.log_key, old_note, policy=trust.policy)
+        try:
+            result = prove_consistency(log, trust.log_key, old_note, policy=trust.policy)
+        except SplitViewError as e:
+            path = evidence_out or e.name
+            write_new_file(path, e.evidence)
+            click.echo(f"split-view evidence written to {path}", err=True)
+            raise
     if as_json:
         emit_json({
             "ok": True,
