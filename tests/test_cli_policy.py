@@ -193,3 +193,19 @@ def test_consistency_with_a_forked_old_checkpoint_writes_evidence_that_checks(
                 "--evidence-out", "named.txt")
     assert again.exit_code == 1
     assert (tmp_path / "named.txt").read_bytes() == evidence.read_bytes()
+
+
+def test_verify_with_a_forked_trusted_checkpoint_reports_equivocation_and_writes_evidence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    publisher = parse_signer_key(KEYS["publisher"]["skey"])
+    forged = sign_note(format_checkpoint(Checkpoint(origin=PUBLISHER.name, size=218,
+                                                    root=bytes(32))), [publisher])
+    (tmp_path / "trusted.checkpoint").write_bytes(forged)
+    (tmp_path / "publisher.pub").write_text(KEYS["publisher"]["vkey"] + "\n", encoding="ascii")
+    monkeypatch.chdir(tmp_path)
+    code, report = run_json("verify", VALID, "--pub", "publisher.pub", "--trusted",
+                            "trusted.checkpoint", "--workers", "1", "--evidence-out", "ev.txt")
+    assert code == 1
+    assert [(e["category"], e["code"]) for e in report["errors"]] == [("equivocation",
+                                                                      "split-view")]
+    assert run("check-evidence", "ev.txt", "--pub", "publisher.pub").exit_code == 1

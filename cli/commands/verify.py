@@ -13,7 +13,7 @@ from cli.output import emit_json, json_option
 from cli.trust import read_trust, trust_options
 from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
-from ledger.files import read_bounded
+from ledger.files import read_bounded, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.open import open_source
 
@@ -26,6 +26,9 @@ from ledger.sources.open import open_source
 @click.option("--state", metavar="FILE", default=None,
               help="Your state file: read only what is new when it matches --trusted; "
                    "rewritten after a run without errors.")
+@click.option("--evidence-out", "evidence_out", metavar="FILE", default=None,
+              help="Where to write split-view evidence when the log and --trusted cannot both "
+                   "be honest (default evidence-<origin hash>-<m>-<n>.txt here).")
 @click.option("--full", is_flag=True, help="Read the whole log even when --state matches.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes checking signatures (default: every core).")
@@ -33,9 +36,8 @@ from ledger.sources.open import open_source
 @json_option
 @click.pass_context
 def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str | None,
-                   trusted: str | None,
-                   state: str | None, full: bool, workers: int | None, verbose: bool,
-                   as_json: bool) -> None:
+                   trusted: str | None, state: str | None, evidence_out: str | None,
+                   full: bool, workers: int | None, verbose: bool, as_json: bool) -> None:
     """Check every entry, signature, rule, block, checkpoint and tile of the log at SOURCE.
 
     SOURCE is a ledger directory, a published directory or an http(s):// URL. Exit 0 when
@@ -51,6 +53,10 @@ def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str
         with _progress_bar() as progress:
             report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
                             full=full, workers=workers, progress=progress, policy=trust.policy)
+    if report.evidence is not None:
+        path = evidence_out or report.evidence[0]
+        write_new_file(path, report.evidence[1])
+        click.echo(f"split-view evidence written to {path}", err=True)
     if as_json:
         emit_json(report.to_json())
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ledger.core.hashing import sha256
 from ledger.core.proofs import roots_from_consistency_path
 from ledger.errors import InputError, MalformedError, ProofError, VerificationError
 from ledger.formats.checkpoints import Checkpoint, open_checkpoint, parse_checkpoint
@@ -125,3 +126,38 @@ def check_evidence(evidence: Evidence, log_key: VerifierKey) -> str:
         f"the log {log_key.name} signed a checkpoint of size {m} with root {older.root.hex()}, "
         f"and one of size {n} whose tree has root {root_m.hex()} at size {m}",
         category="equivocation", code="split-view")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SplitView:
+    """Evidence that checks (proved), its default file name and what it proves."""
+
+    evidence: bytes
+    name: str
+    message: str
+
+
+def evidence_name(origin: str, m: int, n: int) -> str:
+    """``evidence-<first 8 hex of the origin hash>-<m>-<n>.txt``."""
+    return f"evidence-{sha256(origin.encode('utf-8')).hex()[:8]}-{m}-{n}.txt"
+
+
+def make_split_view(
+    log_key: VerifierKey, older: bytes, newer: bytes, m: int, n: int, path: Sequence[bytes]
+) -> SplitView | None:
+    """The evidence that notes ``older`` (size m) and ``newer`` (size n) cannot both be honest,
+    given the newer tree's path from m (seed first when m is a power of two; empty when m == n);
+    None when it would prove nothing (e.g. a damaged source whose nodes miss the newer root)."""
+    if m == n:
+        evidence = same_size_evidence(older, newer)
+    elif m == 0:
+        return None
+    else:
+        evidence = prefix_evidence(older, newer, m, path)
+    try:
+        check_evidence(parse_evidence(evidence), log_key)
+    except VerificationError as e:
+        if e.category == "equivocation":
+            return SplitView(evidence=evidence, name=evidence_name(log_key.name, m, n),
+                             message=e.message)
+    return None

@@ -12,16 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ledger.auditor.evidence import (
-    check_evidence,
-    parse_evidence,
-    prefix_evidence,
-    same_size_evidence,
-)
+from ledger.auditor.evidence import SplitView, make_split_view
 from ledger.auditor.receipts import Receipt
 from ledger.auditor.trust import Trust
 from ledger.auditor.verify import open_trusted_checkpoint
-from ledger.core.hashing import leaf_hash, sha256
+from ledger.core.hashing import leaf_hash
 from ledger.core.merkle import (
     consistency_proof_from_nodes,
     inclusion_proof_from_nodes,
@@ -226,10 +221,13 @@ def prove_consistency(
     try:
         verify_consistency(old.size, new.size, proof, old.root, new.root)
     except ConsistencyError as e:
-        split = _split_view(source, publisher, old_note, new_note, old, new, proof)
+        seed = ([root_from_nodes(source.node_reader(new.size), old.size)]
+                if 0 < old.size < new.size and old.size & (old.size - 1) == 0 else [])
+        split = make_split_view(publisher, old_note, new_note, old.size, new.size,
+                                [*seed, *proof])
         if split is None:
             raise
-        raise split from e
+        raise SplitViewError(split) from e
     return ConsistencyProof(old=old, new=new, proof=tuple(proof),
                             cosigned_by=None if witnessed is None else witnessed.cosigned_by)
 
@@ -241,40 +239,7 @@ class SplitViewError(ConsistencyError):
     default_category = "equivocation"
     default_code = "split-view"
 
-    def __init__(self, message: str, *, evidence: bytes, name: str) -> None:
-        super().__init__(message, where=Where(file=CHECKPOINT_FILE))
-        self.evidence = evidence
-        self.name = name
-
-
-def evidence_name(origin: str, m: int, n: int) -> str:
-    """``evidence-<first 8 hex of the origin hash>-<m>-<n>.txt``."""
-    return f"evidence-{sha256(origin.encode('utf-8')).hex()[:8]}-{m}-{n}.txt"
-
-
-def _split_view(
-    source: Source,
-    publisher: VerifierKey,
-    old_note: bytes,
-    new_note: bytes,
-    old: Checkpoint,
-    new: Checkpoint,
-    proof: list[bytes],
-) -> SplitViewError | None:
-    """The evidence of an inconsistency, when the newer tree's own nodes prove it (else None:
-    a damaged source is not evidence)."""
-    if old.size == new.size:
-        evidence = same_size_evidence(old_note, new_note)
-    elif old.size == 0:
-        return None
-    else:
-        seed = ([root_from_nodes(source.node_reader(new.size), old.size)]
-                if old.size & (old.size - 1) == 0 else [])
-        evidence = prefix_evidence(old_note, new_note, old.size, [*seed, *proof])
-    try:
-        check_evidence(parse_evidence(evidence), publisher)
-    except VerificationError as e:
-        if e.category == "equivocation":
-            return SplitViewError(e.message, evidence=evidence,
-                                  name=evidence_name(new.origin, old.size, new.size))
-    return None
+    def __init__(self, split: SplitView) -> None:
+        super().__init__(split.message, where=Where(file=CHECKPOINT_FILE))
+        self.evidence = split.evidence
+        self.name = split.name

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from ledger.auditor.evidence import SplitView, make_split_view
 from ledger.auditor.state import AuditState, load_state, save_state
 from ledger.auditor.tile_audit import TileAudit
 from ledger.auditor.trust import Trust
@@ -119,6 +120,7 @@ class _Audit:
     trust: Trust
     now: int | None
     report: AuditReport = field(init=False)
+    notes: dict[str, bytes] = field(default_factory=dict)
     head: list[VerificationError] = field(default_factory=list)
     tiles: list[VerificationError] = field(default_factory=list)
     entries: list[VerificationError] = field(default_factory=list)
@@ -190,6 +192,7 @@ class _Audit:
         try:
             note = self.source.read_checkpoint()
             latest = open_ledger_checkpoint(note, self.publisher).checkpoint
+            self.notes[CHECKPOINT_FILE] = note
         except VerificationError as e:
             self.head.append(e.at(file=CHECKPOINT_FILE))
             return None
@@ -202,6 +205,7 @@ class _Audit:
         except VerificationError as e:
             self.head.append(e.at(file=TRUSTED_FILE))
             return None
+        self.notes[TRUSTED_FILE] = note
         self._check_witnessed(note, TRUSTED_FILE)
         return trusted
 
@@ -222,11 +226,33 @@ class _Audit:
                 self.source.node_reader(latest.size), trusted.size, latest.size
             ) if 0 < trusted.size < latest.size else []
             verify_consistency(trusted.size, latest.size, proof, trusted.root, latest.root)
+        except ConsistencyError as e:
+            split = self._split_view(trusted, latest, proof)
+            if split is None:
+                self.tail.append(e.at(file=CHECKPOINT_FILE))
+                return
+            self.report.evidence = (split.name, split.evidence)
+            self.tail.append(VerificationError(split.message, category="equivocation",
+                                               code="split-view",
+                                               where=Where(file=CHECKPOINT_FILE)))
         except VerificationError as e:
             error = e if e.category == "consistency" else ConsistencyError(
                 f"cannot prove the log extends the trusted checkpoint: {e.message}",
                 where=e.where)
             self.tail.append(error.at(file=CHECKPOINT_FILE))
+
+    def _split_view(
+        self, trusted: Checkpoint, latest: Checkpoint, proof: list[bytes]
+    ) -> SplitView | None:
+        """Evidence that the trusted and latest checkpoints cannot both be honest, if proved."""
+        m, n = trusted.size, latest.size
+        try:
+            seed = ([root_from_nodes(self.source.node_reader(n), m)]
+                    if 0 < m < n and m & (m - 1) == 0 else [])
+        except VerificationError:
+            return None
+        return make_split_view(self.publisher, self.notes[TRUSTED_FILE],
+                               self.notes[CHECKPOINT_FILE], m, n, [*seed, *proof])
 
     # --- the state file ------------------------------------------------------------------------
 
