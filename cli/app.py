@@ -54,6 +54,8 @@ COMMANDS: dict[str, str] = {
     "prove": "commands.prove:prove_command",
     "check-proof": "commands.check_proof:check_proof_command",
     "consistency": "commands.consistency:consistency_command",
+    "check-evidence": "commands.check_evidence:check_evidence_command",
+    "witness": "commands.witness:witness_group",
     "demo": "demo:main",
 }
 

@@ -21,6 +21,7 @@ from typing import Any
 from ledger.errors import InputError, MalformedError, Where
 from ledger.formats.keys import (
     PRIVATE_KEY_PREFIX,
+    SIG_ED25519,
     NoteSigner,
     VerifierKey,
     format_signer_key,
@@ -28,6 +29,7 @@ from ledger.formats.keys import (
     parse_signer_key,
     parse_verifier_key,
 )
+from ledger.formats.policy import MAX_POLICY_SIZE, Policy, parse_policy
 from ledger.formats.records import MAX_ENTRY_SIZE, Record, record_from_json, record_to_json
 from ledger.formats.signing import Signer
 
@@ -175,9 +177,10 @@ def read_verifier_key(path: str | os.PathLike[str]) -> VerifierKey:
 
 def write_key_files(
     directory: str | os.PathLike[str], stem: str, key_name: str, *, signer: Signer | None = None,
-    durable: bool = True,
+    durable: bool = True, sig_type: int = SIG_ED25519,
 ) -> KeyFiles:
-    """Write ``<stem>.key`` (mode 0600) and ``<stem>.pub`` for a new (or the given) key.
+    """Write ``<stem>.key`` (mode 0600) and ``<stem>.pub`` for a new (or the given) key;
+    ``sig_type`` 0x04 makes a witness's cosignature/v1 key.
 
     ``directory`` is created (mode 0700) when missing.
 
@@ -185,7 +188,7 @@ def write_key_files(
         ValueError: ``key_name`` is not a valid note key name.
         InputError: a file exists or cannot be written.
     """
-    note_signer = note_signer_for(key_name, signer or Signer.generate())
+    note_signer = note_signer_for(key_name, signer or Signer.generate(), sig_type)
     folder = Path(directory)
     if not folder.is_dir():
         make_directory(folder, mode=0o700)
@@ -319,3 +322,12 @@ def write_atomic(target: Path, data: bytes) -> None:
     """Replace ``target`` with ``data`` atomically and durably (file and directory entry)."""
     replace_file(target, data)
     fsync_dir(target.parent)
+
+
+def read_policy(path: str | os.PathLike[str]) -> Policy:
+    """The trust policy in a tlog-policy file.
+
+    Raises:
+        InputError: unreadable, or a line breaks a policy rule (the line is named).
+    """
+    return parse_policy(read_bounded(path, MAX_POLICY_SIZE, "a policy file"), file=str(path))

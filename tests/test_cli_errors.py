@@ -50,11 +50,14 @@ TRANSCRIPTS = [
     (["show", "{tmp}", "0"], 3, "not a ledger directory"),
     (["publish", "{tmp}/nowhere", "{tmp}/site"], 2, "nowhere"),
     (["verify", "{tmp}/nowhere", "--pub", str(VALID / "checkpoint")], 2, "checkpoint"),
-    (["verify", str(VALID)], 2, "Missing option '--pub'"),
+    (["verify", str(VALID)], 2, "give --pub FILE, --policy FILE, or both"),
     (["prove", "{tmp}/nowhere", "0"], 2, "nowhere"),
     (["check-proof", "{tmp}/none.tlog-proof", "--pub", "{tmp}/none.pub"], 2, "none"),
     (["consistency", str(VALID), "--trusted", "{tmp}/none", "--pub", "{tmp}/none.pub"], 2,
      "none"),
+    (["check-evidence", "{tmp}/none.txt", "--pub", "{tmp}/none.pub"], 2, "none"),
+    (["witness", "serve", "--key", "{tmp}/none.key", "--policy", "{tmp}/none.policy",
+      "--state", "{tmp}/state", "--listen", "127.0.0.1:9"], 2, "none"),
     (["demo", "--bogus"], 2, "No such option"),
     (["no-such-command"], 2, "No such command"),
 ]
@@ -95,7 +98,8 @@ def test_with_json_an_error_is_also_the_error_object_on_stdout(
 
 
 def test_every_command_has_a_transcript() -> None:
-    covered = {" ".join(a[:2]) if a[0] == "station" else a[0] for a, _, _ in TRANSCRIPTS}
+    covered = {" ".join(a[:2]) if a[0] in ("station", "witness") else a[0]
+               for a, _, _ in TRANSCRIPTS}
     from tests.test_docs_cli import registered
 
     assert set(registered()) <= covered

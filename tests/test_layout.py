@@ -19,7 +19,8 @@ from tests.conftest import run_doc_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 LEDGER = ROOT / "ledger"
-PACKAGES = ("core", "formats", "check", "store", "sources", "publisher", "auditor", "importers")
+PACKAGES = ("core", "formats", "check", "store", "sources", "publisher", "auditor", "importers",
+            "witness")
 #: Top-level modules of ledger/ besides the packages.
 TOP_LEVEL = {"__init__", "errors", "files"}
 #: Standard-library modules that reach files, sockets or processes' storage.
@@ -31,6 +32,7 @@ LIBRARY_HOMES = {
     "cryptography": {"ledger.formats.signing"},
     "nacl": {"ledger.formats.signing"},
     "click": set(),  # only cli/
+    "aiohttp": {"ledger.witness.server"},
 }
 
 

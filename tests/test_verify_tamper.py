@@ -249,10 +249,14 @@ def _publisher_signed(size: int, root: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("size", [93, SIZE])
-def test_a_trusted_checkpoint_of_a_fork_is_a_consistency_error(log: Path, size: int) -> None:
+def test_a_trusted_checkpoint_of_a_fork_is_an_equivocation_with_evidence(log: Path,
+                                                                         size: int) -> None:
     fork = _publisher_signed(size, bytes(32))  # the publisher signed two different trees
     report = audit(log, trusted=fork)
-    assert [(e.category, e.where.file) for e in report.errors] == [("consistency", "checkpoint")]
+    assert [(e.category, e.code, e.where.file) for e in report.errors] == [
+        ("equivocation", "split-view", "checkpoint")]
+    assert report.evidence is not None
+    assert report.evidence[1].startswith(b"election-ledger/split-view@v1\n")
 
 
 def test_a_trusted_checkpoint_that_does_not_verify_is_an_error(log: Path) -> None:

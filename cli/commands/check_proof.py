@@ -12,11 +12,12 @@ from ledger.auditor.receipts import (
     parse_receipt,
 )
 from ledger.errors import InputError, MalformedError, VerificationError, Where
-from ledger.files import read_bounded, read_verifier_key
+from ledger.files import read_bounded
 from ledger.formats.records import Report
 from ledger.importers import AEP_CATEGORY_RULES
 
 from ..output import emit_json, json_option, record_lines
+from ..trust import read_trust, trust_options
 
 
 def _read_receipt(path: str) -> Receipt:
@@ -32,21 +33,22 @@ def _read_receipt(path: str) -> Receipt:
 @click.command("check-proof", short_help="Check receipts offline.")
 @click.argument("receipt", metavar="RECEIPT")
 @click.argument("station_receipt", metavar="[STATION-RECEIPT]", required=False)
-@click.option("--pub", "pub", required=True, metavar="FILE",
-              help="The publisher's verifier key (one line).")
+@trust_options
 @json_option
-def check_proof_command(receipt: str, station_receipt: str | None, pub: str,
-                        as_json: bool) -> None:
+def check_proof_command(receipt: str, station_receipt: str | None, pub: str | None,
+                        policy: str | None, as_json: bool) -> None:
     """Show, offline, that the record in RECEIPT is in the log the publisher signed.
 
     A station-signed record needs STATION-RECEIPT too (the station record that registered its
     key, under the same checkpoint). Exit 0 when the receipt checks, 1 when it does not, 2 when
-    a file is not a receipt or key at all.
+    a file is not a receipt or key at all. With --policy, the record receipt's checkpoint must
+    be cosigned to the policy's quorum (a station receipt needs only the log's signature).
     """
-    publisher = read_verifier_key(pub)
+    files = read_trust(pub, policy)
     main = _read_receipt(receipt)
+    trust = files.resolve(lambda: main.checkpoint)
     station = None if station_receipt is None else _read_receipt(station_receipt)
-    checked = check_receipt(main, publisher, station)
+    checked = check_receipt(main, trust.log_key, station, policy=trust.policy)
     if as_json:
         emit_json(checked.to_json())
     else:

@@ -1,11 +1,11 @@
-"""`ledger keygen NAME [--key-name K] [-o DIR]`: a new Ed25519 key pair as NAME.key and NAME.pub."""
+"""`ledger keygen NAME [--key-name K] [--type T] [-o DIR]`: a new key pair, NAME.key and .pub."""
 
 from __future__ import annotations
 
 import click
 
 from ledger.files import write_key_files
-from ledger.formats.keys import is_valid_key_name
+from ledger.formats.keys import SIG_COSIGNATURE_V1, SIG_ED25519, is_valid_key_name
 
 from ..output import emit_json, json_option
 
@@ -17,8 +17,13 @@ from ..output import emit_json, json_option
 @click.option("-o", "--output", "out_dir", default=".", show_default=True, metavar="DIR",
               type=click.Path(file_okay=False),
               help="Write the two files into DIR (made, mode 0700, when missing).")
+@click.option("--type", "key_type", type=click.Choice(["publisher", "witness"]),
+              default="publisher", show_default=True,
+              help="publisher: an Ed25519 note key (0x01), for publishers and stations; "
+                   "witness: a cosignature/v1 key (0x04).")
 @json_option
-def keygen_command(name: str, key_name: str | None, out_dir: str, as_json: bool) -> None:
+def keygen_command(name: str, key_name: str | None, out_dir: str, key_type: str,
+                   as_json: bool) -> None:
     """Write DIR/NAME.key (the secret key, mode 0600) and DIR/NAME.pub (its verifier key).
 
     Existing files are never overwritten.
@@ -29,7 +34,8 @@ def keygen_command(name: str, key_name: str | None, out_dir: str, as_json: bool)
     note_name = key_name or name
     if not is_valid_key_name(note_name):
         raise click.UsageError(f"{note_name!r} is not a valid key name (no spaces, no '+')")
-    files = write_key_files(out_dir, name, note_name)
+    sig_type = SIG_COSIGNATURE_V1 if key_type == "witness" else SIG_ED25519
+    files = write_key_files(out_dir, name, note_name, sig_type=sig_type)
     vkey = str(files.signer.verifier_key)
     if as_json:
         emit_json({"ok": True, "name": note_name, "key_file": str(files.key_path),

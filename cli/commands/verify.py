@@ -11,44 +11,54 @@ import click
 
 from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
-from ledger.files import read_bounded, read_verifier_key
+from ledger.files import read_bounded, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.open import open_source
 
 from ..output import emit_json, exit_when_done, json_option, plural
+from ..trust import read_trust, trust_options
 
 
 @click.command("verify", short_help="Audit a log: every check, with a report.")
 @click.argument("source", metavar="SOURCE")
-@click.option("--pub", "pub", required=True, metavar="FILE",
-              help="The publisher's verifier key (one line; its key name is the origin).")
+@trust_options
 @click.option("--trusted", metavar="CHECKPOINT", default=None,
               help="A checkpoint you trust: the log must extend it (else a rollback error).")
 @click.option("--state", metavar="FILE", default=None,
               help="Your state file: read only what is new when it matches --trusted; "
                    "rewritten after a run without errors.")
+@click.option("--evidence-out", "evidence_out", metavar="FILE", default=None,
+              help="Where to write split-view evidence when the log and --trusted cannot both "
+                   "be honest (default evidence-<origin hash>-<m>-<n>.txt here).")
 @click.option("--full", is_flag=True, help="Read the whole log even when --state matches.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes checking signatures (default: every core).")
 @click.option("-v", "--verbose", is_flag=True, help="List every warning, not only the counts.")
 @json_option
 @click.pass_context
-def verify_command(ctx: click.Context, source: str, pub: str, trusted: str | None,
-                   state: str | None, full: bool, workers: int | None, verbose: bool,
-                   as_json: bool) -> None:
+def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str | None,
+                   trusted: str | None, state: str | None, evidence_out: str | None,
+                   full: bool, workers: int | None, verbose: bool, as_json: bool) -> None:
     """Check every entry, signature, rule, block, checkpoint and tile of the log at SOURCE.
 
     SOURCE is a ledger directory, a published directory or an http(s):// URL. Exit 0 when
     everything holds (warnings allowed), 1 when anything is wrong, 2 when SOURCE, the key or
-    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened.
+    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened. With
+    --policy, the checkpoints must also be cosigned to the policy's quorum.
     """
-    publisher = read_verifier_key(pub)
+    files = read_trust(pub, policy)
     trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
                                                              "a checkpoint")
-    with open_source(source) as log, _progress_bar() as progress:
-        report = verify(log, publisher, trusted=trusted_note, state_path=state, full=full,
-                        workers=workers, progress=progress)
+    with open_source(source) as log:
+        trust = files.resolve(log.read_checkpoint)
+        with _progress_bar() as progress:
+            report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
+                            full=full, workers=workers, progress=progress, policy=trust.policy)
     exit_when_done(ctx, report.ok)
+    if report.evidence is not None:
+        path = evidence_out or report.evidence[0]
+        write_new_file(path, report.evidence[1])
+        click.echo(f"split-view evidence written to {path}", err=True)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -86,6 +96,8 @@ def _print(report: AuditReport, *, log_name: str, verbose: bool) -> None:
     if report.unsealed:
         click.echo(f"  {plural(report.unsealed, 'unsealed entry', 'unsealed entries')} after "
                    "the latest checkpoint (checked)")
+    for file, names in report.extra.get("cosigned_by", {}).items():
+        click.echo(f"  {file} cosigned by {', '.join(names) or 'no listed witness'}")
     if "resumed_from" in report.extra:
         click.echo(f"  resumed from the state file at size {report.extra['resumed_from']:,}")
     click.echo(f"  {plural(len(report.errors), 'error')}, "

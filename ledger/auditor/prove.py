@@ -12,15 +12,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ledger.auditor.evidence import SplitView, make_split_view
 from ledger.auditor.receipts import Receipt
+from ledger.auditor.trust import Trust
 from ledger.auditor.verify import open_trusted_checkpoint
 from ledger.core.hashing import leaf_hash
-from ledger.core.merkle import consistency_proof_from_nodes, inclusion_proof_from_nodes
+from ledger.core.merkle import (
+    consistency_proof_from_nodes,
+    inclusion_proof_from_nodes,
+    root_from_nodes,
+)
 from ledger.core.proofs import verify_consistency, verify_inclusion
-from ledger.errors import InputError, MalformedError, RollbackError, VerificationError, Where
+from ledger.errors import (
+    ConsistencyError,
+    InputError,
+    MalformedError,
+    RollbackError,
+    VerificationError,
+    Where,
+)
 from ledger.formats.checkpoints import Checkpoint, open_ledger_checkpoint, parse_checkpoint
 from ledger.formats.keys import VerifierKey
 from ledger.formats.notes import parse_unverified_note
+from ledger.formats.policy import Policy
 from ledger.formats.records import (
     Block,
     Entry,
@@ -43,6 +57,8 @@ class ConsistencyProof:
     old: Checkpoint
     new: Checkpoint
     proof: tuple[bytes, ...]
+    #: With a policy: the witnesses that cosigned the new checkpoint; without one: None.
+    cosigned_by: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,17 +182,33 @@ def _records(source: Source, start: int, size: int) -> Iterator[tuple[int, Entry
         yield index, entry, record
 
 
-def prove_consistency(source: Source, publisher: VerifierKey, old_note: bytes) -> ConsistencyProof:
-    """Prove from the source's tiles that its latest checkpoint extends ``old_note``.
+def prove_consistency(
+    source: Source,
+    publisher: VerifierKey,
+    old_note: bytes,
+    *,
+    policy: Policy | None = None,
+    now: int | None = None,
+) -> ConsistencyProof:
+    """Prove from the source's tiles that its latest checkpoint extends ``old_note``; with
+    ``policy``, both checkpoints must be cosigned to its quorum (``now``: Unix seconds).
 
     Raises:
         InputError: ``old_note`` is not a signed checkpoint at all.
         VerificationError: either checkpoint does not verify with ``publisher``; the latest is
-            smaller (RollbackError); or the log does not extend the old tree (ConsistencyError).
+            smaller (RollbackError); or the log does not extend the old tree (ConsistencyError);
+            or (category ``witness``) a checkpoint is not cosigned to the policy's quorum.
     """
+    trust = Trust(log_key=publisher, policy=policy)
     old = open_trusted_checkpoint(old_note, publisher)
     try:
-        new = open_ledger_checkpoint(source.read_checkpoint(), publisher).checkpoint
+        trust.check_witnessed(old_note, now=now)
+    except VerificationError as e:
+        raise e.at(file="old checkpoint") from e
+    try:
+        new_note = source.read_checkpoint()
+        new = open_ledger_checkpoint(new_note, publisher).checkpoint
+        witnessed = trust.check_witnessed(new_note, now=now)
     except VerificationError as e:
         raise e.at(file=CHECKPOINT_FILE) from e
     if old.size > new.size:
@@ -186,8 +218,31 @@ def prove_consistency(source: Source, publisher: VerifierKey, old_note: bytes) -
     proof: list[bytes] = []
     if 0 < old.size < new.size:
         proof = consistency_proof_from_nodes(source.node_reader(new.size), old.size, new.size)
-    verify_consistency(old.size, new.size, proof, old.root, new.root)
-    return ConsistencyProof(old=old, new=new, proof=tuple(proof))
+    try:
+        verify_consistency(old.size, new.size, proof, old.root, new.root)
+    except ConsistencyError as e:
+        seed = ([root_from_nodes(source.node_reader(new.size), old.size)]
+                if 0 < old.size < new.size and old.size & (old.size - 1) == 0 else [])
+        split = make_split_view(publisher, old_note, new_note, old.size, new.size,
+                                [*seed, *proof])
+        if split is None:
+            raise
+        raise SplitViewError(split) from e
+    return ConsistencyProof(old=old, new=new, proof=tuple(proof),
+                            cosigned_by=None if witnessed is None else witnessed.cosigned_by)
+
+
+class SplitViewError(ConsistencyError):
+    """Two signed checkpoints that cannot both be honest; ``evidence`` is the evidence file
+    (docs/spec.md, "Split-view evidence") and ``name`` its default file name."""
+
+    default_category = "equivocation"
+    default_code = "split-view"
+
+    def __init__(self, split: SplitView) -> None:
+        super().__init__(split.message, where=Where(file=CHECKPOINT_FILE))
+        self.evidence = split.evidence
+        self.name = split.name
 
 
 #: The largest entry whose receipt other implementations can read: Go's

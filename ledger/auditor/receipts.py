@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.auditor.trust import Trust
 from ledger.core.hashing import HASH_SIZE, key_id, leaf_hash
 from ledger.core.proofs import MAX_TREE_SIZE, verify_inclusion
 from ledger.errors import InputError, MalformedError, SignatureError, VerificationError, Where
@@ -24,6 +25,7 @@ from ledger.formats.checkpoints import (
 )
 from ledger.formats.keys import VerifierKey
 from ledger.formats.notes import MAX_NOTE_SIZE, parse_unverified_note
+from ledger.formats.policy import Policy
 from ledger.formats.records import (
     MAX_ENTRY_SIZE,
     Entry,
@@ -226,19 +228,29 @@ def check_receipt(
     witnesses: Sequence[VerifierKey] = (),
     *,
     quorum: int = 0,
+    policy: Policy | None = None,
+    now: int | None = None,
 ) -> CheckedReceipt:
     """``ledger check-proof``: show offline that a record is in the log the publisher signed.
 
     A station-signed ``turnout`` or ``report`` needs ``station_receipt``: the station record
-    that registered its key, under the same checkpoint, at an earlier index.
+    that registered its key, under the same checkpoint, at an earlier index. With ``policy``,
+    the record receipt's checkpoint must be cosigned to its quorum (``now``: Unix seconds); the
+    station receipt needs only the log's signature.
 
     Raises:
         MalformedError: a receipt, its checkpoint or its entry is malformed.
         SignatureError: a checkpoint or entry signature fails, or the signer is not shown to be
             allowed to sign the record (category ``keys``).
         ProofError: the inclusion proof does not lead to the checkpoint's root.
+        VerificationError: (category ``witness``) the policy's quorum is not met.
     """
     opened = _open(receipt, publisher, witnesses, quorum)
+    try:
+        witnessed = Trust(log_key=publisher, policy=policy).check_witnessed(
+            receipt.checkpoint, now=now)
+    except VerificationError as e:
+        raise e.at(index=receipt.index) from e
     record, index = opened.record, receipt.index
     station = record.station if isinstance(record, Turnout | Report) else None
     if isinstance(record, Station):
@@ -276,7 +288,8 @@ def check_receipt(
         signed_by=signed_by,
         station=station,
         station_index=station_index,
-        cosigned_by=tuple(k.name for k in opened.signed.note.verified_keys if k != publisher),
+        cosigned_by=(witnessed.cosigned_by if witnessed is not None else
+                     tuple(k.name for k in opened.signed.note.verified_keys if k != publisher)),
         not_shown=not_shown,
     )
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from ledger.auditor.evidence import SplitView, make_split_view
 from ledger.auditor.state import AuditState, load_state, save_state
 from ledger.auditor.tile_audit import TileAudit
+from ledger.auditor.trust import Trust
 from ledger.check.checker import EntryChecker
 from ledger.check.findings import AuditReport, Finding
 from ledger.check.signatures import Results, SignaturePool, default_workers, verified_chunks
@@ -41,6 +43,7 @@ from ledger.formats.checkpoints import (
 )
 from ledger.formats.keys import VerifierKey
 from ledger.formats.notes import parse_unverified_note
+from ledger.formats.policy import Policy
 from ledger.formats.tiles import TILE_WIDTH, bundles_for_size, parse_entry_bundle
 from ledger.sources.source import CHECKPOINT_FILE, Source
 
@@ -85,6 +88,8 @@ def verify(
     full: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    policy: Policy | None = None,
+    now: int | None = None,
 ) -> AuditReport:
     """Audit the log ``source`` serves against the publisher's verifier key; never raises on
     what it finds (every finding is in the report).
@@ -93,12 +98,15 @@ def verify(
     auditor's state file (read when it matches ``trusted``, rewritten after a run without
     errors); ``full`` reads the whole log even so; ``workers`` processes check signatures
     (default: every core); ``progress(done, total)`` is called as entries are checked.
+    With ``policy``, the latest and the trusted checkpoint must be cosigned to its quorum
+    (``now``: the verifier's clock in Unix seconds, default this clock).
 
     Raises:
         InputError: ``trusted`` is not a checkpoint note at all, the state file is not an audit
             state, or the source cannot be read at all (exit 2).
     """
-    audit = _Audit(source=source, publisher=publisher, progress=progress)
+    trust = Trust(log_key=publisher, policy=policy)
+    audit = _Audit(source=source, publisher=publisher, progress=progress, trust=trust, now=now)
     return audit.run(trusted=trusted, state_path=state_path, full=full, workers=workers)
 
 
@@ -109,7 +117,10 @@ class _Audit:
     source: Source
     publisher: VerifierKey
     progress: Progress | None
+    trust: Trust
+    now: int | None
     report: AuditReport = field(init=False)
+    notes: dict[str, bytes] = field(default_factory=dict)
     head: list[VerificationError] = field(default_factory=list)
     tiles: list[VerificationError] = field(default_factory=list)
     entries: list[VerificationError] = field(default_factory=list)
@@ -180,17 +191,33 @@ class _Audit:
     def _open_latest(self) -> Checkpoint | None:
         try:
             note = self.source.read_checkpoint()
-            return open_ledger_checkpoint(note, self.publisher).checkpoint
+            latest = open_ledger_checkpoint(note, self.publisher).checkpoint
+            self.notes[CHECKPOINT_FILE] = note
         except VerificationError as e:
             self.head.append(e.at(file=CHECKPOINT_FILE))
             return None
+        self._check_witnessed(note, CHECKPOINT_FILE)
+        return latest
 
     def _open_trusted(self, note: bytes) -> Checkpoint | None:
         try:
-            return open_trusted_checkpoint(note, self.publisher)
+            trusted = open_trusted_checkpoint(note, self.publisher)
         except VerificationError as e:
             self.head.append(e.at(file=TRUSTED_FILE))
             return None
+        self.notes[TRUSTED_FILE] = note
+        self._check_witnessed(note, TRUSTED_FILE)
+        return trusted
+
+    def _check_witnessed(self, note: bytes, file: str) -> None:
+        """Step 7: with a policy, the checkpoint is cosigned to its quorum."""
+        try:
+            witnessed = self.trust.check_witnessed(note, now=self.now)
+        except VerificationError as e:
+            self.head.append(e.at(file=file))
+            return
+        if witnessed is not None:
+            self.report.extra.setdefault("cosigned_by", {})[file] = list(witnessed.cosigned_by)
 
     def _check_consistency(self, trusted: Checkpoint, latest: Checkpoint) -> None:
         """Step 6: the latest tree extends the trusted one, proved from the published tiles."""
@@ -199,11 +226,33 @@ class _Audit:
                 self.source.node_reader(latest.size), trusted.size, latest.size
             ) if 0 < trusted.size < latest.size else []
             verify_consistency(trusted.size, latest.size, proof, trusted.root, latest.root)
+        except ConsistencyError as e:
+            split = self._split_view(trusted, latest, proof)
+            if split is None:
+                self.tail.append(e.at(file=CHECKPOINT_FILE))
+                return
+            self.report.evidence = (split.name, split.evidence)
+            self.tail.append(VerificationError(split.message, category="equivocation",
+                                               code="split-view",
+                                               where=Where(file=CHECKPOINT_FILE)))
         except VerificationError as e:
             error = e if e.category == "consistency" else ConsistencyError(
                 f"cannot prove the log extends the trusted checkpoint: {e.message}",
                 where=e.where)
             self.tail.append(error.at(file=CHECKPOINT_FILE))
+
+    def _split_view(
+        self, trusted: Checkpoint, latest: Checkpoint, proof: list[bytes]
+    ) -> SplitView | None:
+        """Evidence that the trusted and latest checkpoints cannot both be honest, if proved."""
+        m, n = trusted.size, latest.size
+        try:
+            seed = ([root_from_nodes(self.source.node_reader(n), m)]
+                    if 0 < m < n and m & (m - 1) == 0 else [])
+        except VerificationError:
+            return None
+        return make_split_view(self.publisher, self.notes[TRUSTED_FILE],
+                               self.notes[CHECKPOINT_FILE], m, n, [*seed, *proof])
 
     # --- the state file ------------------------------------------------------------------------
 

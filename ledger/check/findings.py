@@ -71,6 +71,8 @@ class AuditReport:
     unsealed: int = 0
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Split-view evidence the run proved: (default file name, the file's bytes); not in JSON.
+    evidence: tuple[str, bytes] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

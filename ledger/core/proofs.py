@@ -147,8 +147,40 @@ def verify_consistency(
         _check_equal_size(size1, proof, root1, root2)
         return
     _check_proof(proof, consistency_proof_length(size1, size2))
-    # RFC 9162 2.1.4.2 steps 2-7 (length and bounds already checked above).
     path = [root1, *proof] if size1 & (size1 - 1) == 0 else list(proof)
+    fr, sr = roots_from_consistency_path(size1, size2, path)
+    if fr != root1:
+        raise ConsistencyError(
+            f"consistency proof {size1} -> {size2} gives old root {fr.hex()}, "
+            f"expected {root1.hex()}"
+        )
+    if sr != root2:
+        raise ConsistencyError(
+            f"consistency proof {size1} -> {size2} gives new root {sr.hex()}, "
+            f"expected {root2.hex()}"
+        )
+
+
+def roots_from_consistency_path(
+    size1: int, size2: int, path: Sequence[bytes]
+) -> tuple[bytes, bytes]:
+    """The (old, new) roots a consistency proof gives, RFC 9162 2.1.4.2 steps 2-7; ``path`` is
+    the proof preceded, when ``size1`` is a power of two, by the node over leaves [0, size1).
+
+    Raises:
+        ProofError: sizes not 0 < size1 < size2 <= 2**64-1, a hash that is not 32 bytes, or a
+            path of the wrong length.
+    """
+    _check_int("size1", size1)
+    _check_int("size2", size2)
+    if not 0 < size1 < size2:
+        raise ProofError(f"a consistency path needs 0 < size1 < size2, got {size1}, {size2}")
+    seeded = size1 & (size1 - 1) == 0
+    if seeded and not path:
+        raise ProofError("a consistency path from a power of two starts with the seed node")
+    _check_proof(path[1:] if seeded else path, consistency_proof_length(size1, size2))
+    if seeded:
+        _check_hash("seed node", path[0])
     fn, sn = size1 - 1, size2 - 1
     while fn & 1:
         fn >>= 1
@@ -165,13 +197,4 @@ def verify_consistency(
             sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
-    if fr != root1:
-        raise ConsistencyError(
-            f"consistency proof {size1} -> {size2} gives old root {fr.hex()}, "
-            f"expected {root1.hex()}"
-        )
-    if sr != root2:
-        raise ConsistencyError(
-            f"consistency proof {size1} -> {size2} gives new root {sr.hex()}, "
-            f"expected {root2.hex()}"
-        )
+    return fr, sr
