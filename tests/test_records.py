@@ -15,9 +15,9 @@ from ledger.core.hashing import entry_signed_message, leaf_hash
 from ledger.errors import MalformedError, SignatureError
 from ledger.formats.codec import decode_value, encode_value
 from ledger.formats.records import (
-    Ballot,
     MAX_ENTRY_SIZE,
     STAGES,
+    Ballot,
     Block,
     Category,
     Election,
@@ -42,8 +42,8 @@ from ledger.formats.records import (
     sign_record,
     verify_entry_signature,
 )
-from ledger.formats.signing import Signer
 from ledger.formats.records.ids import COUNTY_CODES
+from ledger.formats.signing import Signer
 from tests.conftest import GOLDEN_DIR, doc_section, load_json, run_doc_examples
 
 #: The national log's kinds come with the national-log issue (issue 17): expected failures.
