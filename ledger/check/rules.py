@@ -92,7 +92,8 @@ RECORD_RULES: Mapping[str, tuple[str, bool]] = {
     "BALLOT-TWICE": (BALLOT_TWICE_RULE, True),
 }
 
-_STAGE_RANK = {stage: rank for rank, stage in enumerate(STAGES)}
+#: Each stage's place in the order PROV < PART < FINAL.
+STAGE_RANK: Mapping[str, int] = {stage: rank for rank, stage in enumerate(STAGES)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -523,7 +524,7 @@ def _report_state_value(s: _ReportState) -> dict[str, Any]:
 def _check_order(r: Report, prev: _ReportState, content: bytes, out: list[Violation]) -> None:
     """docs/records.md, "Election rules", all: the (version, stage) order of one
     (station, category), hard and soft."""
-    rank, prev_rank = _STAGE_RANK[r.stage], _STAGE_RANK[prev.stage]
+    rank, prev_rank = STAGE_RANK[r.stage], STAGE_RANK[prev.stage]
     if (r.version, rank) <= (prev.version, prev_rank):
         out.append(_report_violation(
             r, "PV-VERSION", ORDER_RULE, True,
