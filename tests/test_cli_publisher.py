@@ -304,14 +304,16 @@ def test_output_directories_are_made_and_input_directories_named_when_missing(
     run("keygen", "x", "-o", pub["csv"], ok=2)  # a file is not a directory
 
 
-def test_a_reimported_file_is_refused_row_by_row_as_copies_and_counts_nothing(
+def test_a_reimported_file_writes_nothing_counts_every_row_unchanged_and_exits_0(
     pub: dict[str, Path],
 ) -> None:
     d, led, key = pub["dir"], pub["led"], pub["key"]
     run("station", "import", led, "--key", key, pub["csv"], "--keys-out", d / "st")
     run("import", led, "--format", "aep-pv", "--key", key, pub["csv"], "--station-keys", d / "st")
+    size = run_json("status", led)["tree_size"]
     again = run_json("import", led, "--format", "aep-pv", "--key", key, pub["csv"],
-                     "--station-keys", d / "st", ok=1)
-    assert {f["code"] for f in again["errors"]} == {"duplicate-entry"}
-    assert again["errors"][0]["message"] == "entry is byte-identical to entry 13"
-    assert (again["summary"]["station_signed"], again["summary"]["publisher_signed"]) == (0, 0)
+                     "--station-keys", d / "st")
+    assert again["errors"] == []
+    assert again["summary"]["rows_by_kind"] == {
+        "report": {"written": 0, "unchanged": 12, "stale": 0, "refused": 0}}
+    assert run_json("status", led)["tree_size"] == size

@@ -343,7 +343,7 @@ def _log_violations(directory: str, size: int) -> tuple[list[tuple[int, Violatio
             found += [(index, v) for v in checker.check(
                 record, index=index, signer=entry.key, by_publisher=entry.key == PUBLISHER_KEY_ID)]
             if isinstance(record, Station):
-                checker.learn_station(record)
+                checker.learn_station(record.id, record.siruta)
     assert checker is not None
     return found, checker.finish()
 
@@ -393,7 +393,7 @@ def test_ballot_case_refuses_exactly_the_golden_ballots_and_report(case: dict[st
     assert refused == case["refused_ballots"]
     station = record_from_json(case["station"])
     assert isinstance(station, Station)
-    checker.learn_station(station)
+    checker.learn_station(station.id, station.siruta)
     category = election.categories[case["report"]["category"]]
     fields = next(c["fields"] for c in GOLDEN["report_cases"]
                   if c["rules"] == category.rules and not c["hard"] and not c["soft"])

@@ -252,7 +252,7 @@ class EntryChecker:
         _check_duplicate(plateau, checked)
         self.registry.apply(record)
         if self.rules is not None:
-            self.rules.learn_station(record)
+            self.rules.learn_station(record.id, record.siruta)
         key = record.key_id
         if plateau is not None and plateau.holds(key, key_digest):
             plateau.hashes.append(checked.leaf_hash)

@@ -29,7 +29,6 @@ from ledger.formats.records.kinds import (
     Election,
     Record,
     Report,
-    Station,
     Turnout,
 )
 
@@ -280,12 +279,12 @@ class RuleChecker:
             return self._check_ballot(record)
         return []
 
-    def learn_station(self, station: Station) -> None:
+    def learn_station(self, station: str, siruta: int | None) -> None:
         """Remember an accepted station record's ``siruta`` (its uat constituency)."""
-        if station.siruta is None:
-            self._siruta.pop(station.id, None)
+        if siruta is None:
+            self._siruta.pop(station, None)
         else:
-            self._siruta[station.id] = station.siruta
+            self._siruta[station] = siruta
 
     # --- what the importers ask ---------------------------------------------------------------
 
