@@ -10,7 +10,6 @@ from ledger.publisher.ledger import Ledger
 
 from ..output import describe, emit_json, exit_when_done, json_option
 
-
 #: The code of a refusal that means "this very entry is in the ledger already".
 DUPLICATE_ENTRY = "duplicate-entry"
 
