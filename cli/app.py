@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "show": "commands.show:show_command",
     "publish": "commands.publish:publish_command",
     "verify": "commands.verify:verify_command",
+    "tally": "commands.tally:tally_command",
     "prove": "commands.prove:prove_command",
     "check-proof": "commands.check_proof:check_proof_command",
     "consistency": "commands.consistency:consistency_command",

@@ -53,6 +53,7 @@ TRANSCRIPTS = [
     (["publish", "{tmp}/nowhere", "{tmp}/site"], 2, "nowhere"),
     (["verify", "{tmp}/nowhere", "--pub", str(VALID / "checkpoint")], 2, "checkpoint"),
     (["verify", str(VALID)], 2, "give --pub FILE, --policy FILE, or both"),
+    (["tally", "{tmp}/nowhere", "--pub", str(VALID / "checkpoint")], 2, "checkpoint"),
     (["prove", "{tmp}/nowhere", "0"], 2, "nowhere"),
     (["check-proof", "{tmp}/none.tlog-proof", "--pub", "{tmp}/none.pub"], 2, "none"),
     (["consistency", str(VALID), "--trusted", "{tmp}/none", "--pub", "{tmp}/none.pub"], 2,

@@ -22,7 +22,7 @@ from ledger.auditor.evidence import SplitView, make_split_view
 from ledger.auditor.state import AuditState, load_state, save_state
 from ledger.auditor.tile_audit import TileAudit
 from ledger.auditor.trust import Trust
-from ledger.check.checker import EntryChecker
+from ledger.check.checker import CheckedEntry, EntryChecker
 from ledger.check.findings import AuditReport, Finding
 from ledger.check.signatures import Results, SignaturePool, default_workers, verified_chunks
 from ledger.core.merkle import consistency_proof_from_nodes, root_from_nodes
@@ -90,6 +90,7 @@ def verify(
     progress: Progress | None = None,
     policy: Policy | None = None,
     now: int | None = None,
+    observer: Callable[[CheckedEntry], None] | None = None,
 ) -> AuditReport:
     """Audit the log ``source`` serves against the publisher's verifier key; never raises on
     what it finds (every finding is in the report).
@@ -99,14 +100,17 @@ def verify(
     errors); ``full`` reads the whole log even so; ``workers`` processes check signatures
     (default: every core); ``progress(done, total)`` is called as entries are checked.
     With ``policy``, the latest and the trusted checkpoint must be cosigned to its quorum
-    (``now``: the verifier's clock in Unix seconds, default this clock).
+    (``now``: the verifier's clock in Unix seconds, default this clock). ``observer`` is
+    given every accepted entry of the checkpointed tree, in log order, as it is checked (the
+    tally's way in: docs/auditor.md, "From records to results").
 
     Raises:
         InputError: ``trusted`` is not a checkpoint note at all, the state file is not an audit
             state, or the source cannot be read at all (exit 2).
     """
     trust = Trust(log_key=publisher, policy=policy)
-    audit = _Audit(source=source, publisher=publisher, progress=progress, trust=trust, now=now)
+    audit = _Audit(source=source, publisher=publisher, progress=progress, trust=trust, now=now,
+                   observer=observer)
     return audit.run(trusted=trusted, state_path=state_path, full=full, workers=workers)
 
 
@@ -119,6 +123,7 @@ class _Audit:
     progress: Progress | None
     trust: Trust
     now: int | None
+    observer: Callable[[CheckedEntry], None] | None = None
     report: AuditReport = field(init=False)
     notes: dict[str, bytes] = field(default_factory=dict)
     head: list[VerificationError] = field(default_factory=list)
@@ -414,6 +419,8 @@ class _Audit:
                         tiles.check_partials()
             if checked.errors:
                 self._keep(self.entries, checked.errors, "errors_not_listed")
+            elif self.observer is not None and index < size and tiles is not None:
+                self.observer(checked)  # the checkpointed tree only, never the unsealed tail
             if checked.warnings:
                 self._keep(self.warnings, checked.warnings, "warnings_not_listed")
         self.report.entries += len(chunk)

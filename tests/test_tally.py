@@ -1,0 +1,148 @@
+"""`ledger tally`: the totals are the sums of the real files' columns, computed independently from
+the CSV here; per-UAT winners of a local election; the turnout curve; refused entries count
+nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from election_ledger_cli.app import cli
+
+from ledger.auditor.tally import TallyBuilder
+from ledger.auditor.verify import verify
+from ledger.check.checker import CheckedEntry
+from ledger.importers.stations import NCE_CODES
+from ledger.sources.published import PublishedDirSource
+from tests.test_ballots import MAYORS, _ledger, _manifest
+from tests.test_election_night import FINAL, SNAPSHOTS, _referendum
+from tests.verify_support import EXPECTED, PUBLISHER, VALID
+
+
+def ledger_cli(*args: str | Path, ok: int = 0) -> Any:
+    result = CliRunner().invoke(cli, [str(a) for a in (*args, "--json")],
+                                catch_exceptions=False)
+    assert result.exit_code == ok, result.output
+    return json.loads(result.stdout)
+
+
+def _column_sums(path: Path) -> tuple[Counter[str], dict[str, Counter[str]]]:
+    """Votes per candidate nationally and per county code, read straight from the CSV."""
+    national: Counter[str] = Counter()
+    by_county: dict[str, Counter[str]] = defaultdict(Counter)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            county = NCE_CODES[int(row["precinct_county_nce"])]
+            for column, cell in row.items():
+                if column.endswith("-voturi") and cell != "":
+                    national[column[: -len("-voturi")]] += int(cell)
+                    by_county[county][column[: -len("-voturi")]] += int(cell)
+    return national, by_county
+
+
+@pytest.fixture(scope="module")
+def round1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("round1")
+    manifest = tmp / "m.json"
+    ledger_cli("manifest", "--format", "aep-pv", FINAL, "--name", "round 1", "--date",
+               "2025-05-04", "--tz", "Europe/Bucharest", "-o", manifest)
+    keys = tmp / "keys"
+    origin = "prezenta.example.ro/prezidentiale04052025"
+    ledger_cli("keygen", "publisher", "--key-name", origin, "-o", keys)
+    led = tmp / "led"
+    key = keys / "publisher.key"
+    ledger_cli("init", led, "--origin", origin, "--key", key, "--election", manifest)
+    ledger_cli("station", "import", led, "--key", key, FINAL, "--keys-out", tmp / "st")
+    ledger_cli("import", led, "--format", "aep-pv", "--key", key, FINAL)
+    ledger_cli("seal", led, "--key", key)
+    return led, key.with_suffix(".pub")
+
+
+def test_votes_per_candidate_and_county_are_the_csv_column_sums(
+    round1: tuple[Path, Path], tmp_path: Path,
+) -> None:
+    led, pub = round1
+    national, by_county = _column_sums(FINAL)
+    done = ledger_cli("tally", led, "--pub", pub, "--csv", tmp_path / "csv")
+    prsd = done["tally"]["categories"]["PRSD"]
+    assert prsd["national"]["votes"] == dict(national)
+    assert {k: v["votes"] for k, v in prsd["by_county"].items()} == {
+        k: dict(v) for k, v in by_county.items()}
+    assert prsd["reported"] == done["tally"]["stations_registered"] == 205
+    assert prsd["counted_signed_by"] == {"station": 0, "publisher": 205}
+    assert done["tally"]["not_reported"] == {"PRSD": []}
+    with (tmp_path / "csv" / "PRSD-national.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][:3] == ["where", "stations", "valid votes"]
+    assert sum(int(n) for n in rows[1][3:]) == sum(national.values())
+
+
+def test_valid_votes_share_is_of_the_c_letter_for_presidential(round1: tuple[Path, Path]) -> None:
+    led, pub = round1
+    prsd = ledger_cli("tally", led, "--pub", pub)["tally"]["categories"]["PRSD"]["national"]
+    assert prsd["valid_votes"] == prsd["fields"]["c"]["total"] == sum(prsd["votes"].values())
+    assert abs(sum(prsd["shares"].values()) - 100.0) < 0.01
+    assert prsd["fields"]["c"]["name"] == "valid votes"
+
+
+def test_a_local_election_gives_per_uat_winners(tmp_path: Path) -> None:
+    led, key = _ledger(tmp_path, _manifest(tmp_path, MAYORS))
+    ledger_cli("import", led, "--format", "aep-pv", "--key", key, MAYORS)
+    ledger_cli("seal", led, "--key", key)
+    mayors = ledger_cli("tally", led, "--pub", key.with_suffix(".pub"))["tally"]["categories"]["P"]
+    winners = {uat: t["winner"] for uat, t in mayors["by_constituency"].items()}
+    assert winners == {"1017": "CANDIDAT A", "1213": "CANDIDAT A"}
+    assert mayors["by_constituency"]["1213"]["votes"] == {"CANDIDAT A": 400, "CANDIDAT D": 190}
+
+
+def test_the_turnout_curve_per_county_ends_at_the_last_snapshots_lt(tmp_path: Path) -> None:
+    led, key = _referendum(tmp_path)
+    for snapshot in SNAPSHOTS:
+        ledger_cli("import", led, "--format", "aep-turnout", "--key", key, snapshot,
+                   "--corrections", "lower counters republished")
+    ledger_cli("seal", led, "--key", key)
+    turnout = ledger_cli("tally", led, "--pub", key.with_suffix(".pub"))["tally"]["turnout"]
+    with SNAPSHOTS[-1].open(encoding="utf-8-sig", newline="") as handle:
+        last = sum(int(row["LT"]) for row in csv.DictReader(handle))
+    bihor = turnout["by_county"]["BH"]
+    assert bihor["final_LT"] == last
+    assert len(bihor["points"]) == len(SNAPSHOTS)  # one 15-minute bin per snapshot
+    assert [p["LT"] for p in bihor["points"]] == sorted(p["LT"] for p in bihor["points"])
+    assert 0 < bihor["share"] < 100
+
+
+def test_a_log_with_errors_is_tallied_from_accepted_entries_only_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    bad = Path(__file__).parent / "vectors/election-ledger-v1/reject/presidential-hard-rule"
+    seen: list[int] = []
+
+    def observe(checked: CheckedEntry) -> None:
+        seen.append(checked.index)
+
+    report = verify(PublishedDirSource(bad), PUBLISHER, workers=1, observer=observe)
+    [error] = report.errors
+    assert error.where.index not in seen  # the refused report is never counted
+    assert len(seen) == (report.tree_size or 0) - 1
+    pub = tmp_path / "publisher.pub"
+    pub.write_text(str(PUBLISHER) + "\n", encoding="ascii")
+    done = ledger_cli("tally", bad, "--pub", pub, ok=1)
+    assert [e["code"] for e in done["errors"]] == [error.code]
+    assert done["tally"]["log_errors"] == 1
+    text = CliRunner().invoke(cli, ["tally", str(bad), "--pub", str(pub)]).output
+    assert text.index("error [rules]") < text.index("tally of")  # the errors come first
+
+
+def test_the_golden_log_counts_every_registered_station_once() -> None:
+    builder = TallyBuilder()
+    verify(PublishedDirSource(VALID), PUBLISHER, workers=1, observer=builder.add)
+    tally = builder.result(origin="x", tree_size=EXPECTED["tree_size"])
+    assert tally.stations == EXPECTED["stations"]
+    prsd = tally.categories["PRSD"]
+    assert prsd.reported + len(tally.not_reported["PRSD"]) == EXPECTED["stations"]
+    assert prsd.publisher_signed >= 1  # SR-6's publisher-signed report is counted as such
