@@ -633,3 +633,15 @@ def test_a_damaged_lookup_table_is_reported_not_followed(tmp_path: Path) -> None
                                                              match="lookup table names entry 0"):
         lg.lookup("AB-1")
     assert station_entry == 1
+
+
+def test_a_correction_for_one_station_lowers_its_counters_with_a_warning(ledger: Ledger) -> None:
+    assert not ledger.append([ledger.sign(turnout("AB-1", 10))]).rejected
+    lower = turnout("AB-1", 4)
+    refused = ledger.append([ledger.sign(lower)])
+    assert [r.error.code for r in refused.rejected] == ["TO-DECREASE"]
+    index = ledger.correct_turnout(lower, "LP typed with its digits swapped")
+    record = ledger.record(index)
+    assert isinstance(record, Turnout)
+    assert record.correction == "LP typed with its digits swapped"
+    assert record.counts["LP"] == 4

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time as _time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ledger.check.checker import CheckedEntry, EntryChecker
 from ledger.check.findings import Finding
@@ -381,6 +381,18 @@ class Ledger:
             VerificationError: the key is not a registered station key, or already revoked.
         """
         return self._append_one(self.sign(Revoke(key=key_id, reason=reason)))
+
+    def correct_turnout(self, turnout: Turnout, reason: str) -> int:
+        """Append a publisher-signed turnout of one station carrying ``correction`` = ``reason``
+        (its counters may go down or be left out: docs/records.md, "Election rules"); return its
+        index. Every audit lists it as a correction warning.
+
+        Raises:
+            VerificationError: the station is not registered, or a hard rule of the record
+                itself breaks (LT is not the sum of the lists, LP over the permanent list).
+            MalformedError: ``reason`` is empty.
+        """
+        return self._append_one(self.sign(replace(turnout, correction=reason)))
 
     def add_ballot(self, ballot: Ballot) -> int:
         """Append a publisher-signed ``ballot``; return its index.
