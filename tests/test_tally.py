@@ -146,3 +146,13 @@ def test_the_golden_log_counts_every_registered_station_once() -> None:
     prsd = tally.categories["PRSD"]
     assert prsd.reported + len(tally.not_reported["PRSD"]) == EXPECTED["stations"]
     assert prsd.publisher_signed >= 1  # SR-6's publisher-signed report is counted as such
+
+
+def test_charts_are_png_files_of_the_results_and_the_turnout(tmp_path: Path) -> None:
+    pub = tmp_path / "publisher.pub"
+    pub.write_text(str(PUBLISHER) + "\n", encoding="ascii")
+    ledger_cli("tally", VALID, "--pub", pub, "--chart", tmp_path / "charts")
+    for name in ("results-PRSD.png", "results-S.png", "turnout.png"):
+        data = (tmp_path / "charts" / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(data) > 5_000

@@ -27,13 +27,16 @@ SHOW = 12
               help="Count each station's latest FINAL report only (default: its latest).")
 @click.option("--csv", "csv_dir", metavar="DIR", default=None,
               help="Also write one CSV file per table into DIR (made when missing).")
+@click.option("--chart", "chart_dir", metavar="DIR", default=None,
+              help="Also write PNG charts into DIR: results per competitor, turnout through "
+                   "the day (needs the plots extra: matplotlib).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes checking signatures (default: every core).")
 @json_option
 @click.pass_context
 def tally_command(ctx: click.Context, source: str, pub: str | None, policy: str | None,
-                  stage: str | None, csv_dir: str | None, workers: int | None,
-                  as_json: bool) -> None:
+                  stage: str | None, csv_dir: str | None, chart_dir: str | None,
+                  workers: int | None, as_json: bool) -> None:
     """Verify the log at SOURCE as `ledger verify` does and, in the same run, add up what its
     records say: votes per competitor (nationally, per county, per UAT, per constituency),
     field totals, stations that reported, and the turnout through the day.
@@ -52,6 +55,11 @@ def tally_command(ctx: click.Context, source: str, pub: str | None, policy: str 
     exit_when_done(ctx, report.ok)
     if csv_dir is not None:
         write_csv(tally, Path(csv_dir))
+    if chart_dir is not None:
+        from ..charts import write_charts  # matplotlib only when charts are asked for
+
+        write_charts(tally, Path(chart_dir),
+                     tz=builder.election.tz if builder.election is not None else "UTC")
     if as_json:
         emit_json({"ok": report.ok, "errors": [e.to_json() for e in report.errors],
                    "tally": tally.to_json()})
