@@ -25,21 +25,21 @@ from ledger.formats.records.kinds import COUNTS_OPTIONAL, COUNTS_REQUIRED, STAGE
 STATE_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TurnoutState:
-    """A station's latest accepted turnout, as the state file keeps it."""
+    """A station's latest accepted turnout (moved on in place as the station reports)."""
 
     registered: tuple[int, int | None]
-    counts: dict[str, int]
-    buckets: dict[str, int] | None
+    counts: Mapping[str, int]
+    buckets: Mapping[str, int] | None
     signer: bytes
     by_publisher: bool
     index: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReportState:
-    """A (station, category)'s latest accepted report, as the state file keeps it."""
+    """A (station, category)'s latest accepted report."""
 
     version: int
     stage: str

@@ -17,7 +17,7 @@ from typing import Any
 
 from ledger.check.findings import Finding
 from ledger.check.rule_sets import RULE_SETS, Rule, RuleSet, compile_rule
-from ledger.check.rule_state import parse_state
+from ledger.check.rule_state import ReportState, TurnoutState, parse_state
 from ledger.core.hashing import sha256
 from ledger.errors import RuleError, Where
 from ledger.formats.codec import encode_value
@@ -209,27 +209,6 @@ def _turnout_violation(t: Turnout, code: str, rule: str, hard: bool, what: str) 
 UNKNOWN_SIGNER = b""
 
 
-@dataclass(slots=True)
-class _TurnoutState:
-    registered: tuple[int, int | None]
-    counts: Mapping[str, int]
-    buckets: Mapping[str, int] | None
-    signer: bytes
-    by_publisher: bool
-    index: int | None
-
-
-@dataclass(slots=True)
-class _ReportState:
-    version: int
-    stage: str
-    b: int | None
-    content: bytes
-    signer: bytes
-    by_publisher: bool
-    index: int | None
-
-
 def report_content(report: Report) -> bytes:
     """A digest of what a same-version report must repeat: fields, votes and attachments."""
     value: dict[str, Any] = {"fields": dict(report.fields), "votes": dict(report.votes)}
@@ -256,8 +235,8 @@ class RuleChecker:
 
     def __init__(self, election: Election) -> None:
         self.election = election
-        self._turnout: dict[str, _TurnoutState] = {}
-        self._reports: dict[str, dict[str, _ReportState]] = {}
+        self._turnout: dict[str, TurnoutState] = {}
+        self._reports: dict[str, dict[str, ReportState]] = {}
         self._ballots: dict[tuple[str, str], tuple[str, ...]] = {}
         self._siruta: dict[str, int] = {}
 
@@ -346,7 +325,7 @@ class RuleChecker:
         if out and any(v.hard for v in out):
             return out
         if prev is None:
-            self._turnout[t.station] = _TurnoutState(
+            self._turnout[t.station] = TurnoutState(
                 registered, t.counts, t.buckets, signer, by_publisher, index
             )
         else:  # the station's state, moved on in place
@@ -402,7 +381,7 @@ class RuleChecker:
             b = r.fields["b"] if RULE_SETS[category.rules].has_b else None
             if by_category is None:
                 by_category = self._reports[r.station] = {}
-            by_category[r.category] = _ReportState(
+            by_category[r.category] = ReportState(
                 r.version, r.stage, b, content, signer, by_publisher, index
             )
         return out
@@ -493,22 +472,14 @@ class RuleChecker:
         """
         checker = cls(election)
         state = parse_state(value)
-        for station, t in state.turnout.items():
-            checker._turnout[station] = _TurnoutState(
-                t.registered, t.counts, t.buckets, t.signer, t.by_publisher, t.index
-            )
-        for station, by_category in state.reports.items():
-            checker._reports[station] = {
-                code: _ReportState(r.version, r.stage, r.b, r.content, r.signer,
-                                   r.by_publisher, r.index)
-                for code, r in by_category.items()
-            }
+        checker._turnout = state.turnout
+        checker._reports = state.reports
         checker._ballots = dict(state.ballots)
         checker._siruta = dict(state.siruta)
         return checker
 
 
-def _report_state_value(s: _ReportState) -> dict[str, Any]:
+def _report_state_value(s: ReportState) -> dict[str, Any]:
     value: dict[str, Any] = {} if s.b is None else {"b": s.b}
     value["by_publisher"] = s.by_publisher
     value["content"] = s.content
@@ -520,7 +491,7 @@ def _report_state_value(s: _ReportState) -> dict[str, Any]:
     return value
 
 
-def _check_order(r: Report, prev: _ReportState, content: bytes, out: list[Violation]) -> None:
+def _check_order(r: Report, prev: ReportState, content: bytes, out: list[Violation]) -> None:
     """docs/records.md, "Election rules", all: the (version, stage) order of one
     (station, category), hard and soft."""
     rank, prev_rank = STAGE_RANK[r.stage], STAGE_RANK[prev.stage]
@@ -557,7 +528,7 @@ def _check_order(r: Report, prev: _ReportState, content: bytes, out: list[Violat
         ))
 
 
-def _correction(t: Turnout, prev: _TurnoutState | None) -> Violation:
+def _correction(t: Turnout, prev: TurnoutState | None) -> Violation:
     """The warning every publisher-signed correction gets, naming what went down or out."""
     changes: list[str] = []
     if prev is not None:
