@@ -18,6 +18,7 @@ from benchmarks.generator import ORIGIN, Keys, Plan, batched, log_entries, publi
 from benchmarks.limits import cores
 from benchmarks.memory import rss_anon_kib
 from benchmarks.timing import NotAvailableError, Row, Stopwatch, timed_loop, warm_up
+from ledger.auditor.tally import TallyBuilder
 from ledger.auditor.verify import verify
 from ledger.core.hashing import leaf_hash
 from ledger.core.merkle import (
@@ -193,9 +194,21 @@ def audit(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
         report = verify(source, vkey, workers=workers)
     elapsed = time.perf_counter() - started
     errors = [f.describe() for f in report.errors[:3]]
+    # The tally is the same audit with the sums added (docs/auditor.md, "From records to
+    # results"): its cost is reported as a ratio to the bare verify (target: at most 1.05).
+    builder = TallyBuilder()
+    started = time.perf_counter()
+    with closing(PublishedDirSource(published)) as source:
+        tallied = verify(source, vkey, workers=workers, observer=builder.add)
+        builder.result(origin=ORIGIN, tree_size=tallied.tree_size or 0)
+    tally_elapsed = time.perf_counter() - started
     return [Row(figure="audit", op="verify", impl="ours", count=report.entries, seconds=elapsed,
                 extra={"ok": report.ok, "errors": len(report.errors), "first_errors": errors,
-                       "warnings": len(report.warnings), "workers": workers})]
+                       "warnings": len(report.warnings), "workers": workers}),
+            Row(figure="audit", op="tally", impl="ours", count=tallied.entries,
+                seconds=tally_elapsed,
+                extra={"ok": tallied.ok, "seconds_over_verify": round(tally_elapsed / elapsed, 3),
+                       "workers": workers})]
 
 
 WORKLOADS = {
