@@ -212,7 +212,8 @@ def import_file(
     refused: list[Finding] = []
     stale: list[Finding] = []
     station_signed: list[bool] = []
-    count = unchanged = corrected = 0
+    correcting: list[bool] = []
+    count = unchanged = 0
     checker = ledger.checker
     registry, rules = checker.registry, checker.rules
     for line, station, record in rows:
@@ -227,7 +228,6 @@ def import_file(
                 continue
             if state == "lower" and corrections is not None and type(record) is Turnout:
                 record = replace(record, correction=corrections)
-                corrected += 1
         try:
             data, own = _sign_row(ledger, station_keys, station, record,
                                   registry.is_registered(station))
@@ -235,6 +235,7 @@ def import_file(
             refused.append(_located(Finding.from_error(e), name, line, station))
             continue
         station_signed.append(own)
+        correcting.append(type(record) is Turnout and record.correction is not None)
         batch.append(data)
         lines.append((line, station))
     record_kind = "report" if kind == "aep-pv" else "turnout"
@@ -257,7 +258,7 @@ def import_file(
         station_signed=sum(station_signed[a.position] for a in result.accepted),
         publisher_signed=sum(not station_signed[a.position] for a in result.accepted),
         kind=record_kind, unchanged=unchanged, stale=len(stale),
-        corrections=corrected if result.written else 0,
+        corrections=sum(correcting[a.position] for a in result.accepted),
     )
 
 
