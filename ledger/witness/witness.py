@@ -54,6 +54,16 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Cosigning:
+    """A request that passed every check: the state to write durably, then the 200 answer."""
+
+    origin: str
+    checkpoint: Checkpoint
+    state: bytes
+    answer: Answer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AddCheckpoint:
     """A parsed request: the size the client says we hold, its proof, and the signed note."""
 
@@ -111,6 +121,23 @@ class Witness:
 
     def add_checkpoint(self, body: bytes) -> Answer:
         """Answer one ``add-checkpoint`` request (the caller holds the origin's lock)."""
+        checked = self.check(body)
+        return self.finish(checked) if isinstance(checked, Cosigning) else checked
+
+    def finish(self, cosigning: Cosigning) -> Answer:
+        """Write the new state durably, and only then give the 200 answer.
+
+        Raises:
+            StoreError: the state cannot be written (nothing is answered 200).
+        """
+        self.state.write(cosigning.origin, cosigning.state)
+        self._held[cosigning.origin] = (cosigning.state, cosigning.checkpoint)
+        return cosigning.answer
+
+    def check(self, body: bytes) -> Answer | Cosigning:
+        """Every check of an ``add-checkpoint`` request: the refusal, or the cosigned state to
+        write with :meth:`finish` before answering (the caller holds the origin's lock from
+        this call until ``finish`` returns)."""
         try:
             request = parse_add_checkpoint(body)
             checkpoint, sig_error = _checkpoint_of(request.note)
@@ -149,11 +176,11 @@ class Witness:
         except ProofError as e:
             return _text(422, f"the consistency proof does not verify: {e.message}", origin)
         line = cosign(format_checkpoint(checkpoint), self.key, int(self.clock()))
-        new_state = _with_line(request.note, log_key, line)
-        self.state.write(origin, new_state)
-        self._held[origin] = (new_state, checkpoint)
-        return Answer(status=200, body=line, content_type="text/plain; charset=utf-8",
-                      origin=origin, log=f"cosigned size {checkpoint.size} (from {held_size})")
+        return Cosigning(origin=origin, checkpoint=checkpoint,
+                         state=_with_line(request.note, log_key, line),
+                         answer=Answer(status=200, body=line,
+                                       content_type="text/plain; charset=utf-8", origin=origin,
+                                       log=f"cosigned size {checkpoint.size} (from {held_size})"))
 
     def _held_checkpoint(self, origin: str, note: bytes, log_key: VerifierKey) -> Checkpoint:
         cached = self._held.get(origin)
