@@ -175,3 +175,12 @@ def test_only_the_publishers_own_signature_is_sent_and_bad_cosignatures_are_not_
         note = parse_unverified_note(body.split(b"\n\n", 1)[1])
         assert [s.name for s in note.signatures] == [parse_verifier_key(VKEY).name]
     assert cosigned.note == expected.note_bytes
+
+
+def test_witnesses_need_the_publishers_own_ledger_directory(tmp_path: Path, led: Path) -> None:
+    asked = policy(tmp_path / "witnesses.policy", {"uni": "http://127.0.0.1:9"})
+    code, out = run("publish", tmp_path / "nowhere", tmp_path / "site", "--witnesses", asked)
+    assert code == 2
+    assert "ledger directory" in out["error"]
+    code, out = run("publish", led, tmp_path / "site", "--witnesses", tmp_path / "missing")
+    assert code == 2

@@ -25,6 +25,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.errors import InputError, LedgerError, MalformedError, SignatureError, StoreCorruptError
@@ -42,7 +43,7 @@ from ledger.formats.notes import (
 from ledger.formats.policy import Policy, PolicyWitness
 from ledger.formats.text import encode_base64
 from ledger.publisher.publish import PublishResult, publish
-from ledger.store.layout import META_COSIGNED_CHECKPOINT, META_WITNESS_SIZES
+from ledger.store.layout import DATA_FILE, META_COSIGNED_CHECKPOINT, META_WITNESS_SIZES
 
 if TYPE_CHECKING:
     from ledger.publisher.ledger import Ledger
@@ -382,10 +383,14 @@ def publish_cosigned(
     checkpoint (:func:`collect_cosignatures`), then publish it with them into ``outdir``.
 
     Raises what :func:`collect_cosignatures` and :func:`~ledger.publisher.publish.publish`
-    raise, and StoreLockedError when another process writes the ledger.
+    raise; InputError when ``ledger`` is not a ledger directory; StoreLockedError when another
+    process writes the ledger.
     """
     from ledger.publisher.ledger import Ledger
 
+    if not (Path(ledger) / DATA_FILE).is_file():
+        raise InputError(f"collecting cosignatures needs the publisher's own ledger directory; "
+                         f"{os.fspath(ledger)} is not one")
     with Ledger.open(ledger) as opened:
         cosigned = collect_cosignatures(opened, witnesses, timeout=timeout)
         result = publish(opened, outdir, progress=progress)
