@@ -1,10 +1,9 @@
 """The witness's HTTP server (aiohttp): ``POST /add-checkpoint`` and ``GET /<hex>/checkpoint``.
 
 aiohttp is the one home of the HTTP server. Requests for one origin are serialised by a lock per
-origin. The checks run on the event loop (CPU only: a thread per request would only fight for
-the GIL); the durable write runs in a pool of worker threads, so other origins go on and their
-fsyncs overlap (the file system commits them together); the 200 is sent after it returns.
-Bodies are bounded (413 over the limit) and must arrive within a time limit (408).
+origin; the check and the durable write run in a pool of worker threads, one request per
+origin at a time, so other origins go on and their fsyncs overlap (the file system commits them
+together). Bodies are bounded (413 over the limit) and must arrive within a time limit (408).
 """
 
 from __future__ import annotations
@@ -18,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from ledger.witness.witness import MAX_BODY, Answer, Cosigning, Witness
+from ledger.witness.witness import MAX_BODY, Answer, Witness
 
 LOG = logging.getLogger("ledger.witness")
 #: Seconds a client has to send its whole body.
 BODY_TIMEOUT = 10.0
-#: Worker threads for durable writes: at most one per origin is busy at a time, so this many
-#: origins can have a write on its way to disk at once.
+#: Worker threads for checks and durable writes: at most one per origin is busy at a time, so
+#: this many origins can have a write on its way to disk at once.
 WORKERS = 64
 _ORIGIN_HASH = re.compile(r"[0-9a-f]{64}")
 _ORIGIN_LINE = re.compile(rb"\n\n([^\n]{1,255})\n")
@@ -46,9 +45,8 @@ def make_app(witness: Witness, *, body_timeout: float = BODY_TIMEOUT) -> web.App
                                            log="body over the limit"))
         found = _ORIGIN_LINE.search(body)
         async with locks[found.group(1) if found else b""]:
-            checked = witness.check(body)
-            answer = checked if not isinstance(checked, Cosigning) else \
-                await asyncio.get_running_loop().run_in_executor(pool, witness.finish, checked)
+            answer = await asyncio.get_running_loop().run_in_executor(
+                pool, witness.add_checkpoint, body)
         return _answer(request, answer)
 
     async def checkpoint(request: web.Request) -> web.Response:
