@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from election_ledger_cli.app import cli as ledger_cli
 
+from ledger.errors import StoreCorruptError
 from ledger.formats.keys import NoteSigner, parse_verifier_key
 from ledger.formats.notes import parse_unverified_note
 from ledger.formats.policy import parse_policy
@@ -184,3 +185,19 @@ def test_witnesses_need_the_publishers_own_ledger_directory(tmp_path: Path, led:
     assert "ledger directory" in out["error"]
     code, out = run("publish", led, tmp_path / "site", "--witnesses", tmp_path / "missing")
     assert code == 2
+
+
+def test_a_checkpoint_whose_root_is_not_the_stored_trees_is_never_sent(
+        tmp_path: Path, led: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[bytes] = []
+
+    def fake(url: str, body: bytes) -> HttpAnswer:
+        sent.append(body)
+        return HttpAnswer(status=500, content_type="text/plain", body=b"no\n")
+
+    rules = parse_policy(policy(tmp_path / "p", {"uni": "http://127.0.0.1:9"}).read_bytes())
+    with Ledger.open(led) as lg:
+        monkeypatch.setattr(lg, "root", lambda size=None: bytes(32))
+        with pytest.raises(StoreCorruptError, match="not sent"):
+            collect_cosignatures(lg, rules, post=fake)
+    assert sent == []

@@ -28,7 +28,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ledger.errors import InputError, LedgerError, MalformedError, SignatureError, StoreCorruptError
+from ledger.errors import (
+    InputError,
+    LedgerError,
+    MalformedError,
+    SignatureError,
+    StoreCorruptError,
+    VerificationError,
+)
 from ledger.formats.checkpoints import open_ledger_checkpoint
 from ledger.formats.keys import format_verifier_key
 from ledger.formats.notes import (
@@ -273,7 +280,11 @@ def collect_cosignatures(
     own = [s for s in signed.note.signatures
            if (s.name, s.key_hash) == (ledger.verifier_key.name, ledger.verifier_key.key_hash)]
     note = format_note(text, own[:1])
-    open_ledger_checkpoint(note, ledger.verifier_key)
+    try:
+        open_ledger_checkpoint(note, ledger.verifier_key)
+    except VerificationError as e:
+        raise StoreCorruptError(f"ledger {ledger.store.path}: the latest checkpoint does not "
+                                f"verify with the publisher's key: {e}: not sent") from e
     if ledger.root(checkpoint.size) != checkpoint.root:
         raise StoreCorruptError(f"ledger {ledger.store.path}: the latest checkpoint's root is not "
                                 f"the root of its {checkpoint.size} entries: not sent")
