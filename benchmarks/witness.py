@@ -165,6 +165,15 @@ async def _all_origins(port: int, bodies: list[list[bytes]]) -> None:
     await asyncio.gather(*(_origin_in_sequence(port, b) for b in bodies))
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _durable_writes(workdir: Path, note: bytes, count: int) -> float:
     """Seconds per durable state write (the witness's own: temp file, fsync, rename, fsync)."""
     state = WitnessState(workdir / "fsync-probe")
@@ -194,9 +203,11 @@ def witness(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
             _post(conn, body)
         seq_seconds = time.perf_counter() - started
         conn.close()
+        cpu_before = _cpu_seconds(process.pid)
         started = time.perf_counter()
         asyncio.run(_all_origins(port, bodies_b))
         par_seconds = time.perf_counter() - started
+        cpu_after = _cpu_seconds(process.pid)
     finally:
         process.terminate()
         try:
@@ -214,7 +225,10 @@ def witness(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
         Row(figure="witness", op="durable write", impl="ours", count=1, seconds=write,
             extra={"what": "temp file, fsync, rename, fsync of the folder"}),
         Row(figure="witness", op=f"add-checkpoint, {ORIGINS} origins", impl="ours",
-            count=per_b * ORIGINS, seconds=par_seconds, extra=common),
+            count=per_b * ORIGINS, seconds=par_seconds,
+            extra={**common, "witness_cpu_ms_per_request": None if cpu_before is None
+                   or cpu_after is None else
+                   round((cpu_after - cpu_before) / (per_b * ORIGINS) * 1000, 3)}),
     ]
 
 
