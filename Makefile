@@ -1,15 +1,16 @@
-# The two commands of the README: `make demo` and `make test`. Both set up .venv from nothing.
+# The two commands of the README: `make demo` and `make test`. Both set up .venv from nothing,
+# with the witness extra (aiohttp): the demo runs two witnesses.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-quick election-night clean
+.PHONY: demo test lint typecheck bench bench-quick bench-witness election-night clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,witness]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -39,6 +40,10 @@ bench-quick: $(BENCH_STAMP)
 DATA ?= ../shared/data
 election-night: $(STAMP)
 	$(PY) -m benchmarks.election_night --data $(DATA)
+
+# add-checkpoint requests/s against a real witness, from 10M-entry logs (docs/witness.md)
+bench-witness: $(STAMP)
+	$(PY) -m benchmarks.witness --size 10000000 --seconds 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

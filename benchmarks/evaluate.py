@@ -48,6 +48,8 @@ TARGETS: dict[tuple[str, str, str], Target] = {
         text=">= 250k/s, ratio >= 0.12", min_rate=250_000, min_ratio=0.12),
     ("proofs", "inclusion", "ours"): Target(
         text=">= 20k/s at N >= 1M", min_rate=20_000, from_n=MILLION),
+    ("witness", "add-checkpoint, 43 origins", "ours"): Target(
+        text=">= 1,000/s", min_rate=1_000),
     ("peer", "append", "pymerkle-sqlite"): Target(text="ours >= 1.5x", min_ratio=1.5),
     ("peer", "inclusion", "pymerkle-sqlite"): Target(text="ours >= 10x", min_ratio=10.0),
     ("peer", "consistency", "pymerkle-sqlite"): Target(text="ours >= 10x", min_ratio=10.0),

@@ -18,12 +18,13 @@ from typing import Any
 from benchmarks.memory import AnonSampler, memory_report
 from benchmarks.peer import peer_inmemory, peer_sqlite
 from benchmarks.timing import NotAvailableError, Row
+from benchmarks.witness import witness
 from benchmarks.workloads import WORKLOADS
 
 Workload = Callable[[int, Path, int, float], list[Row]]
 
 ALL: dict[str, Workload] = {**WORKLOADS, "peer-sqlite": peer_sqlite,
-                            "peer-inmemory": peer_inmemory}
+                            "peer-inmemory": peer_inmemory, "witness": witness}
 
 
 def run_workload(name: str, n: int, workdir: Path, seed: int, seconds: float) -> dict[str, Any]:

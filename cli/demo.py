@@ -3,23 +3,28 @@
 Keys, the ledger and its stations, a synthesised election day of station-signed turnout with a
 block sealed every 15 simulated minutes, the real result reports, then publishing, the auditor's
 verify, an observer's receipt pair and a consistency proof through the library; then the same
-last steps through the `ledger` command line. Everything goes under ``demo-out/`` (recreated
-each run); any failure ends the run with exit 1.
+last steps through the `ledger` command line. Two witnesses (`ledger witness serve`, on
+127.0.0.1, needing the ``witness`` extra that `make demo` installs) cosign every block's
+checkpoint, and the last step shows a forked checkpoint refused by both, with the evidence file
+checked. Everything goes under ``demo-out/`` (recreated each run); any failure ends the run with
+exit 1.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -31,9 +36,13 @@ from ledger.auditor.prove import prove_consistency, prove_station
 from ledger.auditor.receipts import check_receipt, format_receipt, parse_receipt
 from ledger.auditor.verify import verify
 from ledger.check.findings import Finding
+from ledger.core.hashing import sha256
 from ledger.errors import LedgerError
 from ledger.files import write_key_files, write_new_file
-from ledger.formats.keys import NoteSigner, VerifierKey
+from ledger.formats.checkpoints import Checkpoint, format_checkpoint
+from ledger.formats.keys import SIG_COSIGNATURE_V1, NoteSigner, VerifierKey
+from ledger.formats.notes import sign_note
+from ledger.formats.policy import Policy, parse_policy
 from ledger.formats.records import Report, Turnout, encode_entry, sign_record
 from ledger.importers.aep_pv import PvRow, import_pv
 from ledger.importers.manifest import election_from_pv, manifest_json
@@ -46,6 +55,12 @@ from ledger.publisher.simulate import (
     period_end,
     polling_day,
     report_turnout,
+)
+from ledger.publisher.witnesses import (
+    Cosigned,
+    add_checkpoint_body,
+    collect_cosignatures,
+    post_add_checkpoint,
 )
 from ledger.sources.published import PublishedDirSource
 
@@ -65,6 +80,14 @@ CLI_TIMEOUT = 600
 #: Lines of each command's output shown in step 5.
 SHOW_LINES = 12
 _MINUTE = 60_000
+#: The two witnesses: file stem and key name (an observers' NGO and a university).
+WITNESSES = (("ngo", "witness.observatori.example.ro/ledger"),
+             ("uni", "witness.unibuc.example.ro/ledger"))
+#: Seconds a witness has to start listening, and to answer one request.
+WITNESS_START_TIMEOUT = 20.0
+WITNESS_TIMEOUT = 5.0
+NO_WITNESS_EXTRA = ("the witness extra is not installed (pip install 'election-ledger[witness]'; "
+                    "make demo installs it)")
 _ZONE = ZoneInfo(TZ)
 
 
@@ -87,6 +110,9 @@ class Paths:
     receipts: Path
     cli_receipts: Path
     noon: Path
+    witnesses: Path
+    ask: Path
+    trust: Path
 
     @classmethod
     def under(cls, out: Path) -> Paths:
@@ -96,7 +122,8 @@ class Paths:
                    pub=keys / "publisher.pub", manifest=out / "election.json",
                    ledger=out / "ledger", published=out / "published",
                    receipts=out / "receipts", cli_receipts=out / "receipts-cli",
-                   noon=out / "noon.checkpoint")
+                   noon=out / "noon.checkpoint", witnesses=out / "witnesses",
+                   ask=out / "witnesses" / "ask.policy", trust=out / "observers.policy")
 
 
 # --- telling the story -------------------------------------------------------------------------
@@ -202,8 +229,10 @@ def make_ledger(paths: Paths, publisher: NoteSigner, rows: Sequence[PvRow],
 
 
 def append_signed(lg: Ledger, stations: dict[str, NoteSigner],
-                  records: Sequence[Turnout | Report], sealed_at: int) -> list[Finding]:
-    """Each record signed by its station's key, appended as one batch, then a block sealed."""
+                  records: Sequence[Turnout | Report], sealed_at: int,
+                  cosign: Callable[[Ledger], None]) -> list[Finding]:
+    """Each record signed by its station's key, appended as one batch, then a block sealed and
+    its checkpoint cosigned by the witnesses."""
     entries = [encode_entry(sign_record(stations[r.station].signer, ORIGIN, r)) for r in records]
     result = lg.append(entries)
     if result.rejected:
@@ -211,6 +240,7 @@ def append_signed(lg: Ledger, stations: dict[str, NoteSigner],
         raise DemoError(f"{len(result.rejected)} entries refused, the first "
                         f"({records[first.position].station}): {first.error}")
     lg.seal(sealed_at)
+    cosign(lg)
     return list(result.warnings)
 
 
@@ -222,7 +252,7 @@ def day_of_turnout(rows: Sequence[PvRow], day: PollingDay) -> list[Turnout]:
 
 
 def election_day(lg: Ledger, stations: dict[str, NoteSigner], rows: Sequence[PvRow],
-                 day: PollingDay) -> None:
+                 day: PollingDay, cosign: Cosigner) -> None:
     """Step 3a: turnout through the day, a block every :data:`DAY_BLOCK_MINUTES` minutes."""
     say(f"Polls open {local(day.opens)}-{local(day.closes)} ({TZ}). Each station signs its "
         f"cumulative turnout (LP, LS, UM, LT)")
@@ -235,18 +265,20 @@ def election_day(lg: Ledger, stations: dict[str, NoteSigner], rows: Sequence[PvR
     for sealed_at, group in groupby(records, key=lambda t: period_end(t.at, day.opens,
                                                                       DAY_BLOCK_MINUTES)):
         batch = list(group)
-        warnings += append_signed(lg, stations, batch, sealed_at)
+        warnings += append_signed(lg, stations, batch, sealed_at, cosign)
         voters.update((t.station, t.counts["LT"]) for t in batch)
         if (sealed_at - day.opens) % (120 * _MINUTE) == 0:
             say(f"{local(sealed_at)}  block {lg.block_count - 1:>2}  tree size {lg.size:>6,}  "
-                f"{sum(voters.values()):>9,} voters so far", 2)
+                f"{sum(voters.values()):>9,} voters so far"
+                + (f", cosigned by {', '.join(cosign.last_cosigners)}"
+                   if cosign.last_cosigners else ""), 2)
     say(f"{len(records):,} turnout snapshots, all station-signed; soft-rule warnings: "
         f"{by_rule(warnings)}")
     say("(Stations abroad voted 16-18 May on their own clocks; here every one gets Romania's day.)")
 
 
 def results_night(lg: Ledger, stations: dict[str, NoteSigner], rows: Sequence[PvRow],
-                  day: PollingDay) -> None:
+                  day: PollingDay, cosign: Cosigner) -> None:
     """Step 3b: each station's result report, appended as it arrives (its CSV created_at)."""
     reports: list[Report] = sorted((row.report for row in rows), key=lambda r: r.at)
     first_block = lg.block_count
@@ -255,7 +287,7 @@ def results_night(lg: Ledger, stations: dict[str, NoteSigner], rows: Sequence[Pv
     for sealed_at, group in groupby(
         reports, key=lambda r: max(period_end(r.at, start, NIGHT_BLOCK_MINUTES),
                                    start + NIGHT_BLOCK_MINUTES * _MINUTE)):
-        warnings += append_signed(lg, stations, list(group), sealed_at)
+        warnings += append_signed(lg, stations, list(group), sealed_at, cosign)
     last = lg.block(lg.block_count - 1)[1].time
     say(f"{len(reports):,} result reports (the real PV rows, at their created_at), signed by "
         f"their stations,")
@@ -266,6 +298,9 @@ def results_night(lg: Ledger, stations: dict[str, NoteSigner], rows: Sequence[Pv
         f"{lg.store.disk_usage() / 2**20:.1f} MiB on disk. Every entry's signature, key and "
         "rules were")
     say("checked before it was written, and each block's checkpoint proved to extend the last.")
+    if cosign.blocks:
+        say(f"{cosign.blocks} block checkpoints, each cosigned by both witnesses as it was "
+            f"sealed (they hold size {lg.size:,}).")
 
 
 def save_noon_checkpoint(lg: Ledger, day: PollingDay, path: Path) -> None:
@@ -355,10 +390,15 @@ def command_line(paths: Paths, station: str) -> None:
          receipts / f"{station}-station.tlog-proof", "--pub", paths.pub),
         ("consistency", paths.published, "--trusted", paths.noon, "--pub", paths.pub),
     ]
+    run_commands(steps)
+
+
+def run_commands(steps: Sequence[tuple[str | Path, ...]], expect: int = 0) -> None:
+    """Run each `ledger` command, show its output, and fail unless it exits ``expect``."""
     command = ledger_command()
     for argv in steps:
         args = [str(a) for a in argv]
-        say("$ ledger " + shlex.join(args))
+        say("$ ledger " + shlex.join(args) + ("" if expect == 0 else f"  # exit {expect}"))
         done = subprocess.run([*command, *args], capture_output=True, text=True,
                               timeout=CLI_TIMEOUT, check=False)
         lines = done.stdout.splitlines()
@@ -366,9 +406,151 @@ def command_line(paths: Paths, station: str) -> None:
             say(line, 2)
         if len(lines) > SHOW_LINES:
             say(f"... ({len(lines) - SHOW_LINES} more lines)", 2)
-        if done.returncode != 0:
+        if done.returncode != expect:
             raise DemoError(f"`ledger {shlex.join(args)}` exited {done.returncode}: "
                             f"{done.stderr.strip()}")
+
+
+# --- the witnesses -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True, kw_only=True)
+class DemoWitness:
+    """One `ledger witness serve` process on 127.0.0.1."""
+
+    name: str
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Its URL prefix (add-checkpoint is below it)."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(witness: DemoWitness) -> None:
+    """Until the witness's port answers; a witness that exits or never listens fails the demo."""
+    deadline = time.monotonic() + WITNESS_START_TIMEOUT
+    while time.monotonic() < deadline:  # bounded by the deadline
+        if witness.process is None or witness.process.poll() is not None:
+            log = (witness.folder / "witness.log").read_text(encoding="utf-8", errors="replace")
+            raise DemoError(f"witness {witness.name} did not start (it needs the witness extra: "
+                            f"pip install 'election-ledger[witness]'): {log.strip()[-400:]}")
+        try:
+            socket.create_connection(("127.0.0.1", witness.port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise DemoError(f"witness {witness.name} did not listen within {WITNESS_START_TIMEOUT:g} s")
+
+
+@contextmanager
+def witnesses_running(paths: Paths,
+                      publisher: NoteSigner) -> Iterator[tuple[Policy, list[DemoWitness]]]:
+    """Two witness processes for the log, with their keys; the publisher's policy of whom to ask
+    (with URLs) and the observers' policy (without), both with a quorum of both witnesses.
+    The processes are stopped on the way out."""
+    running: list[DemoWitness] = []
+    log_line = f"log {publisher.verifier_key}"
+    witness_lines: list[str] = []
+    try:
+        for stem, key_name in WITNESSES:
+            folder = paths.witnesses / stem
+            keys = write_key_files(folder, "witness", key_name, signer=demo_signer(key_name),
+                                   durable=False, sig_type=SIG_COSIGNATURE_V1)
+            logs = folder / "logs.policy"
+            write_new_file(logs, f"{log_line}\nquorum none\n".encode())
+            witness = DemoWitness(name=stem, folder=folder, port=_free_port())
+            running.append(witness)
+            with (folder / "witness.log").open("ab") as log:
+                witness.process = subprocess.Popen(
+                    [*ledger_command(), "witness", "serve", "--key", str(keys.key_path),
+                     "--policy", str(logs), "--state", str(folder / "state"),
+                     "--listen", f"127.0.0.1:{witness.port}"],
+                    stdout=subprocess.DEVNULL, stderr=log)
+            _wait_listening(witness)
+            witness_lines.append(f"witness {stem} {keys.signer.verifier_key}")
+            say(f"witness {stem} ({key_name}) serving on {witness.url}, state in "
+                f"{folder / 'state'}")
+        tail = [f"group both all {' '.join(w.name for w in running)}", "quorum both", ""]
+        write_new_file(paths.trust, "\n".join([log_line, *witness_lines, *tail]).encode())
+        ask = "\n".join([log_line, *(f"{line} {w.url}" for line, w in
+                                     zip(witness_lines, running, strict=True)), *tail])
+        write_new_file(paths.ask, ask.encode())
+        say(f"whom the publisher asks: {paths.ask}; what observers trust: {paths.trust} "
+            "(quorum: both)")
+        yield parse_policy(ask.encode(), file=str(paths.ask)), running
+    finally:
+        for witness in running:
+            if witness.process is not None and witness.process.poll() is None:
+                witness.process.terminate()
+                try:
+                    witness.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    witness.process.kill()
+                    witness.process.wait(timeout=10)
+
+
+@dataclass(slots=True)
+class Cosigner:
+    """Collects both witnesses' cosignatures of each block's checkpoint, as it is sealed."""
+
+    policy: Policy | None
+    blocks: int = 0
+    last: Cosigned | None = None
+    last_cosigners: tuple[str, ...] = field(default=())
+
+    def __call__(self, lg: Ledger) -> None:
+        if self.policy is None:  # no witnesses running
+            return
+        cosigned = collect_cosignatures(lg, self.policy, timeout=WITNESS_TIMEOUT)
+        if not cosigned.quorum_met:
+            why = "; ".join(f"{r.name}: {r.status} {r.detail}" for r in cosigned.results)
+            raise DemoError(f"the checkpoint of size {cosigned.size} was not cosigned by both "
+                            f"witnesses: {why}")
+        self.blocks += 1
+        self.last = cosigned
+        self.last_cosigners = cosigned.cosigned_by
+
+
+def witnessed(paths: Paths, publisher: NoteSigner, cosign: Cosigner,
+              running: Sequence[DemoWitness], station: str) -> None:
+    """Step 6: the cosigned checkpoint; a receipt checked against the observers' policy; a
+    forked checkpoint refused by both witnesses, and the evidence they keep checked offline."""
+    note = (paths.published / "checkpoint").read_text(encoding="utf-8")
+    say(f"the published checkpoint ({paths.published / 'checkpoint'}), signed by the publisher "
+        "and cosigned by both witnesses:")
+    for line in note.splitlines():
+        say(line, 2)
+    receipts = paths.cli_receipts
+    run_commands([("check-proof", receipts / f"{station}-report.tlog-proof",
+                   receipts / f"{station}-station.tlog-proof", "--policy", paths.trust)])
+    if cosign.last is None:
+        raise DemoError("no checkpoint was cosigned")
+    size = cosign.last.size
+    say(f"A publisher showing another log to someone else signs a checkpoint of size {size:,} "
+        "with another root:")
+    forked = sign_note(format_checkpoint(Checkpoint(
+        origin=ORIGIN, size=size, root=sha256(b"a forked log"))), [publisher])
+    for witness in running:
+        answer = post_add_checkpoint(witness.url, add_checkpoint_body(size, [], forked),
+                                     timeout=WITNESS_TIMEOUT)
+        reason = answer.body.decode("utf-8", errors="replace").strip()
+        say(f"witness {witness.name} refuses it: HTTP {answer.status}: {reason}", 2)
+        if answer.status != 409:
+            raise DemoError(f"witness {witness.name} answered {answer.status} to a fork")
+    kept = sorted((running[0].folder / "state" / "evidence").glob("evidence-*.txt"))
+    if not kept:
+        raise DemoError(f"witness {running[0].name} kept no evidence")
+    say("anyone can check the evidence it kept, offline, with the publisher's key alone:")
+    run_commands([("check-evidence", kept[0], "--pub", paths.pub)], expect=1)
 
 
 def run(paths: Paths, station: str) -> None:
@@ -385,12 +567,33 @@ def run(paths: Paths, station: str) -> None:
     day = polling_day(DATE, TZ)
     with step("1. Keys"):
         publisher, stations = make_keys(paths, rows)
-    with step("2. The ledger and its stations"):
-        lg = make_ledger(paths, publisher, rows, stations, day)
+    with ExitStack() as stack:
+        with step("2. The ledger and its stations; two witnesses"):
+            lg = stack.enter_context(make_ledger(paths, publisher, rows, stations, day))
+            running: list[DemoWitness] = []
+            cosign = Cosigner(None)
+            if importlib.util.find_spec("aiohttp") is None:
+                say(f"no witnesses: {NO_WITNESS_EXTRA}")
+            else:
+                policy, running = stack.enter_context(witnesses_running(paths, publisher))
+                cosign = Cosigner(policy)
+                cosign(lg)
+                say(f"block 0's checkpoint cosigned by {', '.join(cosign.last_cosigners)}")
+        run_day(paths, lg, publisher, stations, rows, day, cosign, station)
+        with step("6. Witnesses: a cosigned checkpoint, and a forked one refused"):
+            if running:
+                witnessed(paths, publisher, cosign, running, station)
+            else:
+                say(f"skipped: {NO_WITNESS_EXTRA}")
+
+
+def run_day(paths: Paths, lg: Ledger, publisher: NoteSigner, stations: dict[str, NoteSigner],
+            rows: Sequence[PvRow], day: PollingDay, cosign: Cosigner, station: str) -> None:
+    """Steps 3 to 5: election day and night, publish and audit, the command line."""
     with lg, step("3. Election day, then the results night"):
         started, before = time.perf_counter(), lg.size
-        election_day(lg, stations, rows, day)
-        results_night(lg, stations, rows, day)
+        election_day(lg, stations, rows, day, cosign)
+        results_night(lg, stations, rows, day, cosign)
         rate = (lg.size - before) / (time.perf_counter() - started)
         say(f"(signed by the stations, checked, written and sealed at {rate:,.0f} entries/s)")
         save_noon_checkpoint(lg, day, paths.noon)

@@ -34,6 +34,10 @@ def test_harness_measures_every_workload_at_n_200_against_its_limit(
         assert row["ratio"] is not None, key
         assert row["ratio"] > 0, key
         assert row["memory"]["rss_anon_peak_mib"] > 0, key
+    for key in [("witness", "add-checkpoint, 1 origin"), ("witness", "durable write"),
+                ("witness", "add-checkpoint, 43 origins")]:
+        assert rows[key]["rate"] > 0, key  # every request answered 200, or the worker failed
+    assert rows[("witness", "add-checkpoint, 43 origins")]["target"] == ">= 1,000/s"
     assert rows[("audit", "verify")]["extra"]["ok"] is True
     assert rows[("audit", "verify")]["count"] == rows[("ingest", "append+seal")]["extra"][
         "tree_size"]

@@ -37,13 +37,22 @@ def test_demo_tells_the_whole_story_and_every_step_holds(tmp_path: Path) -> None
         "$ ledger check-proof demo-out/receipts-cli/AB-1-report.tlog-proof",
         "OK: entry 32044 (report of station AB-1)",
         "OK: the log prezenta.example.ro/prezidentiale18052025 extends the old checkpoint",
+        "2. The ledger and its stations; two witnesses",
+        "block 0's checkpoint cosigned by ngo, uni",
+        "77 block checkpoints, each cosigned by both witnesses",
+        "6. Witnesses: a cosigned checkpoint, and a forked one refused",
+        "--policy demo-out/observers.policy", "cosigned by ngo, uni",
+        "witness ngo refuses it: HTTP 409: a checkpoint of size 32616 with another root",
+        "witness uni refuses it: HTTP 409",
+        "PROVED: the log prezenta.example.ro/prezidentiale18052025 signed two checkpoints",
         "Done in",
     ]:
         assert line in out, line
-    assert out.count(" s]") == 5  # every step prints its time
+    assert out.count(" s]") == 6  # every step prints its time
     paths = Paths.under(tmp_path / "demo-out")
-    assert (paths.published / "checkpoint").read_bytes().startswith(
-        b"prezenta.example.ro/prezidentiale18052025\n32616\n")
+    published = (paths.published / "checkpoint").read_bytes()
+    assert published.startswith(b"prezenta.example.ro/prezidentiale18052025\n32616\n")
+    assert published.count("\n— ".encode()) == 3  # the publisher's signature, two cosignatures
     assert stat.S_IMODE(paths.key.stat().st_mode) == 0o600
     assert (paths.stations / "SR-1.key").is_file()
     assert (paths.receipts / "AB-1-station.tlog-proof").is_file()

@@ -227,3 +227,26 @@ def test_keygen_type_witness_makes_a_cosignature_key(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     key = parse_verifier_key((tmp_path / "uni.pub").read_text(encoding="ascii"))
     assert key.type == SIG_COSIGNATURE_V1
+
+
+def test_writes_of_many_origins_at_once_share_folder_flushes_and_all_land(
+        tmp_path: Path) -> None:
+    import threading
+
+    from ledger.witness.state import WitnessState
+
+    state = WitnessState(tmp_path / "state")
+    origins = [f"county{i:02d}.example/log" for i in range(43)]
+
+    def write(origin: str) -> None:
+        for n in range(5):
+            state.write(origin, f"{origin}\n{n}\n".encode())
+
+    threads = [threading.Thread(target=write, args=(o,)) for o in origins]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(not t.is_alive() for t in threads)
+    assert [state.read(o) for o in origins] == [f"{o}\n4\n".encode() for o in origins]
+    assert not list((tmp_path / "state").glob(".*.tmp"))

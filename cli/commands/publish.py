@@ -1,10 +1,15 @@
-"""`ledger publish LEDGER OUTDIR`: write the log as a static C2SP tlog-tiles tree."""
+"""`ledger publish LEDGER OUTDIR [--witnesses FILE]`: write the log as a static C2SP tlog-tiles
+tree, with the witness cosignatures collected first when a witnesses' policy is given."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from ledger.publisher.publish import publish
+from ledger.files import read_policy
+from ledger.publisher.publish import PublishResult, publish
+from ledger.publisher.witnesses import DEFAULT_TIMEOUT, Cosigned, publish_cosigned
 
 from ..output import emit_json, json_option, terminal_progress
 
@@ -12,27 +17,65 @@ from ..output import emit_json, json_option, terminal_progress
 @click.command("publish", short_help="Write the static tlog-tiles tree.")
 @click.argument("ledger", metavar="LEDGER")
 @click.argument("outdir", type=click.Path(file_okay=False, writable=True), metavar="OUTDIR")
+@click.option("--witnesses", "witnesses", metavar="FILE",
+              help="A tlog-policy file of the witnesses to ask for cosignatures (their URLs).")
+@click.option("--witness-timeout", type=click.FloatRange(min=0.1, max=600),
+              default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
+              help="Time each witness has to answer (a 409 retry gets as long again).")
 @json_option
-def publish_command(ledger: str, outdir: str, as_json: bool) -> None:
+def publish_command(ledger: str, outdir: str, witnesses: str | None, witness_timeout: float,
+                    as_json: bool) -> None:
     """Publish LEDGER (a ledger directory, or any published tree or URL to mirror) into OUTDIR.
 
     Tiles, entry bundles and ledger.json are written first, the checkpoint last; files already
     in OUTDIR with the same bytes are left alone, so publishing again writes only what changed.
+    With --witnesses, LEDGER must be a ledger directory: its latest checkpoint is first sent to
+    every witness of the file that has a URL, and published with the cosignatures they gave.
     """
-    result = publish(ledger, outdir, progress=terminal_progress("publishing entries"))
+    progress = terminal_progress("publishing entries")
+    cosigned: Cosigned | None = None
+    if witnesses is not None:
+        cosigned, result = publish_cosigned(ledger, outdir, read_policy(witnesses),
+                                            timeout=witness_timeout, progress=progress)
+    else:
+        result = publish(ledger, outdir, progress=progress)
     if as_json:
-        emit_json({
-            "ok": True,
-            "origin": result.origin,
-            "tree_size": result.tree_size,
-            "outdir": str(result.outdir),
-            "written": result.written,
-            "skipped": result.skipped,
-            "checkpoint_sizes": list(result.checkpoint_sizes),
-            "paths_written": list(result.paths_written),
-        })
+        emit_json(_json(result, cosigned))
         return
+    if cosigned is not None:
+        for r in cosigned.results:
+            mark = "cosigned" if r.cosigned else "no cosignature"
+            status = "no answer" if r.status is None else f"HTTP {r.status}"
+            click.echo(f"witness {r.name} ({r.url}): {mark} ({status}: {r.detail})")
+        for name in cosigned.not_asked:
+            click.echo(f"witness {name}: not asked (no URL in the policy)")
+        who = ", ".join(cosigned.cosigned_by) or "no witness"
+        quorum = "met" if cosigned.quorum_met else "NOT met"
+        click.echo(f"checkpoint of size {cosigned.size} cosigned by {who}; the policy's quorum "
+                   f"is {quorum}")
     click.echo(
         f"published {result.origin} at tree size {result.tree_size} to {result.outdir}: "
         f"{result.written} files written, {result.skipped} already up to date"
     )
+
+
+def _json(result: PublishResult, cosigned: Cosigned | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ok": True,
+        "origin": result.origin,
+        "tree_size": result.tree_size,
+        "outdir": str(result.outdir),
+        "written": result.written,
+        "skipped": result.skipped,
+        "checkpoint_sizes": list(result.checkpoint_sizes),
+        "paths_written": list(result.paths_written),
+    }
+    if cosigned is not None:
+        out["cosigned_by"] = list(cosigned.cosigned_by)
+        out["quorum_met"] = cosigned.quorum_met
+        out["witnesses"] = [
+            {"name": r.name, "url": r.url, "cosigned": r.cosigned, "status": r.status,
+             "detail": r.detail, "old": r.old, "retried": r.retried, "held": r.held}
+            for r in cosigned.results]
+        out["not_asked"] = list(cosigned.not_asked)
+    return out

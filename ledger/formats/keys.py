@@ -21,10 +21,13 @@ PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 _SUPPORTED_TYPES = (SIG_ED25519, SIG_COSIGNATURE_V1)
 CONTROL_CHARACTERS = re.compile("[\x00-\x09\x0b-\x1f]")
 _HEX8 = re.compile(r"[0-9a-f]{8}")
+_ASCII_NOT_IN_NAME = re.compile(r"[\x00-\x20+]")
 
 
 def is_valid_key_name(name: str) -> bool:
     """C2SP signed-note key name: non-empty, no Unicode spaces, no ``+``, no control characters."""
+    if name.isascii():  # the common case, in one scan: ASCII spaces and controls are <= 0x20
+        return bool(name) and not _ASCII_NOT_IN_NAME.search(name)
     return (
         bool(name)
         and name.encode("utf-8", errors="replace").decode("utf-8") == name  # no lone surrogate

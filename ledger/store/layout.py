@@ -21,11 +21,13 @@ FORMAT = b"election-ledger/v1 lmdb 2"
 #: The LMDB data file: a directory holding it is a ledger directory.
 DATA_FILE = "data.mdb"
 #: Meta names the ledger writes: the log's origin, the publisher's verifier key, the ledger format,
-#: and the latest checkpoint with the witness cosignatures collected for it.
+#: the latest checkpoint with the witness cosignatures collected for it, and the size each
+#: witness was last known to hold (JSON: verifier key -> size).
 META_ORIGIN = "origin"
 META_VKEY = "vkey"
 META_LEDGER_FORMAT = "ledger_format"
 META_COSIGNED_CHECKPOINT = "cosigned_checkpoint"
+META_WITNESS_SIZES = "witness_sizes"
 #: Lookup keys start with ``index >> LOOKUP_EPOCH_BITS``: a commit writes into one epoch.
 LOOKUP_EPOCH_BITS = 12
 

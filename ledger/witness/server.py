@@ -1,8 +1,9 @@
 """The witness's HTTP server (aiohttp): ``POST /add-checkpoint`` and ``GET /<hex>/checkpoint``.
 
 aiohttp is the one home of the HTTP server. Requests for one origin are serialised by a lock per
-origin; the check and the durable write run in a worker thread so other origins go on. Bodies
-are bounded (413 over the limit) and must arrive within a time limit (408).
+origin; the check and the durable write run in a pool of worker threads, one request per
+origin at a time, so other origins go on and their fsyncs overlap (the file system commits them
+together). Bodies are bounded (413 over the limit) and must arrive within a time limit (408).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -19,6 +22,9 @@ from ledger.witness.witness import MAX_BODY, Answer, Witness
 LOG = logging.getLogger("ledger.witness")
 #: Seconds a client has to send its whole body.
 BODY_TIMEOUT = 10.0
+#: Worker threads for checks and durable writes: at most one per origin is busy at a time, so
+#: this many origins can have a write on its way to disk at once.
+WORKERS = 64
 _ORIGIN_HASH = re.compile(r"[0-9a-f]{64}")
 _ORIGIN_LINE = re.compile(rb"\n\n([^\n]{1,255})\n")
 
@@ -26,6 +32,7 @@ _ORIGIN_LINE = re.compile(rb"\n\n([^\n]{1,255})\n")
 def make_app(witness: Witness, *, body_timeout: float = BODY_TIMEOUT) -> web.Application:
     """The aiohttp application of ``witness``."""
     locks: defaultdict[bytes, asyncio.Lock] = defaultdict(asyncio.Lock)
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="witness")
 
     async def add_checkpoint(request: web.Request) -> web.Response:
         try:
@@ -38,7 +45,8 @@ def make_app(witness: Witness, *, body_timeout: float = BODY_TIMEOUT) -> web.App
                                            log="body over the limit"))
         found = _ORIGIN_LINE.search(body)
         async with locks[found.group(1) if found else b""]:
-            answer = await asyncio.to_thread(witness.add_checkpoint, body)
+            answer = await asyncio.get_running_loop().run_in_executor(
+                pool, witness.add_checkpoint, body)
         return _answer(request, answer)
 
     async def checkpoint(request: web.Request) -> web.Response:
@@ -49,7 +57,12 @@ def make_app(witness: Witness, *, body_timeout: float = BODY_TIMEOUT) -> web.App
         return web.Response(status=200, body=note, content_type="text/plain",
                             charset="utf-8")
 
+    async def workers(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        pool.shutdown(wait=True)  # every answered write is on disk already; finish the rest
+
     app = web.Application(client_max_size=MAX_BODY)
+    app.cleanup_ctx.append(workers)
     app.router.add_post("/add-checkpoint", add_checkpoint)
     app.router.add_get("/{origin}/checkpoint", checkpoint)
     return app

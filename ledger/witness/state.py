@@ -3,12 +3,15 @@
 One file per origin, ``<hex SHA-256 of the origin>.checkpoint``, holding the checkpoint note as
 the log signed it with the witness's cosignature appended. A new state is written to a
 temporary file, flushed to disk, renamed over the old one and the folder flushed, so a kill at
-any moment leaves the old state or the new one, never a mix.
+any moment leaves the old state or the new one, never a mix. Writes of several origins at once
+share the folder's flush: a write returns once a flush of the folder that began after its rename
+has ended (group commit).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from ledger.core.hashing import sha256
@@ -30,6 +33,10 @@ class WitnessState:
         self.directory = Path(directory)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._evidence = self.directory / "evidence"
+        self._counter = threading.Lock()  # guards the two counts below
+        self._flushing = threading.Lock()  # one flush of the folder at a time
+        self._renamed = 0  # renames done in the folder
+        self._flushed = 0  # renames covered by the last flush of the folder that ended
 
     def read(self, origin: str) -> bytes | None:
         """The cosigned note held for ``origin``, or None when it has none."""
@@ -48,7 +55,17 @@ class WitnessState:
     def write(self, origin: str, note: bytes) -> None:
         """Replace the state of ``origin`` atomically and durably (returns once on disk)."""
         name = origin_file_name(origin) + SUFFIX
-        _replace_durably(self.directory, name, note)
+        _replace_durably(self.directory, name, note, sync_dir=False)
+        with self._counter:
+            self._renamed += 1
+            mine = self._renamed
+        with self._flushing:
+            if self._flushed >= mine:
+                return  # a flush that began after this rename has ended: it is durable
+            with self._counter:
+                upto = self._renamed  # every rename counted here ended before the flush begins
+            _fsync_dir(self.directory)
+            self._flushed = upto
 
     def keep_evidence(self, origin: str, size: int, evidence: bytes) -> Path:
         """Keep a split-view evidence file (never overwriting one already kept)."""
@@ -62,7 +79,7 @@ class WitnessState:
         return self._evidence / name
 
 
-def _replace_durably(directory: Path, name: str, data: bytes) -> None:
+def _replace_durably(directory: Path, name: str, data: bytes, *, sync_dir: bool = True) -> None:
     tmp = directory / f".{name}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -74,11 +91,20 @@ def _replace_durably(directory: Path, name: str, data: bytes) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, directory / name)
+    except OSError as e:
+        raise StoreError(f"cannot write the witness state {directory / name}: "
+                         f"{e.strerror}") from e
+    if sync_dir:
+        _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
     except OSError as e:
-        raise StoreError(f"cannot write the witness state {directory / name}: "
+        raise StoreError(f"cannot flush the witness state folder {directory}: "
                          f"{e.strerror}") from e

@@ -29,7 +29,6 @@ from ledger.formats.notes import (
     MAX_SIGNATURES,
     cosign,
     format_note,
-    parse_signature_line,
     parse_unverified_note,
 )
 from ledger.formats.policy import Policy
@@ -52,6 +51,16 @@ class Answer:
     content_type: str = "text/plain; charset=utf-8"
     origin: str | None = None
     log: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cosigning:
+    """A request that passed every check: the state to write durably, then the 200 answer."""
+
+    origin: str
+    checkpoint: Checkpoint
+    state: bytes
+    answer: Answer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,9 +115,29 @@ class Witness:
         self.logs: dict[str, VerifierKey] = {log.key.name: log.key for log in policy.logs}
         self.state = state
         self.clock = clock
+        #: Per origin, the state bytes last read or written and their checkpoint, so a state
+        #: file that did not change is not parsed and its signature not checked again.
+        self._held: dict[str, tuple[bytes, Checkpoint]] = {}
 
     def add_checkpoint(self, body: bytes) -> Answer:
         """Answer one ``add-checkpoint`` request (the caller holds the origin's lock)."""
+        checked = self.check(body)
+        return self.finish(checked) if isinstance(checked, Cosigning) else checked
+
+    def finish(self, cosigning: Cosigning) -> Answer:
+        """Write the new state durably, and only then give the 200 answer.
+
+        Raises:
+            StoreError: the state cannot be written (nothing is answered 200).
+        """
+        self.state.write(cosigning.origin, cosigning.state)
+        self._held[cosigning.origin] = (cosigning.state, cosigning.checkpoint)
+        return cosigning.answer
+
+    def check(self, body: bytes) -> Answer | Cosigning:
+        """Every check of an ``add-checkpoint`` request: the refusal, or the cosigned state to
+        write with :meth:`finish` before answering (the caller holds the origin's lock from
+        this call until ``finish`` returns)."""
         try:
             request = parse_add_checkpoint(body)
             checkpoint, sig_error = _checkpoint_of(request.note)
@@ -128,7 +157,7 @@ class Witness:
         except (SignatureError, MalformedError) as e:
             return _text(403, f"no valid signature of the log's key: {e.message}", origin)
         held_note = self.state.read(origin)
-        held = None if held_note is None else _held_checkpoint(held_note, log_key)
+        held = None if held_note is None else self._held_checkpoint(origin, held_note, log_key)
         held_size = 0 if held is None else held.size
         if request.old != held_size:
             return Answer(status=409, body=f"{held_size}\n".encode(),
@@ -147,9 +176,19 @@ class Witness:
         except ProofError as e:
             return _text(422, f"the consistency proof does not verify: {e.message}", origin)
         line = cosign(format_checkpoint(checkpoint), self.key, int(self.clock()))
-        self.state.write(origin, _with_line(request.note, log_key, line))
-        return Answer(status=200, body=line, content_type="text/plain; charset=utf-8",
-                      origin=origin, log=f"cosigned size {checkpoint.size} (from {held_size})")
+        return Cosigning(origin=origin, checkpoint=checkpoint,
+                         state=_with_line(request.note, log_key, line),
+                         answer=Answer(status=200, body=line,
+                                       content_type="text/plain; charset=utf-8", origin=origin,
+                                       log=f"cosigned size {checkpoint.size} (from {held_size})"))
+
+    def _held_checkpoint(self, origin: str, note: bytes, log_key: VerifierKey) -> Checkpoint:
+        cached = self._held.get(origin)
+        if cached is not None and cached[0] == note:
+            return cached[1]
+        checkpoint = open_checkpoint(note, [log_key]).checkpoint
+        self._held[origin] = (note, checkpoint)
+        return checkpoint
 
     def latest(self, origin_hash: str) -> bytes | None:
         """The latest cosigned checkpoint of the origin whose hex SHA-256 is ``origin_hash``."""
@@ -179,8 +218,6 @@ def _checkpoint_of(note: bytes) -> tuple[Checkpoint, str | None]:
         return checkpoint, e.message
 
 
-def _held_checkpoint(note: bytes, log_key: VerifierKey) -> Checkpoint:
-    return open_checkpoint(note, [log_key]).checkpoint
 
 
 def _log_signed(note: bytes, log_key: VerifierKey) -> bytes:
@@ -192,8 +229,7 @@ def _log_signed(note: bytes, log_key: VerifierKey) -> bytes:
 
 
 def _with_line(note: bytes, log_key: VerifierKey, line: bytes) -> bytes:
-    """The log-signed note with the witness's cosignature line appended."""
-    parsed = parse_unverified_note(_log_signed(note, log_key))
-    return format_note(parsed.text, [*parsed.signatures, parse_signature_line(line)])
+    """The log-signed note with the witness's cosignature line (one whole line) appended."""
+    return _log_signed(note, log_key) + line
 
 
