@@ -156,3 +156,16 @@ def test_charts_are_png_files_of_the_results_and_the_turnout(tmp_path: Path) -> 
         data = (tmp_path / "charts" / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         assert len(data) > 5_000
+
+
+def test_publish_results_writes_the_tally_anyone_reproduces(tmp_path: Path) -> None:
+    led, key = _ledger(tmp_path, _manifest(tmp_path, MAYORS))
+    ledger_cli("import", led, "--format", "aep-pv", "--key", key, MAYORS)
+    ledger_cli("seal", led, "--key", key)
+    site = tmp_path / "site"
+    ledger_cli("publish", led, site, "--results")
+    published = json.loads((site / "results.json").read_text(encoding="utf-8"))
+    again = ledger_cli("tally", site, "--pub", key.with_suffix(".pub"))["tally"]
+    assert {k: v for k, v in published.items() if k in again} == again
+    assert "publisher" in published["computed_by"]
+    assert published["tree_size"] == ledger_cli("status", led)["tree_size"]

@@ -3,12 +3,14 @@ tree, with the witness cosignatures collected first when a witnesses' policy is 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ledger.files import read_policy
-from ledger.publisher.publish import PublishResult, publish
+from ledger.publisher.publish import PublishResult, publish, read_published_vkey
+from ledger.publisher.results import RESULTS_FILE, publish_results
 from ledger.publisher.witnesses import DEFAULT_TIMEOUT, Cosigned, publish_cosigned
 
 from ..output import emit_json, json_option, terminal_progress
@@ -22,15 +24,19 @@ from ..output import emit_json, json_option, terminal_progress
 @click.option("--witness-timeout", type=click.FloatRange(min=0.1, max=600),
               default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time each witness has to answer (a 409 retry gets as long again).")
+@click.option("--results", is_flag=True,
+              help="Also tally the published tree (the audit anyone runs) and write "
+                   "results.json beside the tiles.")
 @json_option
 def publish_command(ledger: str, outdir: str, witnesses: str | None, witness_timeout: float,
-                    as_json: bool) -> None:
+                    results: bool, as_json: bool) -> None:
     """Publish LEDGER (a ledger directory, or any published tree or URL to mirror) into OUTDIR.
 
     Tiles, entry bundles and ledger.json are written first, the checkpoint last; files already
     in OUTDIR with the same bytes are left alone, so publishing again writes only what changed.
     With --witnesses, LEDGER must be a ledger directory: its latest checkpoint is first sent to
     every witness of the file that has a URL, and published with the cosignatures they gave.
+    With --results, the published tree is then audited and tallied, and results.json written.
     """
     progress = terminal_progress("publishing entries")
     cosigned: Cosigned | None = None
@@ -39,8 +45,12 @@ def publish_command(ledger: str, outdir: str, witnesses: str | None, witness_tim
                                             timeout=witness_timeout, progress=progress)
     else:
         result = publish(ledger, outdir, progress=progress)
+    tally = None
+    if results:
+        tally = publish_results(outdir, read_published_vkey(outdir))
     if as_json:
-        emit_json(_json(result, cosigned))
+        emit_json(_json(result, cosigned) | (
+            {} if tally is None else {"results": str(Path(outdir) / RESULTS_FILE)}))
         return
     if cosigned is not None:
         for r in cosigned.results:
@@ -57,6 +67,9 @@ def publish_command(ledger: str, outdir: str, witnesses: str | None, witness_tim
         f"published {result.origin} at tree size {result.tree_size} to {result.outdir}: "
         f"{result.written} files written, {result.skipped} already up to date"
     )
+    if tally is not None:
+        click.echo(f"results.json: the tally at tree size {tally.tree_size:,} "
+                   f"({', '.join(tally.categories) or 'no category'})")
 
 
 def _json(result: PublishResult, cosigned: Cosigned | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ledger.core.hashing import LEDGER_FORMAT
 from ledger.errors import InputError, RootMismatchError, Where
-from ledger.files import fsync_dir, replace_file
+from ledger.files import fsync_dir, read_json, replace_file
 from ledger.formats.checkpoints import open_checkpoint
 from ledger.formats.keys import parse_verifier_key
 from ledger.formats.records import Block, decode_entry_record
@@ -114,6 +114,20 @@ def publish(
         paths_written=tuple(writer.written),
         skipped=writer.skipped,
     )
+
+
+def read_published_vkey(outdir: str | os.PathLike[str]) -> str:
+    """The publisher's verifier key as :func:`publish` wrote it in ``outdir/ledger.json``.
+
+    Raises:
+        InputError: no readable ``ledger.json`` with a ``vkey`` there.
+    """
+    path = Path(outdir) / LEDGER_JSON
+    info = read_json(path, "a ledger.json")
+    vkey = info.get("vkey") if isinstance(info, dict) else None
+    if type(vkey) is not str:
+        raise InputError("ledger.json has no vkey", where=Where(file=str(path)))
+    return vkey
 
 
 class _Writer:
