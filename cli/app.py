@@ -56,6 +56,7 @@ COMMANDS: dict[str, str] = {
     "consistency": "commands.consistency:consistency_command",
     "check-evidence": "commands.check_evidence:check_evidence_command",
     "witness": "commands.witness:witness_group",
+    "mirror": "commands.mirror:mirror_group",
     "demo": "demo:main",
 }
 
