@@ -44,7 +44,15 @@ from ledger.formats.checkpoints import (
 from ledger.formats.keys import VerifierKey
 from ledger.formats.notes import parse_unverified_note
 from ledger.formats.policy import Policy
-from ledger.formats.tiles import TILE_WIDTH, bundles_for_size, parse_entry_bundle
+from ledger.formats.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    BundleId,
+    TileId,
+    bundles_for_size,
+    parse_entry_bundle,
+    tiles_for_size,
+)
 from ledger.sources.source import CHECKPOINT_FILE, Source
 
 #: Entries per batch of signature checks sent to one worker.
@@ -53,6 +61,8 @@ CHUNK = 4096
 IN_FLIGHT_PER_WORKER = 2
 #: Below this many entries, checking signatures in this process is faster than starting workers.
 PARALLEL_MIN_ENTRIES = 2 * CHUNK
+#: Bundles a remote source is told of ahead of the one being read.
+READ_AHEAD = 32
 #: At most this many errors are listed; the rest are counted in the summary.
 MAX_ERRORS = 10_000
 #: At most this many entry errors and warnings are kept while reading (memory stays bounded).
@@ -354,8 +364,23 @@ class _Audit:
 
     def _entries(self, start: int, size: int) -> Iterator[list[bytes]]:
         """The entries from ``start`` to ``size`` in order, a bundle at a time; a bundle that
-        cannot be read ends the stream (kept in ``read_error``)."""
-        for ref in bundles_for_size(size, start):
+        cannot be read ends the stream (kept in ``read_error``).
+
+        The source is told, :data:`READ_AHEAD` bundles ahead, which bundles and tiles come next
+        (a remote source fetches them in parallel while these are checked)."""
+        ahead = _files_in_order(start, size)
+        hinted = 0  # bundles told of so far
+        for number, ref in enumerate(bundles_for_size(size, start)):
+            batch: list[TileId | BundleId] = []
+            while hinted < number + READ_AHEAD:  # bounded: ``ahead`` is finite
+                nxt = next(ahead, None)
+                if nxt is None:
+                    hinted = size  # nothing more to tell
+                    break
+                batch.append(nxt)
+                hinted += isinstance(nxt, BundleId)
+            if batch:
+                self.source.read_ahead(batch)
             try:
                 data = self.source.read_entry_bundle(ref.index, ref.width)
                 entries = parse_entry_bundle(data, ref.width, path=ref.path)
@@ -429,6 +454,8 @@ class _Audit:
                 self._keep(self.entries, checked.errors, "errors_not_listed")
             if checked.warnings:
                 self._keep(self.warnings, checked.warnings, "warnings_not_listed")
+        if tiles is not None:
+            tiles.flush()
         self.report.entries += len(chunk)
         self.done += len(chunk)
         if self.progress is not None:
@@ -480,6 +507,21 @@ class _Audit:
 
         for warning in sorted(self.warnings, key=log_order):
             report.warning(self._finding(warning))
+
+
+def _files_in_order(start: int, size: int) -> Iterator[TileId | BundleId]:
+    """The bundles from ``start`` and the tiles an audit reads, in the order it reads them:
+    each bundle, then the full tiles its entries complete; at the end the partial tiles."""
+    for ref in bundles_for_size(size, start):
+        yield ref
+        if ref.width < TILE_WIDTH:
+            continue
+        end = ref.index * TILE_WIDTH + TILE_WIDTH
+        level = 0
+        while end % (TILE_WIDTH << (TILE_HEIGHT * level)) == 0:
+            yield TileId(level=level, index=(end >> (TILE_HEIGHT * level)) // TILE_WIDTH - 1)
+            level += 1
+    yield from (t for t in tiles_for_size(size) if t.width < TILE_WIDTH)
 
 
 def _chunks(batches: Iterator[list[bytes]], size: int) -> Iterator[list[bytes]]:

@@ -26,6 +26,8 @@ from ledger.errors import (
 )
 from ledger.formats.tiles import (
     TILE_WIDTH,
+    BundleId,
+    TileId,
     TileNodeReader,
     bundle_path,
     bundles_for_size,
@@ -136,6 +138,9 @@ class FallbackSource(ClosesOnExit):
                 f"no source could serve {file}: {unavailable.message}",
                 where=Where(file=file)) from unavailable
         return None
+
+    def read_ahead(self, refs: Sequence[TileId | BundleId]) -> None:
+        self.sources[self._first].read_ahead(refs)
 
     def read_tile_if_present(self, level: int, index: int, width: int) -> bytes | None:
         return self._first_with(tile_path(level, index, width),
