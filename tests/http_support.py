@@ -19,12 +19,14 @@ class Behaviour:
     """What the server does; the tests change it while the server runs."""
 
     fail_503: int = 0  # answer this many more requests with 503
+    retry_after: str | None = None  # the Retry-After header of those 503s
     html: bool = False  # answer every request with an HTML page
     redirect_loop: bool = False
     latency: float = 0.0  # seconds added before every answer
     requests: int = 0
     stop_after: int | None = None  # stop answering (close connections) after this many
     paths: list[str] = field(default_factory=list)
+    clients: set[tuple[str, int]] = field(default_factory=set)  # one per connection
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -35,6 +37,7 @@ class _Handler(SimpleHTTPRequestHandler):
         b = self.behaviour
         b.requests += 1
         b.paths.append(self.path)
+        b.clients.add(self.client_address)
         if b.stop_after is not None and b.requests > b.stop_after:
             self.close_connection = True
             self.connection.close()
@@ -43,7 +46,12 @@ class _Handler(SimpleHTTPRequestHandler):
             time.sleep(b.latency)
         if b.fail_503 > 0:
             b.fail_503 -= 1
-            self.send_error(503, "busy")
+            self.send_response(503)
+            if b.retry_after is not None:
+                self.send_header("Retry-After", b.retry_after)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"busy\n")
             return
         if b.redirect_loop:
             self.send_response(302)
@@ -72,6 +80,8 @@ class LocalServer:
     httpd: ThreadingHTTPServer
 
     def stop(self) -> None:
+        """Stop listening, and close the connections kept alive at their next request."""
+        self.behaviour.stop_after = 0
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -210,6 +210,8 @@ class HttpSource(PublishedTree):
                 raw_limit = limit + (limit >> 8) + 1024 if encoding == "gzip" else limit
                 try:
                     raw = self._read_body(response, raw_limit + 1, give_up)
+                    if not response.isclosed() and response.length == 0:
+                        response.read()  # the whole answer was read: free the connection
                 except (OSError, http.client.HTTPException) as e:
                     self._drop(parts)
                     raise _Transient(str(e) or type(e).__name__) from e
