@@ -83,7 +83,7 @@ def main() -> None:
         workers = cores()
         try:
             local, remote = [], []
-            for _ in range(args.rounds):  # alternated, so a busy moment of the machine
+            for _ in range(args.rounds):  # alternated: a busy moment slows both alike
                 local.append(_audit(PublishedDirSource(published), args.seed, workers))
                 remote.append(_audit(HttpSource(url), args.seed, workers))
         finally:

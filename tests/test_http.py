@@ -3,6 +3,8 @@ Retry-After, redirect loops, HTML, kept-alive connections, files read ahead in p
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -108,12 +110,62 @@ def test_verify_over_http_gives_the_directory_report(pub: Path) -> None:
                                      "--workers", "1"])
     assert remote.exit_code == local.exit_code == 0
 
-    def stable(text: str) -> str:
-        import json
+    assert _stable(remote.stdout) == _stable(local.stdout)
 
-        value = json.loads(text)
-        value["summary"].pop("seconds")
-        value["summary"].pop("records_per_second")
-        return json.dumps(value, sort_keys=True)
 
-    assert stable(remote.stdout) == stable(local.stdout)
+# --- several sources -------------------------------------------------------------------------
+
+
+def _stable(text: str) -> dict[str, object]:
+    value = json.loads(text)
+    value["summary"].pop("seconds")
+    value["summary"].pop("records_per_second")
+    return dict(value)
+
+
+def test_the_publisher_stopping_mid_audit_the_audit_finishes_from_a_mirror(
+        pub: Path, tmp_path: Path) -> None:
+    local = CliRunner().invoke(cli, ["verify", str(VALID), "--pub", str(pub), "--json",
+                                     "--workers", "1"])
+    with local_server(VALID, Behaviour(stop_after=3)) as publisher, \
+            local_server(VALID) as mirror:
+        result = CliRunner().invoke(cli, ["verify", publisher.url, "--source", mirror.url,
+                                          "--pub", str(pub), "--json", "--workers", "1"])
+        assert publisher.behaviour.requests > 3  # it went away mid-audit
+        assert mirror.behaviour.requests > 0
+    assert result.exit_code == 0, result.output
+    assert _stable(result.stdout) == _stable(local.stdout)
+    assert "did not answer" in result.stderr
+
+
+def test_a_source_answering_503_is_retried_then_the_next_one_serves(
+        pub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_source, "HTTP_RETRY_PAUSE", 0.01)
+    with local_server(VALID, Behaviour(fail_503=10**6)) as busy, local_server(VALID) as good:
+        result = CliRunner().invoke(cli, ["verify", busy.url, "--source", good.url, "--pub",
+                                          str(pub), "--workers", "1"])
+        assert busy.behaviour.requests == http_source.HTTP_ATTEMPTS  # retried, then passed
+    assert result.exit_code == 0, result.output
+
+
+def test_every_source_unavailable_is_exit_4(pub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_source, "HTTP_RETRY_PAUSE", 0.01)
+    with local_server(VALID, Behaviour(fail_503=10**6)) as one, \
+            local_server(VALID, Behaviour(fail_503=10**6)) as two:
+        result = CliRunner().invoke(cli, ["verify", "--source", one.url, "--source", two.url,
+                                          "--pub", str(pub)])
+    assert result.exit_code == 4, result.output
+
+
+def test_bad_bytes_from_one_source_are_a_warning_naming_it(pub: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(VALID, damaged)
+    tile = damaged / "tile" / "0" / "000"
+    tile.write_bytes(tile.read_bytes()[:100])
+    with local_server(damaged) as bad, local_server(VALID) as good:
+        result = CliRunner().invoke(cli, ["verify", bad.url, "--source", good.url, "--pub",
+                                          str(pub), "--json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    [warning] = [w for w in json.loads(result.stdout)["warnings"] if w["category"] == "source"]
+    assert warning["source"] == bad.url + "/"
+    assert warning["file"] == "tile/0/000"

@@ -13,14 +13,15 @@ from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
 from ledger.files import read_bounded, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
-from ledger.sources.open import open_source
 
 from ..output import emit_json, exit_when_done, json_option, plural
+from ..sources import note_passed_over, open_log, source_warnings, sources_option
 from ..trust import read_trust, trust_options
 
 
 @click.command("verify", short_help="Audit a log: every check, with a report.")
-@click.argument("source", metavar="SOURCE")
+@click.argument("source", metavar="[SOURCE]", required=False)
+@sources_option
 @trust_options
 @click.option("--trusted", metavar="CHECKPOINT", default=None,
               help="A checkpoint you trust: the log must extend it (else a rollback error).")
@@ -36,12 +37,15 @@ from ..trust import read_trust, trust_options
 @click.option("-v", "--verbose", is_flag=True, help="List every warning, not only the counts.")
 @json_option
 @click.pass_context
-def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str | None,
+def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[str, ...],
+                   pub: str | None, policy: str | None,
                    trusted: str | None, state: str | None, evidence_out: str | None,
                    full: bool, workers: int | None, verbose: bool, as_json: bool) -> None:
     """Check every entry, signature, rule, block, checkpoint and tile of the log at SOURCE.
 
-    SOURCE is a ledger directory, a published directory or an http(s):// URL. Exit 0 when
+    SOURCE is a ledger directory, a published directory or an http(s):// URL; each --source
+    is another place serving the same log (a mirror), read when the ones before it do not
+    answer. Exit 0 when
     everything holds (warnings allowed), 1 when anything is wrong, 2 when SOURCE, the key or
     the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened. With
     --policy, the checkpoints must also be cosigned to the policy's quorum.
@@ -49,11 +53,13 @@ def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str
     files = read_trust(pub, policy)
     trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
                                                              "a checkpoint")
-    with open_source(source) as log:
+    with open_log(source, more_sources, files) as log:
         trust = files.resolve(log.read_checkpoint)
         with _progress_bar() as progress:
             report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
                             full=full, workers=workers, progress=progress, policy=trust.policy)
+        source_warnings(log, report)
+        note_passed_over(log)
     exit_when_done(ctx, report.ok)
     if report.evidence is not None:
         path = evidence_out or report.evidence[0]
@@ -62,7 +68,7 @@ def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str
     if as_json:
         emit_json(report.to_json())
     else:
-        _print(report, log_name=source, verbose=verbose)
+        _print(report, log_name=source or ", ".join(more_sources), verbose=verbose)
     if not report.ok:
         ctx.exit(1)
 

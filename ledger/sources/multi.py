@@ -46,6 +46,8 @@ class PassedOver:
     source: str
     file: str
     why: str
+    #: ``unavailable`` (no answer), ``missing`` (no such file) or ``bad`` (bytes refused).
+    kind: str = "bad"
 
 
 class FallbackSource(ClosesOnExit):
@@ -92,11 +94,11 @@ class FallbackSource(ClosesOnExit):
                 note = source.read_checkpoint()
             except SourceUnavailableError as e:
                 unavailable = unavailable or e
-                self._pass(source, "checkpoint", e)
+                self._pass(source, "checkpoint", e, "unavailable")
                 continue
             except (InputError, MalformedError) as e:
                 answered = answered or e
-                self._pass(source, "checkpoint", e)
+                self._pass(source, "checkpoint", e, "bad")
                 continue
             why = None if self.accept is None else self.accept(note)
             if why is not None and index + 1 < len(self.sources):
@@ -107,8 +109,9 @@ class FallbackSource(ClosesOnExit):
             return note
         raise answered or unavailable or SourceUnavailableError("no source given")
 
-    def _pass(self, source: Source, file: str, error: BaseException) -> None:
-        self.passed_over.append(PassedOver(source=source.describe(), file=file, why=str(error)))
+    def _pass(self, source: Source, file: str, error: BaseException, kind: str) -> None:
+        self.passed_over.append(PassedOver(source=source.describe(), file=file, why=str(error),
+                                           kind=kind))
 
     def _first_with(self, file: str, read: Callable[[Source], T | None]) -> T | None:
         """What the first source that has ``file`` serves; None when every source answered
@@ -122,15 +125,15 @@ class FallbackSource(ClosesOnExit):
                     self._first = self.sources.index(source)  # ask it first from now on
             except SourceUnavailableError as e:
                 unavailable = unavailable or e
-                self._pass(source, file, e)
+                self._pass(source, file, e, "unavailable")
                 continue
             except MalformedError as e:
                 malformed = malformed or e
-                self._pass(source, file, e)
+                self._pass(source, file, e, "bad")
                 continue
             if data is not None:
                 return data
-            self._pass(source, file, missing_file(file, "file"))
+            self._pass(source, file, missing_file(file, "file"), "missing")
         if malformed is not None:
             raise malformed
         if unavailable is not None:
