@@ -62,14 +62,14 @@ def _audit(source: Source, seed: int, workers: int) -> tuple[float, bool, int]:
     return time.perf_counter() - started, report.ok, report.entries
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--published", type=Path, default=None)
     parser.add_argument("--latency", type=float, default=0.025)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         published = args.published
         if published is None:
