@@ -284,3 +284,23 @@ def test_the_guides_examples_run_as_written(guide: str, tmp_path: Path,
         for want in expected:
             if "..." not in want and "records/s" not in want:
                 assert want.strip() in result.output, (command, want, result.output)
+
+
+def test_state_without_trusted_trusts_its_own_checkpoint_and_catches_a_rollback(
+        tmp_path: Path) -> None:
+    site = copy_log(VALID, tmp_path / "site")
+    pub = tmp_path / "publisher.pub"
+    pub.write_text(KEYS["publisher"]["vkey"] + "\n", encoding="ascii")
+    state, seen = tmp_path / "audit.state", tmp_path / "seen.checkpoint"
+    first = run("verify", str(site), "--pub", str(pub), "--state", str(state),
+                "--save-checkpoint", str(seen))
+    assert first.exit_code == 0, first.output
+    assert seen.read_bytes() == (VALID / "checkpoint").read_bytes()
+    again = run("verify", str(site), "--pub", str(pub), "--state", str(state))
+    assert again.exit_code == 0, again.output
+    assert "trusted the state file's own checkpoint (size 291)" in again.output
+    assert "resumed from the state file at size 291" in again.output
+    (site / "checkpoint").write_bytes(embedded_checkpoint(VALID, 93))
+    rolled = run("verify", str(site), "--pub", str(pub), "--state", str(state), "--json")
+    assert rolled.exit_code == 1, rolled.output
+    assert [e["category"] for e in json.loads(rolled.stdout)["errors"]] == ["rollback"]

@@ -6,12 +6,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
 from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
-from ledger.files import read_bounded, write_new_file
+from ledger.files import read_bounded, write_atomic, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
 
 from ..output import emit_json, exit_when_done, json_option, plural
@@ -26,11 +27,15 @@ from ..trust import read_trust, trust_options
 @click.option("--trusted", metavar="CHECKPOINT", default=None,
               help="A checkpoint you trust: the log must extend it (else a rollback error).")
 @click.option("--state", metavar="FILE", default=None,
-              help="Your state file: read only what is new when it matches --trusted; "
-                   "rewritten after a run without errors.")
+              help="Your state file: read only what is new when it matches --trusted (without "
+                   "--trusted, the state's own checkpoint is trusted); rewritten after a run "
+                   "without errors.")
 @click.option("--evidence-out", "evidence_out", metavar="FILE", default=None,
               help="Where to write split-view evidence when the log and --trusted cannot both "
                    "be honest (default evidence-<origin hash>-<m>-<n>.txt here).")
+@click.option("--save-checkpoint", "save_checkpoint", metavar="FILE", default=None,
+              help="After a run without errors, write the exact checkpoint verified to FILE "
+                   "(the --trusted of your next run).")
 @click.option("--full", is_flag=True, help="Read the whole log even when --state matches.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes checking signatures (default: every core).")
@@ -40,7 +45,8 @@ from ..trust import read_trust, trust_options
 def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[str, ...],
                    pub: str | None, policy: str | None,
                    trusted: str | None, state: str | None, evidence_out: str | None,
-                   full: bool, workers: int | None, verbose: bool, as_json: bool) -> None:
+                   save_checkpoint: str | None, full: bool, workers: int | None, verbose: bool,
+                   as_json: bool) -> None:
     """Check every entry, signature, rule, block, checkpoint and tile of the log at SOURCE.
 
     SOURCE is a ledger directory, a published directory or an http(s):// URL; each --source
@@ -61,6 +67,8 @@ def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[s
         source_warnings(log, report)
         note_passed_over(log)
     exit_when_done(ctx, report.ok)
+    if save_checkpoint is not None and report.ok and report.checkpoint is not None:
+        write_atomic(Path(save_checkpoint), report.checkpoint)
     if report.evidence is not None:
         path = evidence_out or report.evidence[0]
         write_new_file(path, report.evidence[1])
@@ -104,6 +112,9 @@ def _print(report: AuditReport, *, log_name: str, verbose: bool) -> None:
                    "the latest checkpoint (checked)")
     for file, names in report.extra.get("cosigned_by", {}).items():
         click.echo(f"  {file} cosigned by {', '.join(names) or 'no listed witness'}")
+    if "trusted_from_state" in report.extra:
+        click.echo(f"  trusted the state file's own checkpoint (size "
+                   f"{report.extra['trusted_from_state']:,}): the log must extend it")
     if "resumed_from" in report.extra:
         click.echo(f"  resumed from the state file at size {report.extra['resumed_from']:,}")
     click.echo(f"  {plural(len(report.errors), 'error')}, "

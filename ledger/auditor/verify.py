@@ -184,11 +184,18 @@ class _Audit:
         except VerificationError as e:
             self.head.append(e)
             return self._finish()
+        if trusted_note is None and state_path is not None:
+            kept = load_state(state_path)
+            if kept is not None and kept.checkpoint is not None and kept.origin == \
+                    self.publisher.name:
+                trusted_note = kept.checkpoint  # the state's own checkpoint, said in the report
+                self.report.extra["trusted_from_state"] = kept.size
         trusted = None if trusted_note is None else self._open_trusted(trusted_note)
         latest = self._open_latest()
         if latest is None:
             return self._finish()
         self.report.tree_size, self.report.root = latest.size, latest.root
+        self.report.checkpoint = self.notes[CHECKPOINT_FILE]
         if trusted is not None and trusted.size > latest.size:
             self.head.append(RollbackError(
                 f"the checkpoint has size {latest.size}, smaller than the trusted checkpoint's "
@@ -203,6 +210,7 @@ class _Audit:
             save_state(state_path, AuditState(
                 origin=self.publisher.name, size=latest.size, root=latest.root,
                 checker=checker, tiles=tiles, blocks=[b for b in self.blocks if b < latest.size],
+                checkpoint=self.notes[CHECKPOINT_FILE],
             ))
             self.report.extra["state_written"] = True
         return self._finish()
