@@ -61,6 +61,8 @@ TRANSCRIPTS = [
     (["mirror", "pull", "{tmp}/m", "--source", "{tmp}/nowhere", "--pub", "{tmp}/none.pub",
       "--key", "{tmp}/none.key"], 2, "none.pub"),
     (["mirror", "serve", "{tmp}/nowhere", "--listen", "127.0.0.1:9"], 2, "no such directory"),
+    (["watch", "{tmp}/nowhere", "--pub", "{tmp}/none.pub", "--state", "{tmp}/s"], 2,
+     "none.pub"),
     (["demo", "--bogus"], 2, "No such option"),
     (["no-such-command"], 2, "No such command"),
 ]
