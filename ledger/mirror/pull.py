@@ -193,7 +193,7 @@ class Mirror:
             path = self._keep_evidence(*report.evidence)
             return replace(base, status="split-view", evidence=path)
         rules = [f for f in report.errors if f.category == "rules"]
-        if len(rules) != len(report.errors) or latest is None or report.unsealed:
+        if len(rules) != len(report.errors) or latest is None:
             return replace(base, status="refused", rule_errors=len(rules))
         info = {"format": LEDGER_FORMAT, "origin": self.origin, "vkey": str(self.publisher)}
         copy.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
