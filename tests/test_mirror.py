@@ -328,6 +328,21 @@ def test_kill_9_at_random_moments_leaves_a_mirror_that_serves_and_resumes(
     assert tiles_of(mirror / HEX) == tiles_of(VALID)
 
 
+def test_a_first_pull_killed_after_its_audit_state_was_saved_starts_again(
+        keys: dict[str, Path], site: Path, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    with local_server(site) as server:
+        assert pull(keys, mirror, server.url).exit_code == 0
+        # as if killed after the audit state was written, before the checkpoint moved, with
+        # some files of the copy not yet written
+        (mirror / HEX / "checkpoint").unlink()
+        shutil.rmtree(mirror / HEX / "tile" / "entries")
+        result = pulled(pull(keys, mirror, server.url, extra=("--json",)))
+    assert (result["status"], result["resumed_from"]) == ("moved", None)
+    report = verify(PublishedDirSource(mirror / HEX), PUBLISHER, workers=1)
+    assert report.ok, report.errors
+
+
 # --- following, serving --------------------------------------------------------------------
 
 

@@ -180,6 +180,10 @@ class Mirror:
                 if evidence is None:
                     return replace(base, status="behind")
                 return replace(base, status="split-view", evidence=evidence)
+        if held is None:
+            # a state without a served checkpoint is that of a pull killed before it moved:
+            # its files may not all be there, so the copy is made again from the start
+            self.state_path.unlink(missing_ok=True)
         state = load_state(self.state_path) if held is not None else None
         copy = _Copy(self.directory, state_size=None if state is None else state.size,
                      state_rows=None if state is None else state.tiles)
