@@ -18,7 +18,8 @@ from ledger.formats.tiles import BundleId, TileId, bundles_for_size, tiles_for_s
 from ledger.sources.http import HttpSource
 from ledger.sources.published import PublishedDirSource
 from tests.http_support import Behaviour, local_server
-from tests.verify_support import EXPECTED, PUBLISHER, VALID
+from tests.test_mirror import publisher_signed
+from tests.verify_support import EXPECTED, PUBLISHER, VALID, copy_log, embedded_checkpoint
 
 SIZE = EXPECTED["tree_size"]
 
@@ -169,3 +170,28 @@ def test_bad_bytes_from_one_source_are_a_warning_naming_it(pub: Path, tmp_path: 
     [warning] = [w for w in json.loads(result.stdout)["warnings"] if w["category"] == "source"]
     assert warning["source"] == bad.url + "/"
     assert warning["file"] == "tile/0/000"
+
+
+def test_the_largest_checkpoint_of_the_sources_is_audited_each_other_proved_a_prefix(
+        pub: Path, tmp_path: Path) -> None:
+    behind = copy_log(VALID, tmp_path / "behind")
+    (behind / "checkpoint").write_bytes(embedded_checkpoint(VALID, 93))
+    with local_server(behind) as old, local_server(VALID) as new:
+        result = CliRunner().invoke(cli, ["verify", old.url, "--source", new.url, "--pub",
+                                          str(pub), "--json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tree_size"] == SIZE
+
+
+def test_two_sources_serving_a_split_view_is_evidence_exit_1(
+        pub: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    forked = copy_log(VALID, tmp_path / "forked")
+    (forked / "checkpoint").write_bytes(publisher_signed(SIZE, bytes(32)))
+    monkeypatch.chdir(tmp_path)
+    with local_server(VALID) as honest, local_server(forked) as other:
+        result = CliRunner().invoke(cli, ["verify", honest.url, "--source", other.url, "--pub",
+                                          str(pub), "--evidence-out", "split.txt"])
+    assert result.exit_code == 1, result.output
+    assert "split-view evidence written to split.txt" in result.stderr
+    checked = CliRunner().invoke(cli, ["check-evidence", "split.txt", "--pub", str(pub)])
+    assert checked.exit_code == 1, checked.output

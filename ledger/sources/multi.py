@@ -109,6 +109,12 @@ class FallbackSource(ClosesOnExit):
             return note
         raise answered or unavailable or SourceUnavailableError("no source given")
 
+    def pin(self, note: bytes, index: int) -> None:
+        """Make ``note``, read from source ``index``, the checkpoint this log is read at."""
+        if not 0 <= index < len(self.sources):
+            raise ValueError(f"no source {index}")
+        self._note, self._first, self._answered = note, index, index
+
     def _pass(self, source: Source, file: str, error: BaseException, kind: str) -> None:
         self.passed_over.append(PassedOver(source=source.describe(), file=file, why=str(error),
                                            kind=kind))
