@@ -376,14 +376,14 @@ class _Audit:
 
         The source is told, :data:`READ_AHEAD` bundles ahead, which bundles and tiles come next
         (a remote source fetches them in parallel while these are checked)."""
-        ahead = _files_in_order(start, size)
+        ahead: Iterator[TileId | BundleId] | None = _files_in_order(start, size)
         hinted = 0  # bundles told of so far
         for number, ref in enumerate(bundles_for_size(size, start)):
             batch: list[TileId | BundleId] = []
-            while hinted < number + READ_AHEAD:  # bounded: ``ahead`` is finite
+            while ahead is not None and hinted < number + READ_AHEAD:  # bounded: ahead is finite
                 nxt = next(ahead, None)
                 if nxt is None:
-                    hinted = size  # nothing more to tell
+                    ahead = None  # everything was told
                     break
                 batch.append(nxt)
                 hinted += isinstance(nxt, BundleId)
