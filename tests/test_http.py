@@ -175,7 +175,8 @@ def test_bad_bytes_from_one_source_are_a_warning_naming_it(pub: Path, tmp_path: 
 def test_the_largest_checkpoint_of_the_sources_is_audited_each_other_proved_a_prefix(
         pub: Path, tmp_path: Path) -> None:
     behind = copy_log(VALID, tmp_path / "behind")
-    (behind / "checkpoint").write_bytes(embedded_checkpoint(VALID, 93))
+    earlier = EXPECTED["block_indices"][1] + 1  # an earlier block checkpoint's size
+    (behind / "checkpoint").write_bytes(embedded_checkpoint(VALID, earlier))
     with local_server(behind) as old, local_server(VALID) as new:
         result = CliRunner().invoke(cli, ["verify", old.url, "--source", new.url, "--pub",
                                           str(pub), "--json", "--workers", "1"])

@@ -30,6 +30,7 @@ from ledger.sources.published import PublishedDirSource
 from tests.http_support import Behaviour, local_server
 from tests.verify_support import (
     CASES,
+    EXPECTED,
     KEYS,
     PUBLISHER,
     VALID,
@@ -40,7 +41,10 @@ from tests.witness_support import LEDGER, free_port, witness_key
 
 ORIGIN = PUBLISHER.name
 HEX = origin_dir_name(ORIGIN)
-SMALL = 93  # the size of an earlier block checkpoint of VALID
+#: The size of an earlier block checkpoint of VALID (its partial tiles are published), and the
+#: size of its latest one.
+SMALL = EXPECTED["block_indices"][1] + 1
+FULL = EXPECTED["tree_size"]
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +61,14 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """The publisher's site, at the earlier checkpoint of size 93 (its tiles all there)."""
+    """The publisher's site, at the earlier checkpoint of size SMALL (its tiles all there)."""
     root = copy_log(VALID, tmp_path / "site")
     (root / "checkpoint").write_bytes(embedded_checkpoint(VALID, SMALL))
     return root
 
 
 def grow(site: Path) -> None:
-    """The publisher publishes its latest checkpoint (291 entries)."""
+    """The publisher publishes its latest checkpoint (FULL entries)."""
     (site / "checkpoint").write_bytes((VALID / "checkpoint").read_bytes())
 
 
@@ -108,11 +112,13 @@ def test_a_pull_copies_verifies_and_cosigns_then_goes_on_incrementally(
     mirror = tmp_path / "mirror"
     with local_server(site) as server:
         first = pulled(pull(keys, mirror, server.url, extra=("--json",)))
-        assert (first["status"], first["tree_size"], first["resumed_from"]) == ("moved", 93, None)
+        assert (first["status"], first["tree_size"], first["resumed_from"]) == (
+            "moved", SMALL, None)
         grow(site)
         second = pulled(pull(keys, mirror, server.url, extra=("--json",)))
-        assert (second["status"], second["held_size"], second["tree_size"]) == ("moved", 93, 291)
-        assert second["resumed_from"] == 93  # only what is new was read and checked
+        assert (second["status"], second["held_size"], second["tree_size"]) == (
+            "moved", SMALL, FULL)
+        assert second["resumed_from"] == SMALL  # only what is new was read and checked
         assert pulled(pull(keys, mirror, server.url, extra=("--json",)))["status"] == "up-to-date"
     copy = mirror / HEX
     assert copy.name == sha256(ORIGIN.encode()).hex()
@@ -169,7 +175,7 @@ def test_a_forked_checkpoint_of_the_size_served_is_refused_with_evidence(
     with local_server(site) as server:
         assert pull(keys, mirror, server.url).exit_code == 0
         served = (mirror / HEX / "checkpoint").read_bytes()
-        (site / "checkpoint").write_bytes(publisher_signed(291, bytes(32)))
+        (site / "checkpoint").write_bytes(publisher_signed(FULL, bytes(32)))
         result = pull(keys, mirror, server.url)
     assert result.exit_code == 1, result.output
     assert "SPLIT VIEW" in result.stdout
@@ -194,11 +200,12 @@ def test_an_older_checkpoint_that_is_no_prefix_of_the_copy_is_evidence_too(
         result = pull(keys, mirror, server.url)
     assert result.exit_code == 1, result.output
     [evidence] = (mirror / HEX / "evidence").iterdir()
-    assert evidence.read_bytes().startswith(b"election-ledger/split-view@v1\nprefix 93\n")
+    header = f"election-ledger/split-view@v1\nprefix {SMALL}\n".encode()
+    assert evidence.read_bytes().startswith(header)
     checked = CliRunner().invoke(cli, ["check-evidence", str(evidence), "--pub",
                                        str(keys["pub"])])
     assert checked.exit_code == 1, checked.output
-    assert mirrored_size(mirror) == 291
+    assert mirrored_size(mirror) == FULL
 
 
 # --- keys and policies ---------------------------------------------------------------------
@@ -291,7 +298,7 @@ def test_kill_9_at_random_moments_leaves_a_mirror_that_serves_and_resumes(
         keys: dict[str, Path], site: Path, tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     rng = random.Random(14)
-    new_tile = mirror / HEX / "tile" / "0" / "000"  # written only on the way to size 291
+    new_tile = mirror / HEX / "tile" / "0" / "000"  # written only on the way to size FULL
     with local_server(site, Behaviour(latency=0.005)) as server:
         started = time.monotonic()
         done = _pull_process(keys, mirror, server.url)
@@ -311,12 +318,12 @@ def test_kill_9_at_random_moments_leaves_a_mirror_that_serves_and_resumes(
             process.wait(timeout=10)
             size = mirrored_size(mirror)
             mid_write += size == SMALL and new_tile.exists()
-            assert size in (SMALL, 291)
+            assert size in (SMALL, FULL)
             report = verify(PublishedDirSource(mirror / HEX), PUBLISHER, workers=1)
             assert report.ok, report.errors
             assert report.tree_size == size
-            if size == 291:
-                # the pull was done: start again from size 93, to be killed on the way
+            if size == FULL:
+                # the pull was done: start again from size SMALL, to be killed on the way
                 (site / "checkpoint").write_bytes(embedded_checkpoint(VALID, SMALL))
                 shutil.rmtree(mirror)
                 assert _pull_process(keys, mirror, server.url).wait(timeout=60) == 0
@@ -324,7 +331,7 @@ def test_kill_9_at_random_moments_leaves_a_mirror_that_serves_and_resumes(
         final = _pull_process(keys, mirror, server.url)
         assert final.wait(timeout=60) == 0
     assert mid_write > 0  # some kills did land between the first new file and the move
-    assert mirrored_size(mirror) == 291
+    assert mirrored_size(mirror) == FULL
     assert tiles_of(mirror / HEX) == tiles_of(VALID)
 
 
@@ -366,7 +373,7 @@ def test_follow_keeps_the_mirror_updating_and_ctrl_c_ends_it_with_130(
         try:
             _wait(lambda: mirrored_size(mirror) == SMALL)
             grow(site)
-            _wait(lambda: mirrored_size(mirror) == 291)
+            _wait(lambda: mirrored_size(mirror) == FULL)
             server.stop()  # the source goes away: reported, never the end
             time.sleep(1.0)
             assert process.poll() is None
@@ -410,7 +417,7 @@ def served(keys: dict[str, Path], site: Path, tmp_path: Path) -> Iterator[str]:
 def test_mirror_serve_serves_the_copy_for_any_reader(served: str, keys: dict[str, Path]) -> None:
     report = verify(HttpSource(f"{served}/{HEX}"), PUBLISHER, workers=1)
     assert report.ok, report.errors
-    assert report.tree_size == 291
+    assert report.tree_size == FULL
     with urllib.request.urlopen(f"{served}/{HEX}/tile/0/000") as r:
         assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     with urllib.request.urlopen(f"{served}/{HEX}/checkpoint") as r:

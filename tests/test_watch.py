@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.http_support import local_server
-from tests.test_mirror import SMALL, grow, publisher_signed
+from tests.test_mirror import FULL, SMALL, grow, publisher_signed
 from tests.verify_support import CASES, PUBLISHER, VALID, copy_log, embedded_checkpoint
 from tests.witness_support import LEDGER
 
@@ -50,8 +50,8 @@ def test_watch_prints_each_new_checkpoint_survives_a_silent_source_and_ctrl_c_is
             while second["status"] == "same":  # bounded: the server grew before this read
                 second = _next_line(process)
             assert (second["status"], second["previous_size"], second["tree_size"]) == (
-                "new", SMALL, 291)
-            assert second["new_entries"] == 291 - SMALL  # only what is new was read
+                "new", SMALL, FULL)
+            assert second["new_entries"] == FULL - SMALL  # only what is new was read
             server.stop()
             time.sleep(1.0)
             assert process.poll() is None  # a source that does not answer is no exit
@@ -68,8 +68,8 @@ def test_watch_ends_with_evidence_on_a_fork(tmp_path: Path) -> None:
     with local_server(site) as server:
         process = _watch(tmp_path, server.url)
         try:
-            assert _next_line(process)["tree_size"] == 291
-            (site / "checkpoint").write_bytes(publisher_signed(291, bytes(32)))
+            assert _next_line(process)["tree_size"] == FULL
+            (site / "checkpoint").write_bytes(publisher_signed(FULL, bytes(32)))
             out, err = process.communicate(timeout=60)
         finally:
             if process.poll() is None:
