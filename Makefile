@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-quick clean
+.PHONY: demo test lint typecheck bench bench-quick election-night clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(BENCH_STAMP)
 	$(PY) -m benchmarks.run --quick
+
+# The real-operations runs of docs/publisher.md, "An election night, file by file", on the whole
+# AEP files of the shared data folder (DATA=... to point elsewhere).
+DATA ?= ../shared/data
+election-night: $(STAMP)
+	$(PY) -m benchmarks.election_night --data $(DATA)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

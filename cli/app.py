@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "validate": "commands.validate:validate_command",
     "init": "commands.init:init_command",
     "station": "commands.station:station_group",
+    "ballot": "commands.ballot:ballot_group",
     "sign": "commands.sign:sign_command",
     "append": "commands.append:append_command",
     "import": "commands.import_:import_command",

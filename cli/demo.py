@@ -179,7 +179,7 @@ def make_ledger(paths: Paths, publisher: NoteSigner, rows: Sequence[PvRow],
     write_new_file(paths.manifest, text.encode("utf-8"))
     for code, category in election.categories.items():
         say(f"manifest {paths.manifest}: category {code}, {category.rules} rules, "
-            f"competitors {' and '.join(category.competitors)}")
+            f"competitors {' and '.join(category.competitors or ())}")
     lg = Ledger.create(paths.ledger, ORIGIN, publisher, election)
     say(f"ledger {paths.ledger} created; entry 0 is the election record, signed by the publisher")
     keys = {sid: key.signer.public_key for sid, key in stations.items()}

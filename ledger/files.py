@@ -232,13 +232,13 @@ class StationKeys:
 # --- records and entries -----------------------------------------------------------------
 
 
-def read_json(path: str | os.PathLike[str], what: str) -> Any:
-    """A JSON document (UTF-8, at most 1 MiB, no duplicate keys).
+def read_json(path: str | os.PathLike[str], what: str, *, limit: int = MAX_JSON_FILE) -> Any:
+    """A JSON document (UTF-8, at most ``limit`` bytes, 1 MiB unless said, no duplicate keys).
 
     Raises:
         InputError: unreadable or not JSON.
     """
-    data = read_bounded(path, MAX_JSON_FILE, what)
+    data = read_bounded(path, limit, what)
     try:
         return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:

@@ -40,6 +40,8 @@ TRANSCRIPTS = [
       "--pubs", "{tmp}"], 2, "none.key"),
     (["station", "revoke", "{tmp}/led", "--key", "{tmp}/none.key", "--reason", "r",
       "--station", "AB-1"], 2, "none.key"),
+    (["ballot", "add", "{tmp}/led", "--key", "{tmp}/none.key", "--category", "P",
+      "--constituency", "1017", "--competitor", "A"], 2, "none.key"),
     (["sign", "--key", "{tmp}/none.key", "--origin", "a.example/b", "{tmp}/r.json"], 2,
      "none.key"),
     (["append", "{tmp}/led", "{tmp}/none.entry"], 2, "none.entry"),
@@ -103,7 +105,7 @@ def test_with_json_an_error_is_also_the_error_object_on_stdout(
 
 
 def test_every_command_has_a_transcript() -> None:
-    covered = {" ".join(a[:2]) if a[0] in ("station", "witness", "mirror") else a[0]
+    covered = {" ".join(a[:2]) if a[0] in ("station", "witness", "ballot", "mirror") else a[0]
                for a, _, _ in TRANSCRIPTS}
     from tests.test_docs_cli import registered
 

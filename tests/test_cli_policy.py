@@ -158,11 +158,11 @@ def test_check_proof_with_a_policy_needs_the_receipts_checkpoint_cosigned(
 def test_consistency_with_a_policy_checks_both_checkpoints(cosigned_log: Path, both: Path,
                                                            tmp_path: Path) -> None:
     old = tmp_path / "old.checkpoint"
-    old.write_bytes(_cosigned(embedded_checkpoint(VALID, 218), UNI, NGO))
+    old.write_bytes(_cosigned(embedded_checkpoint(VALID, 221), UNI, NGO))
     code, result = run_json("consistency", cosigned_log, "--trusted", old, "--policy", both)
     assert code == 0
     assert result["cosigned_by"] == ["uni", "ngo"]
-    old.write_bytes(embedded_checkpoint(VALID, 218))
+    old.write_bytes(embedded_checkpoint(VALID, 221))
     refused = run("consistency", cosigned_log, "--trusted", old, "--policy", both)
     assert refused.exit_code == 1
     assert "old checkpoint" in refused.output
@@ -172,7 +172,7 @@ def test_consistency_with_a_policy_checks_both_checkpoints(cosigned_log: Path, b
 # --- split views written as evidence ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size", [218, 256])
+@pytest.mark.parametrize("size", [221, 256])
 def test_consistency_with_a_forked_old_checkpoint_writes_evidence_that_checks(
         size: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     publisher = parse_signer_key(KEYS["publisher"]["skey"])
@@ -184,7 +184,7 @@ def test_consistency_with_a_forked_old_checkpoint_writes_evidence_that_checks(
     result = run("consistency", VALID, "--trusted", "forked.checkpoint", "--pub", "publisher.pub")
     assert result.exit_code == 1
     assert "[equivocation]" not in result.output  # one line on stderr, not a report
-    [evidence] = tmp_path.glob(f"evidence-*-{size}-291.txt")
+    [evidence] = tmp_path.glob(f"evidence-*-{size}-308.txt")
     assert f"written to {evidence.name}" in result.output
     checked = run("check-evidence", evidence, "--pub", "publisher.pub")
     assert checked.exit_code == 1, checked.output
@@ -198,7 +198,7 @@ def test_consistency_with_a_forked_old_checkpoint_writes_evidence_that_checks(
 def test_verify_with_a_forked_trusted_checkpoint_reports_equivocation_and_writes_evidence(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     publisher = parse_signer_key(KEYS["publisher"]["skey"])
-    forged = sign_note(format_checkpoint(Checkpoint(origin=PUBLISHER.name, size=218,
+    forged = sign_note(format_checkpoint(Checkpoint(origin=PUBLISHER.name, size=221,
                                                     root=bytes(32))), [publisher])
     (tmp_path / "trusted.checkpoint").write_bytes(forged)
     (tmp_path / "publisher.pub").write_text(KEYS["publisher"]["vkey"] + "\n", encoding="ascii")

@@ -135,17 +135,23 @@ def test_malformed_csv_is_refused_whole_with_exit_2(pub: dict[str, Path]) -> Non
     assert "bad.csv:4" in result.stderr
 
 
-def test_turnout_import_is_station_signed_only(tmp_path: Path, pub: dict[str, Path]) -> None:
+def test_turnout_import_signs_with_station_keys_else_with_the_publisher_key(
+    tmp_path: Path, pub: dict[str, Path],
+) -> None:
     led, key = pub["led"], pub["key"]
     csv = head(TURNOUT_2018, tmp_path / "presence_RO_2018-10-07_21-00.csv", 6)
+    later = head(TURNOUT_2018, tmp_path / "presence_RO_2018-10-07_21-30.csv", 6)
     (tmp_path / "st").mkdir()
     run("station", "import", led, "--key", key, csv, "--keys-out", tmp_path / "st")
-    without = run_json("import", led, "--format", "aep-turnout", "--key", key, csv, ok=1)
-    assert {f["code"] for f in without["errors"]} == {"turnout-without-station-key"}
     done = run_json("import", led, "--format", "aep-turnout", "--key", key, csv,
                     "--station-keys", tmp_path / "st")
     assert done["summary"]["records_by_kind"] == {"turnout": 6}
     assert done["summary"]["station_signed"] == 6
+    # Already-published data without station keys: the publisher signs it (same counters, so
+    # every row is unchanged here: nothing is written twice).
+    again = run_json("import", led, "--format", "aep-turnout", "--key", key, later)
+    assert again["summary"]["rows_by_kind"] == {
+        "turnout": {"written": 0, "unchanged": 6, "stale": 0, "refused": 0}}
 
 
 def test_sign_and_append_a_station_record_and_refuse_a_replay(pub: dict[str, Path]) -> None:
@@ -298,14 +304,16 @@ def test_output_directories_are_made_and_input_directories_named_when_missing(
     run("keygen", "x", "-o", pub["csv"], ok=2)  # a file is not a directory
 
 
-def test_a_reimported_file_is_refused_row_by_row_as_copies_and_counts_nothing(
+def test_a_reimported_file_writes_nothing_counts_every_row_unchanged_and_exits_0(
     pub: dict[str, Path],
 ) -> None:
     d, led, key = pub["dir"], pub["led"], pub["key"]
     run("station", "import", led, "--key", key, pub["csv"], "--keys-out", d / "st")
     run("import", led, "--format", "aep-pv", "--key", key, pub["csv"], "--station-keys", d / "st")
+    size = run_json("status", led)["tree_size"]
     again = run_json("import", led, "--format", "aep-pv", "--key", key, pub["csv"],
-                     "--station-keys", d / "st", ok=1)
-    assert {f["code"] for f in again["errors"]} == {"duplicate-entry"}
-    assert again["errors"][0]["message"] == "entry is byte-identical to entry 13"
-    assert (again["summary"]["station_signed"], again["summary"]["publisher_signed"]) == (0, 0)
+                     "--station-keys", d / "st")
+    assert again["errors"] == []
+    assert again["summary"]["rows_by_kind"] == {
+        "report": {"written": 0, "unchanged": 12, "stale": 0, "refused": 0}}
+    assert run_json("status", led)["tree_size"] == size

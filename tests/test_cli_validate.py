@@ -183,7 +183,9 @@ def test_manifest_of_the_pv_file_is_the_golden_election_record() -> None:
     result = run("manifest", "--format", "aep-pv", str(PV_2025), "--name", golden["name"],
                  "--date", "2025-05-18", "--tz", "Europe/Bucharest")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == golden
+    # The golden election also holds the Senate category S, which the PV file does not show.
+    presidential = dict(golden, categories={"PRSD": golden["categories"]["PRSD"]})
+    assert json.loads(result.stdout) == {"election": presidential, "ballots": []}
 
 
 def test_manifest_written_then_used_by_validate(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def pub(tmp_path: Path) -> Path:
 @pytest.fixture
 def older(tmp_path: Path) -> Path:
     path = tmp_path / "older.checkpoint"
-    path.write_bytes(embedded_checkpoint(VALID, 218))
+    path.write_bytes(embedded_checkpoint(VALID, 221))
     return path
 
 
@@ -53,7 +53,7 @@ def test_verify_valid_exits_0_and_prints_the_summary(pub: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("OK: ")
     assert f"tree size {EXPECTED['tree_size']}" in result.stdout
-    assert "0 errors, 5 warnings" in result.stdout
+    assert "0 errors, 10 warnings" in result.stdout
     assert "PV-VERSION-GAP  1" in result.stdout
 
 
@@ -72,14 +72,14 @@ def test_verify_json_is_the_report_object_of_design_section_7(pub: Path) -> None
 
 def test_verify_verbose_lists_every_warning(pub: Path) -> None:
     result = run("verify", VALID, "--pub", pub, "-v")
-    assert "entry 287, block 6, station CJ-6" in result.stdout
+    assert "entry 300, block 6, station CJ-6" in result.stdout
 
 
 def test_verify_a_rejected_log_exits_1_with_the_root_cause_first(pub: Path) -> None:
     code, report = run_json("verify", GOLDEN_DIR / "reject/hash-tile-byte-flip", "--pub", pub)
     assert code == 1
     assert (report["errors"][0]["category"], report["errors"][0]["file"]) == (
-        "tiles", "tile/0/000.p/61")
+        "tiles", "tile/0/000.p/68")
     text = run("verify", GOLDEN_DIR / "reject/entry-signature-flipped", "--pub", pub)
     assert text.exit_code == 1
     assert "[signature] entry 12, block 1, station AB-3" in text.stdout
@@ -87,7 +87,7 @@ def test_verify_a_rejected_log_exits_1_with_the_root_cause_first(pub: Path) -> N
 
 def test_verify_rollback_against_trusted_exits_1(pub: Path, tmp_path: Path) -> None:
     log = copy_log(VALID, tmp_path / "log")
-    (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 218))
+    (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 221))
     code, report = run_json("verify", log, "--pub", pub, "--trusted", VALID / "checkpoint")
     assert code == 1
     assert report["errors"][0]["category"] == "rollback"
@@ -102,8 +102,8 @@ def test_verify_with_state_resumes_from_the_trusted_checkpoint(pub: Path, older:
     (log / "checkpoint").write_bytes((VALID / "checkpoint").read_bytes())
     code, report = run_json("verify", log, "--pub", pub, "--trusted", older, "--state", state)
     assert code == 0
-    assert report["summary"]["resumed_from"] == 218
-    assert report["summary"]["entries"] == EXPECTED["tree_size"] - 218
+    assert report["summary"]["resumed_from"] == 221
+    assert report["summary"]["entries"] == EXPECTED["tree_size"] - 221
     code, report = run_json("verify", log, "--pub", pub, "--trusted", older, "--state", state,
                             "--full")
     assert (code, report["summary"]["entries"]) == (0, EXPECTED["tree_size"])
@@ -148,23 +148,23 @@ def test_prove_station_then_check_the_pair(pub: Path, tmp_path: Path) -> None:
     checked = run("check-proof", out / "AB-1-report.tlog-proof", out / "AB-1-station.tlog-proof",
                   "--pub", pub)
     assert checked.exit_code == 0, checked.output
-    assert "entry 288 (report of station AB-1)" in checked.stdout
+    assert "entry 303 (report of station AB-1)" in checked.stdout
     assert "not shown offline" in checked.stdout
 
 
 def test_prove_index_defaults_to_index_named_file(pub: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run("prove", VALID, "289").exit_code == 0
-    code, checked = run_json("check-proof", tmp_path / "289.tlog-proof", "--pub", pub)
-    assert (code, checked["index"], checked["signed_by"]) == (0, 289, "publisher")
+    assert run("prove", VALID, "304").exit_code == 0
+    code, checked = run_json("check-proof", tmp_path / "304.tlog-proof", "--pub", pub)
+    assert (code, checked["index"], checked["signed_by"]) == (0, 304, "publisher")
 
 
 def test_prove_at_an_earlier_block_size(pub: Path, tmp_path: Path) -> None:
     receipt = tmp_path / "r.tlog-proof"
-    assert run("prove", VALID, "5", "--size", "218", "-o", receipt).exit_code == 0
+    assert run("prove", VALID, "5", "--size", "221", "-o", receipt).exit_code == 0
     code, checked = run_json("check-proof", receipt, "--pub", pub)
-    assert (code, checked["tree_size"]) == (0, 218)
+    assert (code, checked["tree_size"]) == (0, 221)
     assert run("prove", VALID, "5", "--size", "217", "-o", receipt).exit_code == 2
 
 
@@ -215,7 +215,7 @@ def test_check_proof_of_something_else_exits_2(pub: Path) -> None:
 def test_consistency_with_an_older_checkpoint(pub: Path, older: Path) -> None:
     code, result = run_json("consistency", VALID, "--trusted", older, "--pub", pub)
     assert code == 0
-    assert (result["old"]["tree_size"], result["new"]["tree_size"]) == (218, 291)
+    assert (result["old"]["tree_size"], result["new"]["tree_size"]) == (221, 308)
     assert result["proof"]
     text = run("consistency", VALID, "--trusted", older, "--pub", pub)
     assert "consistency proof" in text.stdout
@@ -223,7 +223,7 @@ def test_consistency_with_an_older_checkpoint(pub: Path, older: Path) -> None:
 
 def test_consistency_when_the_log_went_back_exits_1(pub: Path, tmp_path: Path) -> None:
     log = copy_log(VALID, tmp_path / "log")
-    (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 218))
+    (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 221))
     result = run("consistency", log, "--trusted", VALID / "checkpoint", "--pub", pub)
     assert result.exit_code == 1
     assert "rollback" in result.output

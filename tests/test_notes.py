@@ -441,7 +441,7 @@ def test_checkpoint_of_another_origin_or_key_is_rejected():
 
 def test_missing_witness_quorum_is_rejected():
     no_witness = GOLDEN_CHECKPOINT[: GOLDEN_CHECKPOINT.rindex("— ".encode())]
-    assert open_ledger_checkpoint(no_witness, PUBLISHER, [WITNESS]).checkpoint.size == 291
+    assert open_ledger_checkpoint(no_witness, PUBLISHER, [WITNESS]).checkpoint.size == 308
     with pytest.raises(SignatureError, match="quorum") as info:
         open_ledger_checkpoint(no_witness, PUBLISHER, [WITNESS], quorum=1)
     assert info.value.category == "checkpoint"

@@ -49,7 +49,7 @@ def tree(directory: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize(("golden", "size"), [(VALID, 291), (SMALL, 61)])
+@pytest.mark.parametrize(("golden", "size"), [(VALID, 308), (SMALL, 68)])
 def test_publishing_golden_entries_gives_the_golden_files(
     tmp_path: Path, golden: Path, size: int
 ) -> None:
@@ -62,14 +62,14 @@ def test_publishing_golden_entries_gives_the_golden_files(
 
 
 def test_publishing_a_ledger_directory_gives_the_golden_files(tmp_path: Path) -> None:
-    with golden_ledger(VALID, tmp_path / "ledger", 291) as store:
+    with golden_ledger(VALID, tmp_path / "ledger", 308) as store:
         result = publish(LedgerDirSource.from_store(store), tmp_path / "out")
     assert tree(tmp_path / "out") == published_files(VALID)
     assert result.checkpoint_sizes == tuple(c["tree_size"] for c in EXPECTED["checkpoints"])
     assert result.origin == EXPECTED["origin"]
 
 
-@pytest.mark.parametrize(("golden", "size"), [(VALID, 291), (SMALL, 61)])
+@pytest.mark.parametrize(("golden", "size"), [(VALID, 308), (SMALL, 68)])
 def test_publishing_the_publishers_ledger_gives_the_golden_files(
     tmp_path: Path, golden: Path, size: int
 ) -> None:
@@ -108,11 +108,11 @@ def test_second_publish_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_growing_ledger_publishes_only_new_files(tmp_path: Path) -> None:
-    blocks = golden_blocks(VALID, 291)
+    blocks = golden_blocks(VALID, 308)
     with Store.create(tmp_path / "ledger", {"vkey": VKEY.encode()}) as store:
         commit_blocks(store, blocks[:4])
         before = publish(LedgerDirSource.from_store(store), tmp_path / "out")
-        assert before.tree_size == 218
+        assert before.tree_size == 221
         old = tree(tmp_path / "out")
         commit_blocks(store, blocks[4:])
         store.put_meta("cosigned_checkpoint", (VALID / "checkpoint").read_bytes())
@@ -122,8 +122,8 @@ def test_growing_ledger_publishes_only_new_files(tmp_path: Path) -> None:
     changed = {p for p in new if old.get(p) != new[p]}
     assert set(after.paths_written) == changed
     assert "checkpoint" in changed
-    assert "tile/0/000.p/218" not in changed  # a partial tile of an older checkpoint stays
-    assert (tmp_path / "out/tile/0/000.p/218").is_file()
+    assert "tile/0/000.p/221" not in changed  # a partial tile of an older checkpoint stays
+    assert (tmp_path / "out/tile/0/000.p/221").is_file()
 
 
 def test_checkpoint_is_written_last(tmp_path: Path) -> None:
@@ -161,7 +161,7 @@ def test_failed_checkpoint_write_leaves_the_old_checkpoint_and_no_temp_file(
         publish(str(SMALL), tmp_path)
     assert (tmp_path / "checkpoint").read_bytes() == old[:-1]
     assert not list(tmp_path.rglob(".*"))
-    assert (tmp_path / "tile/0/000.p/61").is_file()  # the tiles went out before it
+    assert (tmp_path / "tile/0/000.p/68").is_file()  # the tiles went out before it
 
 
 def test_checkpoint_signed_by_another_key_is_not_published(tmp_path: Path) -> None:
@@ -182,7 +182,7 @@ def test_publish_needs_a_publisher_key(tmp_path: Path) -> None:
         publish(str(tmp_path / "src"), tmp_path / "out")
     result = publish(str(tmp_path / "src"), tmp_path / "out", vkey=VKEY)
     assert tree(tmp_path / "out") == published_files(SMALL)
-    assert result.tree_size == 61
+    assert result.tree_size == 68
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_cli_publish_json_then_nothing_to_do(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
     assert report["ok"] is True
-    assert (report["tree_size"], report["skipped"]) == (61, 0)
+    assert (report["tree_size"], report["skipped"]) == (68, 0)
     assert report["written"] == len(published_files(SMALL))
     second = runner.invoke(ledger_cli, ["publish", str(SMALL), str(out)])
     assert second.exit_code == 0
@@ -222,5 +222,5 @@ def test_installed_command_publishes(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["tree_size"] == 61
+    assert json.loads(run.stdout)["tree_size"] == 68
     assert tree(tmp_path / "out") == published_files(SMALL)

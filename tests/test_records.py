@@ -17,6 +17,7 @@ from ledger.formats.codec import decode_value, encode_value
 from ledger.formats.records import (
     MAX_ENTRY_SIZE,
     STAGES,
+    Ballot,
     Block,
     Category,
     Election,
@@ -41,10 +42,18 @@ from ledger.formats.records import (
     sign_record,
     verify_entry_signature,
 )
+from ledger.formats.records.ids import COUNTY_CODES
 from ledger.formats.signing import Signer
 from tests.conftest import GOLDEN_DIR, doc_section, load_json, run_doc_examples
 
-RECORDS = load_json(GOLDEN_DIR / "records.json")["records"]
+#: The national log's kinds come with the national-log issue (issue 17): expected failures.
+NATIONAL_KINDS = {"log", "checkpoint"}
+RECORDS = [
+    pytest.param(r, marks=pytest.mark.xfail(
+        reason="the log and checkpoint kinds of national logs: issue 17", strict=True))
+    if r["record"]["kind"] in NATIONAL_KINDS else r
+    for r in load_json(GOLDEN_DIR / "records.json")["records"]
+]
 KEYS = load_json(GOLDEN_DIR / "keys.json")
 REJECT = load_json(GOLDEN_DIR / "codec_reject.json")["cases"]
 ORIGIN = KEYS["origin"]
@@ -53,7 +62,9 @@ SEEDS = {"publisher": KEYS["publisher"]["seed_hex"]} | {
 }
 PUBLISHER = Signer(bytes.fromhex(KEYS["publisher"]["seed_hex"]))
 STATION_KEY = Signer(bytes(range(32)))
-ids = [r["name"] for r in RECORDS]
+GOLDEN_RECORDS = [r for r in load_json(GOLDEN_DIR / "records.json")["records"]
+                  if r["record"]["kind"] not in NATIONAL_KINDS]
+ids = [r["name"] for r in load_json(GOLDEN_DIR / "records.json")["records"]]
 
 
 @pytest.mark.parametrize("golden", RECORDS, ids=ids)
@@ -93,7 +104,7 @@ def test_golden_entry_decodes_and_its_signature_verifies(golden: dict[str, Any])
 
 
 def test_entry_replayed_into_another_election_fails_signature() -> None:
-    golden = RECORDS[0]
+    golden = GOLDEN_RECORDS[0]
     entry = decode_entry(bytes.fromhex(golden["entry_hex"]))
     with pytest.raises(SignatureError):
         verify_entry_signature(
@@ -102,14 +113,14 @@ def test_entry_replayed_into_another_election_fails_signature() -> None:
 
 
 def test_entry_checked_against_a_key_it_does_not_name_fails() -> None:
-    entry = decode_entry(bytes.fromhex(RECORDS[0]["entry_hex"]))
+    entry = decode_entry(bytes.fromhex(GOLDEN_RECORDS[0]["entry_hex"]))
     with pytest.raises(SignatureError) as info:
         verify_entry_signature(entry, ORIGIN, STATION_KEY.public_key)
     assert info.value.code == "key-mismatch"
 
 
 def test_entry_with_altered_body_fails_signature() -> None:
-    entry = decode_entry(bytes.fromhex(RECORDS[0]["entry_hex"]))
+    entry = decode_entry(bytes.fromhex(GOLDEN_RECORDS[0]["entry_hex"]))
     altered = Entry(body=entry.body.replace(b"2025", b"2024"), key=entry.key, sig=entry.sig)
     with pytest.raises(SignatureError):
         verify_entry_signature(altered, ORIGIN, PUBLISHER.public_key)
@@ -288,11 +299,18 @@ def test_invalid_record_value_rejected(value: dict[str, Any]) -> None:
         record_from_value(value)
 
 
-@pytest.mark.parametrize("bad_id", ["AB 1", "", "AB-1\n", "\tAB", "AB\u00a01"])
-def test_station_id_with_white_space_or_empty_rejected_as_keys_fault(bad_id: str) -> None:
+@pytest.mark.parametrize("bad_id", ["AB 1", "", "AB-1\n", "\tAB", "AB\u00a01", "ALBA-9",
+                                    "AB-09", "AB-0", "XX-1", "AB-", "AB-1-2", "ab-1", "AB-c1"])
+def test_station_id_outside_the_grammar_is_an_encoding_fault(bad_id: str) -> None:
     with pytest.raises(MalformedError) as info:
         record_from_value(_station(id=bad_id))
-    assert info.value.category == "keys"
+    assert (info.value.category, info.value.code) == ("encoding", "bad-station-id")
+
+
+@pytest.mark.parametrize("good_id", ["AB-1", "B-1234", "SR-C12", "SR-900", "CJ-C1"])
+def test_station_ids_of_the_grammar_are_accepted(good_id: str) -> None:
+    record = record_from_value(_station(id=good_id))
+    assert isinstance(record, Station)
 
 
 def test_unknown_field_error_names_the_field() -> None:
@@ -353,21 +371,21 @@ small_uints = st.integers(min_value=0, max_value=100_000)
 texts = st.text(max_size=20)
 # The JSON form reads a map whose only key is "$bin" as a bin value: keep it out of map keys.
 keys = texts.filter(lambda s: s != "$bin")
-ids_ = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc")),
-    min_size=1,
-    max_size=10,
-).filter(lambda s: not any(c.isspace() for c in s))
+ids_ = st.builds(
+    lambda code, mail, number: f"{code}-{'C' if mail else ''}{number}",
+    st.sampled_from(sorted(COUNTY_CODES)), st.booleans(), st.integers(1, 10**6),
+)
 hashes = st.binary(min_size=32, max_size=32)
 uint_maps = st.dictionaries(keys, small_uints, max_size=8)
 
-categories = st.builds(
-    Category,
-    rules=st.sampled_from(
-        sorted(["presidential", "local", "parliamentary", "european", "mail", "referendum"])
-    ),
-    competitors=st.lists(texts, max_size=5).map(tuple),
+rule_names = st.sampled_from(
+    sorted(["presidential", "local", "parliamentary", "european", "mail", "referendum"])
 )
+ballots_ = st.lists(texts, min_size=1, max_size=5, unique=True).map(tuple)
+categories = st.builds(Category, rules=rule_names, competitors=ballots_) | st.builds(
+    Category, rules=rule_names, scope=st.sampled_from(["county", "uat"])
+)
+ballots = st.builds(Ballot, category=texts, constituency=texts, competitors=ballots_)
 elections = st.builds(
     Election,
     name=texts,
@@ -399,6 +417,7 @@ turnouts = st.builds(
     registered=st.builds(Registered, permanent=uints, complementary=st.none() | uints),
     counts=counts,
     buckets=st.none() | uint_maps,
+    correction=st.none() | texts.filter(bool),
 )
 reports = st.builds(
     Report,
@@ -409,7 +428,7 @@ reports = st.builds(
     at=uints,
     fields=uint_maps,
     votes=uint_maps,
-    attachments=st.none() | st.lists(hashes, max_size=3).map(tuple),
+    attachments=st.none() | st.lists(hashes, min_size=1, max_size=3).map(tuple),
 )
 blocks = st.builds(
     Block,
@@ -420,7 +439,7 @@ blocks = st.builds(
     time=uints,
     checkpoint=st.none() | st.text(max_size=200),
 )
-records = st.one_of(elections, stations, revokes, turnouts, reports, blocks)
+records = st.one_of(elections, ballots, stations, revokes, turnouts, reports, blocks)
 
 
 @settings(max_examples=300, deadline=None)
@@ -456,7 +475,7 @@ def test_arbitrary_bytes_as_record_or_entry_raise_only_malformed_error(data: byt
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_mutated_golden_entry_raises_only_malformed_error(data: st.DataObject) -> None:
-    golden = bytes.fromhex(data.draw(st.sampled_from(RECORDS))["entry_hex"])
+    golden = bytes.fromhex(data.draw(st.sampled_from(GOLDEN_RECORDS))["entry_hex"])
     position = data.draw(st.integers(min_value=0, max_value=len(golden) - 1))
     byte = data.draw(st.integers(min_value=0, max_value=255))
     mutant = golden[:position] + bytes([byte]) + golden[position + 1 :]

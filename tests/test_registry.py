@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def test_station_signs_its_own_turnout_and_report(registry: KeyRegistry) -> None
 
 
 def test_publisher_signs_its_kinds_with_its_key(registry: KeyRegistry) -> None:
-    for record in (station("C-1", STRANGER), revoke(KEY_B1), BLOCK):
+    for record in (station("CJ-1", STRANGER), revoke(KEY_B1), BLOCK):
         assert registry.check(PUBLISHER.key_id, record) == PUBLISHER.public_key
 
 
@@ -111,9 +112,39 @@ def test_turnout_signed_by_unregistered_key_rejected(registry: KeyRegistry) -> N
     assert (error.where.station, error.where.kind) == ("AB-1", "turnout")
 
 
-def test_turnout_signed_by_publisher_rejected(registry: KeyRegistry) -> None:
-    error = refused(registry, PUBLISHER, turnout("AB-1"))
-    assert (error.category, error.code) == ("keys", "publisher-signed-turnout")
+def test_turnout_signed_by_publisher_for_a_registered_station_accepted(
+    registry: KeyRegistry,
+) -> None:
+    assert accept(registry, PUBLISHER, turnout("AB-1")) == PUBLISHER.public_key
+
+
+def test_publisher_turnout_for_an_unregistered_station_rejected(registry: KeyRegistry) -> None:
+    error = refused(registry, PUBLISHER, turnout("AB-99"))
+    assert (error.category, error.code) == ("keys", "station-unregistered")
+
+
+def test_station_signing_a_correction_to_lower_its_counters_is_refused(
+    registry: KeyRegistry,
+) -> None:
+    # Only the publisher signs a correction: a station cannot lower its own counters.
+    record = replace(turnout("AB-1"), correction="typo")
+    error = refused(registry, KEY_A1, record)
+    assert (error.category, error.code) == ("keys", "correction-by-station")
+    assert accept(registry, PUBLISHER, record) == PUBLISHER.public_key
+
+
+@pytest.mark.parametrize("weak", [
+    bytes(32),  # y = 0: a point of order 4
+    b"\x01" + bytes(31),  # the identity: a signature by it verifies on every message
+    bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # order 2
+    bytes.fromhex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # y = p + 1
+], ids=["y0", "identity", "order-2", "non-canonical"])
+def test_registering_a_small_order_or_non_canonical_station_key_is_refused(
+    registry: KeyRegistry, weak: bytes,
+) -> None:
+    record = replace(station("CJ-1", STRANGER), pubkey=weak)
+    error = refused(registry, PUBLISHER, record)
+    assert (error.category, error.code) == ("keys", "key-weak")
 
 
 @pytest.mark.parametrize("make", [turnout, report])
@@ -157,7 +188,7 @@ def test_publisher_report_for_unregistered_station_rejected(registry: KeyRegistr
 
 @pytest.mark.parametrize("signer", [KEY_A1, STRANGER])
 @pytest.mark.parametrize(
-    "record", [ELECTION, station("C-1", STRANGER), revoke(KEY_B1), BLOCK], ids=lambda r: r.KIND
+    "record", [ELECTION, station("CJ-1", STRANGER), revoke(KEY_B1), BLOCK], ids=lambda r: r.KIND
 )
 def test_publisher_kind_signed_by_another_key_rejected(
     registry: KeyRegistry, signer: Signer, record: Record
@@ -170,12 +201,12 @@ def test_publisher_kind_signed_by_another_key_rejected(
 
 def test_signer_checked_before_what_the_record_does(registry: KeyRegistry) -> None:
     # A station record signed by a station is refused for its signer, whatever key it names.
-    error = refused(registry, KEY_B1, station("C-1", KEY_A1))
+    error = refused(registry, KEY_B1, station("CJ-1", KEY_A1))
     assert (error.category, error.code) == ("signature", "not-publisher")
 
 
 def test_two_stations_sharing_a_key_rejected(registry: KeyRegistry) -> None:
-    error = refused(registry, PUBLISHER, station("C-1", KEY_A1))
+    error = refused(registry, PUBLISHER, station("CJ-1", KEY_A1))
     assert (error.category, error.code) == ("keys", "key-shared")
 
 
@@ -184,7 +215,7 @@ def test_key_retired_by_one_station_never_moves_to_another(
     registry: KeyRegistry, retire: str
 ) -> None:
     accept(registry, PUBLISHER, station("AB-1", KEY_A2) if retire == "replace" else revoke(KEY_A1))
-    assert refused(registry, PUBLISHER, station("C-1", KEY_A1)).code == "key-shared"
+    assert refused(registry, PUBLISHER, station("CJ-1", KEY_A1)).code == "key-shared"
 
 
 @pytest.mark.parametrize("retire", ["replace", "revoke"])
@@ -204,7 +235,7 @@ def test_station_record_restating_its_current_key_accepted(registry: KeyRegistry
 
 
 def test_publisher_key_as_station_key_rejected(registry: KeyRegistry) -> None:
-    error = refused(registry, PUBLISHER, station("C-1", PUBLISHER))
+    error = refused(registry, PUBLISHER, station("CJ-1", PUBLISHER))
     assert (error.category, error.code) == ("keys", "publisher-key-as-station")
 
 
@@ -249,7 +280,7 @@ def test_check_changes_nothing(registry: KeyRegistry) -> None:
 def test_apply_refuses_invalid_record_and_changes_nothing(registry: KeyRegistry) -> None:
     before = registry.to_value()
     with pytest.raises(SignatureError):
-        registry.apply(station("C-1", KEY_A1))
+        registry.apply(station("CJ-1", KEY_A1))
     with pytest.raises(SignatureError):
         registry.apply(revoke(STRANGER))
     assert registry.to_value() == before
@@ -264,7 +295,7 @@ def test_queries(registry: KeyRegistry) -> None:
     assert (new.station, new.status, new.current) == ("AB-1", CURRENT, True)
     assert registry.signer_for(PUBLISHER.key_id) is None
     assert registry.is_registered("AB-1")
-    assert not registry.is_registered("C-1")
+    assert not registry.is_registered("CJ-1")
     assert registry.stations == 2
 
 

@@ -19,9 +19,19 @@ from ledger.check.rules import (
 )
 from ledger.errors import MalformedError, RuleError
 from ledger.formats.codec import decode_value, encode_value
-from ledger.formats.records import Category, Election, Registered, Report, Turnout, record_from_json
+from ledger.formats.records import (
+    Category,
+    Election,
+    Registered,
+    Report,
+    Station,
+    Turnout,
+    record_from_json,
+)
 from ledger.importers import AEP_CATEGORY_RULES
 from tests.conftest import GOLDEN_DIR, load_json
+
+PUBLISHER_KEY_ID = bytes.fromhex(load_json(GOLDEN_DIR / "keys.json")["publisher"]["key_id_hex"])
 
 GOLDEN = load_json(GOLDEN_DIR / "rules.json")
 CODE_FOR_RULES = {"presidential": "PRSD", "local": "P", "parliamentary": "S", "european": "EUP",
@@ -168,8 +178,12 @@ def test_turnout_lt_leaving_out_lc_is_refused() -> None:
 def test_sequence_case_breaks_exactly_the_golden_rules(case: dict[str, Any]) -> None:
     checker = RuleChecker(PRSD)
     got = []
-    for position, obj in enumerate(case["records"]):
-        got += [(position, v) for v in checker.check(record_from_json(obj))]
+    for position, (obj, signed_by) in enumerate(zip(case["records"], case["signed_by"],
+                                                    strict=True)):
+        signer = PUBLISHER_KEY_ID if signed_by == "publisher" else bytes(32)
+        got += [(position, v) for v in checker.check(
+            record_from_json(obj), index=position, signer=signer,
+            by_publisher=signed_by == "publisher")]
     last = len(case["records"]) - 1
     got += [(last, v) for v in checker.finish()]
     found = sorted((p, "hard" if v.hard else "soft", v.rule) for p, v in got)
@@ -283,7 +297,7 @@ def test_state_round_trips_through_canonical_bytes() -> None:
     case = GOLDEN["report_cases"][0]
     # The restored checker remembers versions, stages, counters and b.
     assert [v.code for v in restored.check(_report(case["fields"], case["votes"], version=2,
-                                                   stage="FINAL"))] == ["PV-VERSION"]
+                                                   stage="PROV"))] == ["PV-VERSION"]
     assert [v.code for v in restored.check(_turnout(99, buckets={"M-18-24": 4}, LSC=1))] == [
         "TO-DECREASE"]
     [final] = restored.finish()
@@ -292,7 +306,7 @@ def test_state_round_trips_through_canonical_bytes() -> None:
 
 @pytest.mark.parametrize("mutate", [
     lambda v: v.pop("v"),
-    lambda v: v.update(v=2),
+    lambda v: v.update(v=1),
     lambda v: v.update(extra=1),
     lambda v: v["turnout"]["AB-1"]["counts"].pop("LT"),
     lambda v: v["turnout"]["AB-1"]["counts"].update(LP=-1),
@@ -301,7 +315,7 @@ def test_state_round_trips_through_canonical_bytes() -> None:
     lambda v: v["reports"]["AB-1"]["PRSD"].update(stage="DONE"),
     lambda v: v["reports"]["AB-1"]["PRSD"].update(version=True),
     lambda v: v["reports"].update({"AB-2": []}),
-], ids=["no-v", "v2", "extra-key", "no-LT", "negative", "str-count", "unknown-field",
+], ids=["no-v", "v1", "extra-key", "no-LT", "negative", "str-count", "unknown-field",
         "bad-stage", "bool-version", "not-a-map"])
 def test_malformed_state_is_refused(mutate: Any) -> None:
     value = decode_value(encode_value(_fed_checker().to_value()))
@@ -322,16 +336,19 @@ def _log_violations(directory: str, size: int) -> tuple[list[tuple[int, Violatio
     checker: RuleChecker | None = None
     found: list[tuple[int, Violation]] = []
     for index, data in enumerate(source.iter_entries(0, size)):
-        _, record = decode_entry_record(data)
+        entry, record = decode_entry_record(data)
         if isinstance(record, Election):
             checker = RuleChecker(record)
         elif checker is not None:
-            found += [(index, v) for v in checker.check(record)]
+            found += [(index, v) for v in checker.check(
+                record, index=index, signer=entry.key, by_publisher=entry.key == PUBLISHER_KEY_ID)]
+            if isinstance(record, Station):
+                checker.learn_station(record.id, record.siruta)
     assert checker is not None
     return found, checker.finish()
 
 
-def test_golden_valid_log_has_exactly_the_five_golden_warnings() -> None:
+def test_golden_valid_log_has_exactly_the_ten_golden_warnings() -> None:
     expected = load_json(GOLDEN_DIR / "valid" / "expected.json")
     found, final = _log_violations("valid", expected["tree_size"])
     # The end-of-log rule has no entry of its own (the golden file names the latest report's).
@@ -346,9 +363,9 @@ def test_golden_valid_log_has_exactly_the_five_golden_warnings() -> None:
     assert got == want
 
 
-def test_golden_valid_small_log_breaks_no_rule() -> None:
-    found, final = _log_violations("valid-small", 61)
-    assert found == []
+def test_golden_valid_small_log_breaks_only_its_two_override_rules() -> None:
+    found, final = _log_violations("valid-small", 68)
+    assert sorted((i, v.code) for i, v in found) == [(58, "PV-OVERRIDE"), (66, "TO-OVERRIDE")]
     assert final == []
 
 
@@ -358,3 +375,55 @@ def test_golden_valid_small_log_breaks_no_rule() -> None:
 def test_golden_reject_rule_case_breaks_one_hard_rule_at_its_index(case: dict[str, Any]) -> None:
     found, _ = _log_violations(case["dir"], case["tree_size"])
     assert [i for i, v in found if v.hard] == [case["index"]]
+
+
+# --- ballots: one per (category, constituency), and the report follows its station's --------
+
+
+@pytest.mark.parametrize("case", GOLDEN["ballot_cases"], ids=lambda c: c["name"])
+def test_ballot_case_refuses_exactly_the_golden_ballots_and_report(case: dict[str, Any]) -> None:
+    election = record_from_json({"kind": "election", "name": "t", "date": "2024-06-09",
+                                 "tz": "Europe/Bucharest", "categories": case["categories"]})
+    assert isinstance(election, Election)
+    checker = RuleChecker(election)
+    refused = []
+    for position, obj in enumerate(case["ballots"]):
+        ballot = record_from_json({"kind": "ballot", **obj} if "kind" not in obj else obj)
+        refused += [{"position": position, "rule": v.rule} for v in checker.check(ballot)]
+    assert refused == case["refused_ballots"]
+    station = record_from_json(case["station"])
+    assert isinstance(station, Station)
+    checker.learn_station(station.id, station.siruta)
+    category = election.categories[case["report"]["category"]]
+    fields = next(c["fields"] for c in GOLDEN["report_cases"]
+                  if c["rules"] == category.rules and not c["hard"] and not c["soft"])
+    votes = case["report"]["votes"]
+    scaled = _fields_for(category.rules, fields, sum(votes.values()))
+    report = Report(station=station.id, category=case["report"]["category"], version=1,
+                    stage="PROV", at=1, fields=scaled, votes=votes)
+    broken = [v.rule for v in checker.check(report) if v.hard]
+    assert broken == ([] if case["report_breaks"] is None else [case["report_breaks"]])
+
+
+def _fields_for(rules: str, fields: dict[str, int], valid: int) -> dict[str, int]:
+    """A golden valid report's fields with the valid votes set to ``valid`` (the arithmetic
+    kept), so that only the ballot decides."""
+    f = dict(fields)
+    letter = {"presidential": "c", "local": "c", "parliamentary": "e", "european": "e"}[rules]
+    delta = valid - f[letter]
+    f[letter] = valid
+    if rules in ("presidential", "local"):
+        # b = c + d, e = c + d + f: more valid votes mean more voters and more ballots.
+        f["b"] += delta
+        f["b1"] += delta
+        f["e"] += delta
+        f["a"] += max(delta, 0)
+        if rules == "local":
+            f["a1"] += max(delta, 0)
+    else:
+        f["b"] += delta
+        f["b1"] += delta
+        f["c"] += delta
+        f["a"] += max(delta, 0)
+        f["a1"] += max(delta, 0)
+    return f

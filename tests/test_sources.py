@@ -124,28 +124,28 @@ def test_published_dir_node_reader_gives_every_checkpoint_root() -> None:
 
 def test_published_dir_missing_partial_tile_named() -> None:
     source = PublishedDirSource(REJECT / "partial-hash-tile-missing")
-    assert source.read_tile_if_present(0, 0, 61) is None
+    assert source.read_tile_if_present(0, 0, 68) is None
     with pytest.raises(MalformedError) as e:
-        source.read_tile(0, 0, 61)
-    assert (e.value.category, e.value.where.file) == ("tiles", "tile/0/000.p/61")
+        source.read_tile(0, 0, 68)
+    assert (e.value.category, e.value.where.file) == ("tiles", "tile/0/000.p/68")
     with pytest.raises(MalformedError) as e:
-        root_from_nodes(source.node_reader(61), 61)
-    assert e.value.where.file == "tile/0/000.p/61"
+        root_from_nodes(source.node_reader(68), 68)
+    assert e.value.where.file == "tile/0/000.p/68"
 
 
 def test_published_dir_missing_bundle_named() -> None:
     source = PublishedDirSource(REJECT / "partial-entry-bundle-missing")
-    assert source.read_entry_bundle_if_present(0, 61) is None
+    assert source.read_entry_bundle_if_present(0, 68) is None
     with pytest.raises(MalformedError) as e:
-        list(source.iter_entries(0, 61))
-    assert (e.value.category, e.value.where.file) == ("tiles", "tile/entries/000.p/61")
+        list(source.iter_entries(0, 68))
+    assert (e.value.category, e.value.where.file) == ("tiles", "tile/entries/000.p/68")
 
 
 def test_published_dir_truncated_bundle_named() -> None:
     source = PublishedDirSource(REJECT / "entry-bundle-truncated")
     with pytest.raises(MalformedError) as e:
-        list(source.iter_entries(0, 61))
-    assert (e.value.category, e.value.where.file) == ("tiles", "tile/entries/000.p/61")
+        list(source.iter_entries(0, 68))
+    assert (e.value.category, e.value.where.file) == ("tiles", "tile/entries/000.p/68")
 
 
 def test_published_dir_short_tile_named(tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_open_source_picks_the_reader(tmp_path: Path) -> None:
     assert isinstance(open_source(str(VALID)), PublishedDirSource)
     assert isinstance(open_source("http://127.0.0.1:1/log"), HttpSource)
     assert isinstance(open_source(str(VALID)), Source)
-    with golden_ledger(SMALL, tmp_path / "ledger", 61):
+    with golden_ledger(SMALL, tmp_path / "ledger", 68):
         opened = open_source(str(tmp_path / "ledger"))
         assert isinstance(opened, LedgerDirSource)
         opened.close()
@@ -297,8 +297,8 @@ def test_http_gives_the_same_bytes_as_the_directory(server: str, prefix: str) ->
             bundle.index, bundle.width
         )
     assert list(remote.iter_entries(0, size)) == list(local.iter_entries(0, size))
-    assert root_from_nodes(remote.node_reader(93), 93) == root_from_nodes(
-        local.node_reader(93), 93
+    assert root_from_nodes(remote.node_reader(95), 95) == root_from_nodes(
+        local.node_reader(95), 95
     )
     assert remote.publisher_vkey() == EXPECTED["vkey"]
     assert remote.describe().startswith("http://127.0.0.1:")
@@ -311,16 +311,16 @@ def test_http_checkpoint_404_means_not_a_log(server: str) -> None:
 
 def test_http_missing_tile_is_a_finding_naming_the_path(server: str) -> None:
     source = HttpSource(f"{server}/no-tile")
-    assert source.read_tile_if_present(0, 0, 61) is None
+    assert source.read_tile_if_present(0, 0, 68) is None
     with pytest.raises(MalformedError) as e:
-        source.read_tile(0, 0, 61)
-    assert (e.value.category, e.value.where.file) == ("tiles", "tile/0/000.p/61")
+        source.read_tile(0, 0, 68)
+    assert (e.value.category, e.value.where.file) == ("tiles", "tile/0/000.p/68")
 
 
 def test_http_truncated_bundle_is_a_finding_naming_the_path(server: str) -> None:
     with pytest.raises(MalformedError) as e:
-        list(HttpSource(f"{server}/cut").iter_entries(0, 61))
-    assert e.value.where.file == "tile/entries/000.p/61"
+        list(HttpSource(f"{server}/cut").iter_entries(0, 68))
+    assert e.value.where.file == "tile/entries/000.p/68"
 
 
 def test_a_refused_fetch_is_a_finding_naming_the_path(server: str) -> None:
@@ -405,22 +405,22 @@ def test_ledger_dir_serves_the_golden_tiles_and_bundles(tmp_path: Path) -> None:
 
 
 def test_ledger_dir_unsealed_tail_is_readable(tmp_path: Path) -> None:
-    store = golden_ledger(SMALL, tmp_path / "ledger", 61)
+    store = golden_ledger(SMALL, tmp_path / "ledger", 68)
     with store:
         tail = [b"tail entry 1", b"tail entry 2"]
-        store.commit(Commit(size=61, entries=tuple(
+        store.commit(Commit(size=68, entries=tuple(
             NewEntry(data=e, leaf_hash=leaf_hash(e)) for e in tail)))
         source = LedgerDirSource.from_store(store)
-        assert source.entry_count() == 63
-        assert list(source.iter_entries(61, 63)) == tail
+        assert source.entry_count() == 70
+        assert list(source.iter_entries(68, 70)) == tail
         assert source.read_checkpoint() == (SMALL / "checkpoint").read_bytes()
         with pytest.raises(MalformedError) as e:
-            list(source.iter_entries(0, 64))
+            list(source.iter_entries(0, 71))
         assert e.value.code == "missing-entries"
 
 
 def test_ledger_dir_without_cosignatures_serves_the_publisher_checkpoint(tmp_path: Path) -> None:
-    store = golden_ledger(SMALL, tmp_path / "ledger", 61)
+    store = golden_ledger(SMALL, tmp_path / "ledger", 68)
     with store:
         store.put_meta("cosigned_checkpoint", b"an older, other checkpoint\n\nsig\n")
         note = LedgerDirSource.from_store(store).read_checkpoint()
@@ -443,8 +443,8 @@ def test_reading_a_published_tree_never_imports_lmdb() -> None:
         "import ledger.sources.open, ledger.formats.tiles, ledger.publisher.publish\n"
         "if importlib.util.find_spec('ledger.auditor.verify'): import ledger.auditor.verify\n"
         "s = ledger.sources.open.open_source(sys.argv[1])\n"
-        "n = sum(1 for _ in s.iter_entries(0, 291))\n"
-        "assert n == 291, n\n"
+        "n = sum(1 for _ in s.iter_entries(0, 308))\n"
+        "assert n == 308, n\n"
         "assert 'lmdb' not in sys.modules, 'lmdb was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code, str(VALID)], check=True, timeout=120)

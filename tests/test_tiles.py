@@ -434,4 +434,4 @@ def test_spec_example_lists_the_golden_published_files() -> None:
     small = GOLDEN_DIR / "valid-small"
     on_disk = {p.relative_to(small).as_posix() for p in small.rglob("*") if p.is_file()}
     assert listed == on_disk
-    assert len((small / "tile/0/000.p/61").read_bytes()) == 61 * 32
+    assert len((small / "tile/0/000.p/68").read_bytes()) == 68 * 32

@@ -52,8 +52,8 @@ TILE_FILES = sorted(
     str(p.relative_to(VALID)) for p in (VALID / "tile").rglob("*") if p.is_file()
 )
 #: What the latest checkpoint itself needs (so deleting one is an error, not "not present").
-LATEST_FILES = ["tile/0/000", "tile/0/001.p/35", "tile/1/000.p/1", "tile/entries/000",
-                "tile/entries/001.p/35"]
+LATEST_FILES = ["tile/0/000", "tile/0/001.p/52", "tile/1/000.p/1", "tile/entries/000",
+                "tile/entries/001.p/52"]
 PUBLISHER_SIGNER = parse_signer_key(KEYS["publisher"]["skey"])
 
 
@@ -113,7 +113,7 @@ def _tile_flips(rng: random.Random, count: int) -> Iterator[Mutation]:
 def _rebundle(entries: list[bytes], *, partials: bool) -> Callable[[Path], None]:
     def apply(root: Path) -> None:
         (root / "tile/entries/000").write_bytes(format_entry_bundle(entries[:256]))
-        (root / "tile/entries/001.p/35").write_bytes(format_entry_bundle(entries[256:]))
+        (root / "tile/entries/001.p/52").write_bytes(format_entry_bundle(entries[256:]))
         if partials:
             for p in (root / "tile/entries").rglob("*"):
                 if p.is_file() and p.parent.name.endswith(".p") and p.name != "35":
@@ -224,15 +224,15 @@ def test_a_flip_in_ledger_json_never_changes_the_result(log: Path, baseline: Aud
 
 
 def test_an_older_genuine_checkpoint_passes_alone(log: Path) -> None:
-    (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 218))
+    (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 221))
     report = audit(log)
     assert report.errors == []
-    assert report.tree_size == 218
+    assert report.tree_size == 221
 
 
 def test_an_older_checkpoint_is_a_rollback_given_the_newer_as_trusted(log: Path) -> None:
     newer = (VALID / "checkpoint").read_bytes()
-    (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 218))
+    (log / "checkpoint").write_bytes(embedded_checkpoint(VALID, 221))
     report = audit(log, trusted=newer)
     assert [(e.category, e.where.file) for e in report.errors] == [("rollback", "checkpoint")]
 
@@ -248,7 +248,7 @@ def _publisher_signed(size: int, root: bytes) -> bytes:
     return sign_note(format_checkpoint(cp), [PUBLISHER_SIGNER])
 
 
-@pytest.mark.parametrize("size", [93, SIZE])
+@pytest.mark.parametrize("size", [95, SIZE])
 def test_a_trusted_checkpoint_of_a_fork_is_an_equivocation_with_evidence(log: Path,
                                                                          size: int) -> None:
     fork = _publisher_signed(size, bytes(32))  # the publisher signed two different trees
@@ -279,7 +279,7 @@ def test_a_trusted_file_that_is_not_a_checkpoint_is_an_input_error(log: Path) ->
 def test_incremental_audit_reads_only_the_new_entries(log: Path, tmp_path: Path,
                                                       baseline: AuditReport) -> None:
     state = tmp_path / "audit.state"
-    older = embedded_checkpoint(VALID, 218)
+    older = embedded_checkpoint(VALID, 221)
     (log / "checkpoint").write_bytes(older)
     first = audit(log, state_path=state)
     assert first.errors == []
@@ -287,11 +287,11 @@ def test_incremental_audit_reads_only_the_new_entries(log: Path, tmp_path: Path,
     (log / "checkpoint").write_bytes((VALID / "checkpoint").read_bytes())
     second = audit(log, trusted=older, state_path=state)
     assert second.errors == []
-    assert second.extra["resumed_from"] == 218
-    assert second.entries == SIZE - 218
+    assert second.extra["resumed_from"] == 221
+    assert second.entries == SIZE - 221
     assert [w.to_json() for w in second.warnings] == [
         w.to_json() for w in baseline.warnings
-        if (w.where.index is not None and w.where.index >= 218)
+        if (w.where.index is not None and w.where.index >= 221)
         or w.code == "TO-LT-PV-B"
     ]
     saved = load_state(state)
@@ -304,7 +304,7 @@ def test_a_state_that_does_not_match_the_trusted_checkpoint_means_a_full_audit(
 ) -> None:
     state = tmp_path / "audit.state"
     assert audit(log, state_path=state).errors == []
-    report = audit(log, trusted=embedded_checkpoint(VALID, 218), state_path=state)
+    report = audit(log, trusted=embedded_checkpoint(VALID, 221), state_path=state)
     assert "resumed_from" not in report.extra
     assert report.entries == SIZE
     full = audit(log, trusted=(VALID / "checkpoint").read_bytes(), state_path=state, full=True)
@@ -314,7 +314,7 @@ def test_a_state_that_does_not_match_the_trusted_checkpoint_means_a_full_audit(
 def test_resuming_notices_a_changed_entry_before_the_state_size(log: Path,
                                                                tmp_path: Path) -> None:
     state = tmp_path / "audit.state"
-    older = embedded_checkpoint(VALID, 218)
+    older = embedded_checkpoint(VALID, 221)
     (log / "checkpoint").write_bytes(older)
     assert audit(log, state_path=state).errors == []
     (log / "checkpoint").write_bytes((VALID / "checkpoint").read_bytes())

@@ -14,6 +14,7 @@ from typing import Any
 from ledger.auditor.verify import verify
 from ledger.check.findings import AuditReport
 from ledger.formats.keys import VerifierKey, parse_verifier_key
+from ledger.formats.policy import Policy, parse_policy
 from ledger.sources.published import PublishedDirSource
 from tests.conftest import GOLDEN_DIR, load_json
 
@@ -23,6 +24,11 @@ KEYS: dict[str, Any] = load_json(GOLDEN_DIR / "keys.json")
 EXPECTED: dict[str, Any] = load_json(VALID / "expected.json")
 CASES: dict[str, Any] = load_json(GOLDEN_DIR / "reject" / "cases.json")
 PUBLISHER: VerifierKey = parse_verifier_key(KEYS["publisher"]["vkey"])
+#: The golden log with its witness at quorum 1, as the vectors' README says to verify it.
+WITNESSED: Policy = parse_policy(
+    f"log {KEYS['publisher']['vkey']}\nwitness observer {EXPECTED['witness_vkey']}\n"
+    "quorum observer\n".encode()
+)
 
 
 def copy_log(source: Path, target: Path) -> Path:

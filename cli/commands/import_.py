@@ -27,8 +27,16 @@ def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict
     report.records_by_kind.update(extra.pop("records_by_kind", {}))
     report.extra.update({"file": result.file, "rows": result.rows, "written": result.written,
                          "station_signed": result.station_signed,
-                         "publisher_signed": result.publisher_signed, **extra})
+                         "publisher_signed": result.publisher_signed,
+                         "rows_by_kind": {result.kind: rows_by_outcome(result)},
+                         "corrections": result.corrections, **extra})
     return report.to_json()
+
+
+def rows_by_outcome(result: ImportResult) -> dict[str, int]:
+    """Written / unchanged / stale / refused rows of the file's kind."""
+    return {"written": result.appended, "unchanged": result.unchanged, "stale": result.stale,
+            "refused": len(result.refused)}
 
 
 @click.command("import", short_help="Sign and append an AEP file in one batch.")
@@ -45,22 +53,29 @@ def result_json(lg: Ledger, result: ImportResult, extra: dict[str, Any]) -> dict
               help="aep-turnout: the snapshot's time, YYYY-MM-DD HH:MM[:SS] local or with an "
                    "offset (default: the YYYY-MM-DD_HH-MM in the file name).")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is refused.")
+@click.option("--corrections", default=None, metavar="REASON",
+              help="aep-turnout: write a publisher-signed correction, with this reason, for "
+                   "each station whose counters went down or were left out since its latest "
+                   "turnout (without it such rows are refused).")
 @json_option
 @click.pass_context
 def import_command(ctx: click.Context, ledger: str, fmt: str, key_file: str, csv_file: str,
                    station_keys: str | None, at: str | None, strict: bool,
-                   as_json: bool) -> None:
-    """Sign and append every row of CSV in one durable batch.
+                   corrections: str | None, as_json: bool) -> None:
+    """Sign and append every changed row of CSV in one durable batch.
 
-    A malformed file is refused whole (exit 2). Rows that break a hard rule, name an
-    unregistered station, or are turnout without a station key are refused (exit 1); the
-    other rows are written unless --strict.
+    A file imported again appends only what changed: rows equal to the station's latest record
+    are unchanged, report rows older than it are stale (a warning); both are skipped. A
+    malformed file is refused whole (exit 2). Rows that break a hard rule or name an
+    unregistered station are refused (exit 1); the other rows are written unless --strict.
+    Rows without a station key are signed by the publisher.
     """
     signer = signer_key(key_file)
     keys = StationKeys(station_keys) if station_keys is not None else None
     with Ledger.open(ledger, signer) as lg:
         result = import_file(lg, csv_file, fmt=fmt, station_keys=keys, at=at,
-                             strict=strict, progress=terminal_progress("checking rows"))
+                             strict=strict, corrections=corrections,
+                             progress=terminal_progress("checking rows"))
         exit_when_done(ctx, not result.refused)
         if as_json:
             kind = "report" if fmt == "aep-pv" else "turnout"
@@ -73,10 +88,12 @@ def import_command(ctx: click.Context, ledger: str, fmt: str, key_file: str, csv
 
 def _print(result: ImportResult) -> None:
     state = "written" if result.written else "NOTHING written (--strict)"
+    corrections = f", {result.corrections:,} corrections" if result.corrections else ""
     click.echo(
-        f"{result.file}: {result.rows:,} rows, {result.appended:,} entries {state} "
+        f"{result.file}: {result.rows:,} {result.kind} rows: {result.appended:,} {state} "
         f"({result.station_signed:,} station-signed, {result.publisher_signed:,} "
-        f"publisher-signed), {len(result.refused):,} refused, {len(result.warnings):,} warnings; "
+        f"publisher-signed{corrections}), {result.unchanged:,} unchanged, {result.stale:,} "
+        f"stale, {len(result.refused):,} refused; {len(result.warnings):,} warnings; "
         f"tree size {result.size:,}"
     )
     for finding in result.refused[:SHOW_REFUSED]:

@@ -257,9 +257,6 @@ def check_receipt(
         station = record.id
     station_index: int | None = None
     if opened.entry.key == key_id(publisher.public_key):
-        if isinstance(record, Turnout):
-            raise _key_error("a turnout record is signed by its station, not the publisher",
-                             "publisher-signed-turnout", index, station)
         _verify_entry(opened, publisher.public_key, index)
         signed_by = "publisher"
         not_shown = _not_shown_for_publisher(record, station, index)
@@ -295,7 +292,7 @@ def check_receipt(
 
 
 def _not_shown_for_publisher(record: Record, station: str | None, index: int) -> tuple[str, ...]:
-    if isinstance(record, Report):
+    if isinstance(record, Report | Turnout):
         return (f"that station {station} was registered before entry {index} (only a full "
                 "audit, ledger verify, shows it)",)
     if isinstance(record, Station):

@@ -8,8 +8,9 @@ the auditor runs it over the whole log and keeps going. So the two can never dis
 
 Duplicates (step 1) are caught without a set of every leaf hash, which would grow to hundreds of
 megabytes at 16.8M entries. Each kind's own state already refuses most byte-identical copies:
-there is one election record, block heights increase, report versions strictly increase per
-station and category, a replaced or revoked key never comes back and a key is revoked once. Two
+there is one election record, block heights increase, a report's (version, stage) strictly
+increases per station and category, one (category, constituency) has one ballot, a replaced or
+revoked key never comes back and a key is revoked once. Two
 kinds can repeat: a turnout whose counters all equal the station's latest (counters only must not
 go down), and a station record re-registering the station's current key. For those, each station
 keeps the leaf hashes of its entries since the counters (or the key) last changed, its
@@ -26,13 +27,11 @@ from typing import Any
 from ledger.check.chain import BlockState, check_block
 from ledger.check.findings import Finding
 from ledger.check.registry import KeyRegistry
-from ledger.check.rules import RuleChecker, Violation
+from ledger.check.rules import RuleChecker
 from ledger.check.state import (
     Plateau,
     bad_state,
     key_digest,
-    last_reports_from_value,
-    last_reports_value,
     plateaus_from_value,
     plateaus_value,
     tree_from_value,
@@ -46,6 +45,7 @@ from ledger.formats.entries import claimed_key_id, envelope_parts
 from ledger.formats.keys import VerifierKey
 from ledger.formats.records import (
     MAX_ENTRY_SIZE,
+    Ballot,
     Block,
     Election,
     Entry,
@@ -61,7 +61,7 @@ from ledger.formats.records import (
 from ledger.formats.records.fast import record_if_canonical
 from ledger.formats.signing import is_valid_signature
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 __all__ = ["BlockState", "CheckedEntry", "EntryChecker"]
 
@@ -78,6 +78,8 @@ class CheckedEntry:
     station: str | None = None
     #: The block height, when this is a block entry.
     block: int | None = None
+    #: True when the publisher's key signed the entry.
+    by_publisher: bool = False
     errors: list[VerificationError] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
 
@@ -107,7 +109,6 @@ class EntryChecker:
         self._tree = CompactRange()
         self._turnout_plateaus: dict[str, Plateau] = {}
         self._station_plateaus: dict[str, Plateau] = {}
-        self._last_reports: dict[str, dict[str, int]] = {}
         self._pending_keys: dict[bytes, bytes] = {}
         self._prefix = entry_signed_message(origin, b"")
 
@@ -212,6 +213,7 @@ class EntryChecker:
             checked.block = 0 if self.last_block is None else self.last_block.height + 1
         # Step 2: the signer, then the signature.
         public_key = self.registry.check(entry.key, record)
+        checked.by_publisher = public_key == self.publisher.public_key
         if signature_ok is None:
             signature_ok = is_valid_signature(public_key, self._prefix + entry.body, entry.sig)
         if not signature_ok:
@@ -224,12 +226,8 @@ class EntryChecker:
         # Steps 1 (duplicates), 3 and 4 by kind.
         if type(record) is Turnout:
             self._check_turnout(checked, record)
-        elif type(record) is Report:
-            if self._check_rules(checked, record):
-                by_category = self._last_reports.get(record.station)
-                if by_category is None:
-                    by_category = self._last_reports[record.station] = {}
-                by_category[record.category] = checked.index
+        elif type(record) is Report or type(record) is Ballot:
+            self._check_rules(checked, record)
         elif type(record) is Station:
             self._check_station(checked, record)
         elif type(record) is Election:
@@ -253,6 +251,8 @@ class EntryChecker:
         plateau = self._station_plateaus.get(record.id)
         _check_duplicate(plateau, checked)
         self.registry.apply(record)
+        if self.rules is not None:
+            self.rules.learn_station(record.id, record.siruta)
         key = record.key_id
         if plateau is not None and plateau.holds(key, key_digest):
             plateau.hashes.append(checked.leaf_hash)
@@ -266,12 +266,16 @@ class EntryChecker:
                                  code="election-not-first")
         self.rules = RuleChecker(record)
 
-    def _check_rules(self, checked: CheckedEntry, record: Turnout | Report) -> bool:
+    def _check_rules(self, checked: CheckedEntry, record: Turnout | Report | Ballot) -> bool:
         """Step 3; True when no hard rule broke (the rule state then advanced)."""
         if self.rules is None:  # pragma: no cover - the registry refuses it first
             raise SignatureError("no election record before this entry", category="keys",
                                  code="election-not-first")
-        violations = self.rules.check(record)
+        entry = checked.entry
+        violations = self.rules.check(
+            record, index=checked.index, signer=entry.key if entry is not None else b"",
+            by_publisher=checked.by_publisher,
+        )
         if violations:
             checked.errors.extend(v.to_error() for v in violations if v.hard)
             checked.warnings.extend(
@@ -301,19 +305,13 @@ class EntryChecker:
         """End-of-log soft rules (a station's last turnout LT against its reports' b)."""
         if self.rules is None:
             return []
-        return [self._finish_finding(v) for v in self.rules.finish()]
-
-    def _finish_finding(self, violation: Violation) -> Finding:
-        reports = self._last_reports.get(violation.station or "", {})
-        index = reports.get(violation.category) if violation.category else None
-        return violation.to_finding(index=index)
+        return [v.to_finding(index=v.index) for v in self.rules.finish()]
 
     # --- the auditor's state file ----------------------------------------------------------------
 
     def to_value(self) -> dict[str, Any]:
         """Everything the checker knows, as a canonical value (docs/spec.md, "Verification")."""
         value: dict[str, Any] = {
-            "last_reports": last_reports_value(self._last_reports),
             "registry": self.registry.to_value(),
             "station_plateaus": plateaus_value(self._station_plateaus, key_digest),
             "tree": tree_value(self._tree),
@@ -334,7 +332,7 @@ class EntryChecker:
         Raises:
             MalformedError: the value is not exactly what :meth:`to_value` writes.
         """
-        required = {"last_reports", "registry", "station_plateaus", "tree", "turnout_plateaus", "v"}
+        required = {"registry", "station_plateaus", "tree", "turnout_plateaus", "v"}
         optional = {"election", "rules", "last_block"}
         if type(value) is not dict or not required <= value.keys() <= required | optional:
             raise bad_state("expected the map EntryChecker.to_value writes")
@@ -352,7 +350,6 @@ class EntryChecker:
         checker._tree = tree_from_value(value["tree"])
         checker._turnout_plateaus = plateaus_from_value(value["turnout_plateaus"])
         checker._station_plateaus = plateaus_from_value(value["station_plateaus"])
-        checker._last_reports = last_reports_from_value(value["last_reports"])
         if "last_block" in value:
             checker.last_block = BlockState.from_value(value["last_block"])
         return checker

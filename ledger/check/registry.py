@@ -2,8 +2,9 @@
 serialisable.
 
 It answers one question per entry: may this key sign this record? Publisher kinds need the
-publisher key; a turnout needs its station's current key; a report needs that key or the
-publisher's (for a registered station). ``station`` records register or replace a station's key,
+publisher key; a turnout or a report needs its station's current key or the publisher's (for
+a registered station: already-published data), and only the publisher signs a turnout with a
+``correction``. ``station`` records register or replace a station's key,
 ``revoke`` records retire one; a key never moves to another station and is never reused. Every
 refusal is a :class:`~ledger.errors.SignatureError` with a stable ``code``.
 """
@@ -16,10 +17,10 @@ from typing import Any
 from ledger.core.hashing import key_id
 from ledger.errors import MalformedError, SignatureError, Where
 from ledger.formats.records.kinds import Election, Record, Report, Revoke, Station, Turnout
-from ledger.formats.signing import PUBLIC_KEY_SIZE
+from ledger.formats.signing import PUBLIC_KEY_SIZE, is_prime_order_key
 
 #: Record kinds only the publisher signs.
-PUBLISHER_KINDS = frozenset({"election", "station", "revoke", "block"})
+PUBLISHER_KINDS = frozenset({"election", "ballot", "station", "revoke", "block"})
 
 CURRENT = "current"
 REPLACED = "replaced"
@@ -94,8 +95,8 @@ class KeyRegistry:
         Raises:
             SignatureError: category ``signature`` for a publisher kind signed by another key;
                 category ``keys`` with code ``key-unregistered``, ``key-revoked``,
-                ``key-replaced``, ``wrong-station``, ``publisher-signed-turnout``,
-                ``station-unregistered``, ``key-shared``, ``key-reused``,
+                ``key-replaced``, ``wrong-station``, ``correction-by-station``,
+                ``station-unregistered``, ``key-weak``, ``key-shared``, ``key-reused``,
                 ``publisher-key-as-station``, ``revoke-unregistered``, ``key-already-revoked``,
                 ``election-repeated`` or ``election-not-first``.
         """
@@ -107,6 +108,7 @@ class KeyRegistry:
                 and owner.status == CURRENT
                 and owner.station == record.station
                 and self.election_seen
+                and (type(record) is not Turnout or record.correction is None)
             ):
                 return owner.public_key
         public_key = self._signer_key(key, record)
@@ -115,21 +117,20 @@ class KeyRegistry:
 
     def _signer_key(self, key: bytes, record: Record) -> bytes:
         by_publisher = key == self.publisher_key_id
-        if type(record) is Turnout:
-            if by_publisher:
-                raise _refuse(
-                    "a turnout record is signed by its station, not the publisher",
-                    "publisher-signed-turnout",
-                    record,
-                    record.station,
-                )
-            return self._station_signer(key, record, record.station)
-        if type(record) is Report:
+        if type(record) is Turnout or type(record) is Report:
             if not by_publisher:
+                if type(record) is Turnout and record.correction is not None:
+                    raise _refuse(
+                        "a turnout with a correction is signed by the publisher, never by a "
+                        "station",
+                        "correction-by-station",
+                        record,
+                        record.station,
+                    )
                 return self._station_signer(key, record, record.station)
             if record.station not in self._current:
                 raise _refuse(
-                    f"publisher-signed report names station {record.station!r}, "
+                    f"publisher-signed {record.KIND} names station {record.station!r}, "
                     "which no station record registered",
                     "station-unregistered",
                     record,
@@ -237,6 +238,14 @@ class KeyRegistry:
         return owner.public_key
 
     def _check_station(self, record: Station) -> None:
+        if not is_prime_order_key(record.pubkey):
+            raise _refuse(
+                f"station {record.id}'s key is not a point of prime order (a small-order, "
+                "mixed-order or non-canonical key: anyone could sign for it)",
+                "key-weak",
+                record,
+                record.id,
+            )
         if record.pubkey == self.publisher_key:
             raise _refuse(
                 "the publisher's key is never a station key",

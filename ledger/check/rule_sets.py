@@ -145,11 +145,11 @@ RULE_SETS: Mapping[str, RuleSet] = {
             ("A-PARTS", "a = a1+a2+a3"), *_A_GE_B[:3], ("B-PARTS", "b = b1+b2+b3"),
             ("C-GE-DEFG", "c >= d+e+f+g"), ("E-LE-B-FG", "e <= b-(f+g)"),
             ("E-SUM", "e = sum(votes)"),
-        ], []),
+        ], [("B-EQ-EFG", "b = e+f+g"), ("C-EQ-DEFG", "c = d+e+f+g")]),
         _rule_set("european", "EUP", "a a1 a2 b b1 b2 b3 c d e f", [
             ("A-PARTS", "a = a1+a2"), *_A_GE_B[:2], ("B-PARTS", "b = b1+b2+b3"),
             ("C-GE-DEF", "c >= d+e+f"), ("E-LE-B-F", "e <= b - f"), ("E-SUM", "e = sum(votes)"),
-        ], []),
+        ], [("B-EQ-EF", "b = e+f"), ("C-EQ-DEF", "c = d+e+f")]),
         _rule_set("mail", "MAIL", "a b b1 b2 c c1 c2 d d1 d2", [], [
             ("B-PARTS", "b = b1+b2"), ("C-PARTS", "c = c1+c2"), ("D-PARTS", "d = d1+d2"),
             ("D1-SUM", "d1 = sum(votes)"),

@@ -1,4 +1,4 @@
-"""The entry checker's own state as canonical values: plateaus, the compact range, report indices.
+"""The entry checker's own state as canonical values: plateaus and the compact range.
 
 Only :mod:`ledger.check.checker` uses these; they exist so the auditor's state file
 (docs/spec.md, "Verification") can be written and read back strictly.
@@ -91,29 +91,6 @@ def plateaus_from_value(value: Any) -> dict[str, Plateau]:
         if not hashes or not all(_is_hash(h) for h in hashes):
             raise bad_state("plateau hashes are 32-byte bins")
         out[station] = Plateau(digest, list(hashes))
-    return out
-
-
-def last_reports_value(reports: dict[str, dict[str, int]]) -> dict[str, Any]:
-    """Station -> category -> index of its latest accepted report, as a canonical map."""
-    return {station: dict(sorted(c.items())) for station, c in sorted(reports.items())}
-
-
-def last_reports_from_value(value: Any) -> dict[str, dict[str, int]]:
-    """The map of :func:`last_reports_value`.
-
-    Raises:
-        MalformedError: not exactly that map.
-    """
-    if type(value) is not dict:
-        raise bad_state("last_reports must be a map")
-    out: dict[str, dict[str, int]] = {}
-    for station, by_category in value.items():
-        if type(by_category) is not dict or not all(
-            type(i) is int and i >= 0 for i in by_category.values()
-        ):
-            raise bad_state("last_reports maps station -> category -> entry index")
-        out[station] = dict(by_category)
     return out
 
 

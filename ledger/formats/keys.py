@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ledger.core.hashing import sha256
 from ledger.errors import InputError, MalformedError
-from ledger.formats.signing import PUBLIC_KEY_SIZE, Signer
+from ledger.formats.signing import PUBLIC_KEY_SIZE, Signer, is_prime_order_key
 from ledger.formats.text import decode_base64, encode_base64
 
 #: Signature types of C2SP signed-note: Ed25519 note signatures and cosignature/v1.
@@ -112,6 +112,11 @@ def parse_verifier_key(s: str) -> VerifierKey:
     name, key_hash, sig_type, public_key = _split_key_string(s.removesuffix("\n"), "verifier key")
     if key_hash != note_key_hash(name, sig_type, public_key):
         raise InputError(f"verifier key hash {key_hash.hex()} does not match the key")
+    if not is_prime_order_key(public_key):
+        raise InputError(
+            f"verifier key {name[:80]!r} is not a point of prime order (a small-order, "
+            "mixed-order or non-canonical key, for which signatures can be forged)"
+        )
     return VerifierKey(name=name, key_hash=key_hash, type=sig_type, public_key=public_key)
 
 

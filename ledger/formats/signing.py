@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from nacl.bindings import crypto_sign_open
+from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import CryptoError
 
 from ledger.core.hashing import key_id
@@ -58,6 +58,16 @@ class Signer:
     def sign(self, message: bytes) -> bytes:
         """Ed25519 signature (64 bytes) over ``message``; deterministic."""
         return self._key.sign(message)
+
+
+def is_prime_order_key(public_key: bytes) -> bool:
+    """True when ``public_key`` is the canonical encoding of a point of prime order
+    (docs/records.md, "Identity and keys"): not one of the 8 small-order points, not a point
+    with a small-order component, not a non-canonical encoding. libsodium's point check
+    decides: it refuses exactly those."""
+    return len(public_key) == PUBLIC_KEY_SIZE and bool(
+        crypto_core_ed25519_is_valid_point(public_key)
+    )
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:

@@ -26,3 +26,18 @@ AEP_CATEGORY_RULES: Mapping[str, str] = {
     "REFL2": "referendum",
     "REFL3": "referendum",
 }
+
+#: The AEP categories with one ballot per constituency -> their scope (docs/records.md, "Record
+#: kinds"): county for the Senate, the Chamber, the county councils and their presidents and
+#: Bucharest's general council and mayor (abroad, SR, is a constituency of its own); uat for
+#: mayors and local councils. The others (PRSD, EUP, REFL*, the mail votes) are national.
+AEP_CATEGORY_SCOPES: Mapping[str, str] = {
+    "S": "county",
+    "CD": "county",
+    "CJ": "county",
+    "PCJ": "county",
+    "CGMB_BEC": "county",
+    "PG_BEC": "county",
+    "P": "uat",
+    "CL": "uat",
+}

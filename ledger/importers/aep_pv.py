@@ -3,7 +3,9 @@
 Header: twelve fixed columns, then exactly the letters of one rule set, then one
 ``<NAME>-voturi`` column per competitor. Each row becomes a ``report`` record: the rule set
 follows ``report_type_category_code`` (docs/records.md, "Election rules"), ``created_at`` is local
-time in the election's time zone, and the station is ``<county code>-<precinct_nr>``.
+time in the election's time zone, and the station is ``<county code>-<precinct_nr>``. In a file of
+a scoped category (one ballot per constituency) an empty vote cell means the competitor is not on
+that constituency's ballot (0: on it, with no votes); elsewhere every cell is a count.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ledger.check.rules import RULE_SETS
 from ledger.errors import MalformedError
 from ledger.formats.records import STAGES, Report
 from ledger.formats.times import zone
-from ledger.importers import AEP_CATEGORY_RULES
+from ledger.importers import AEP_CATEGORY_RULES, AEP_CATEGORY_SCOPES
 from ledger.importers.csvfile import (
     CsvFile,
     parse_local_time,
@@ -156,7 +158,12 @@ def _row(file: CsvFile, layout: _Layout, tz: ZoneInfo, cells: list[str], line: i
     version = parse_uint(file, cells[6], line, "report_version")
     at = parse_local_time(file, cells[11], tz, line, "created_at")
     fields = {name: parse_uint(file, cells[i], line, name) for i, name in layout.letters}
-    votes = {name: parse_uint(file, cells[i], line, column) for i, column, name in layout.votes}
+    if category in AEP_CATEGORY_SCOPES:  # an empty cell: not on this constituency's ballot
+        votes = {name: parse_uint(file, cells[i], line, column)
+                 for i, column, name in layout.votes if cells[i] != ""}
+    else:
+        votes = {name: parse_uint(file, cells[i], line, column)
+                 for i, column, name in layout.votes}
     try:
         report = Report(station=sid, category=category, version=version, stage=stage, at=at,
                         fields=fields, votes=votes)

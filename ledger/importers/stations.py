@@ -12,19 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ledger.formats.records import Station
+from ledger.formats.records.ids import COUNTY_CODES, COUNTY_CODES_IN_ORDER
 
 #: AEP ``precinct_county_nce`` -> county code (SOURCES.md); 44-49 are Bucharest's sectors 1-6.
-_CODES_BY_NCE = (
-    "AB", "AR", "AG", "BC", "BH", "BN", "BT", "BV", "BR", "BZ", "CS", "CL", "CJ", "CT", "CV",
-    "DB", "DJ", "GL", "GR", "GJ", "HR", "HD", "IL", "IS", "IF", "MM", "MH", "MS", "NT", "OT",
-    "PH", "SM", "SJ", "SB", "SV", "TR", "TM", "TL", "VS", "VL", "VN", "B", "SR",
-)
 NCE_CODES: Mapping[int, str] = {
-    **dict(enumerate(_CODES_BY_NCE, start=1)),
+    **dict(enumerate(COUNTY_CODES_IN_ORDER, start=1)),
     **dict.fromkeys(range(44, 50), "B"),
 }
-#: Every county code a station id may start with.
-COUNTY_CODES = frozenset(NCE_CODES.values())
+__all__ = ["COUNTY_CODES", "NCE_CODES", "StationInfo", "station_id"]
 
 
 def station_id(code: str, number: int) -> str:

@@ -16,28 +16,29 @@ from pathlib import Path
 from ledger.check.findings import AuditReport
 from ledger.check.rules import RuleChecker
 from ledger.errors import InputError
-from ledger.formats.records import Election, Record
+from ledger.formats.records import Ballot, Election, Record
 from ledger.importers import FORMATS
-from ledger.importers.aep_pv import PvRow, read_pv, read_pv_header
+from ledger.importers.aep_pv import PvRow, read_pv
 from ledger.importers.aep_turnout import TurnoutRow, read_turnout, turnout_time
-from ledger.importers.manifest import election_for_header, read_manifest
+from ledger.importers.manifest import Manifest, manifest_from_pv, read_manifest
 
 
-def validate_pv(path: str | Path, *, tz: str, manifest: Election | None = None) -> AuditReport:
-    """Check every row of a PV file against its rule set and the cross-record rules.
+def validate_pv(path: str | Path, *, tz: str, manifest: Manifest | None = None) -> AuditReport:
+    """Check every row of a PV file against its rule set, its ballot and the cross-record rules.
 
-    Without ``manifest`` the competitors are the file's own ``-voturi`` columns.
+    Without ``manifest`` the competitors are the file's own: its ``-voturi`` columns, and for a
+    scoped category each constituency's ballot as its rows give it.
 
     Raises:
         InputError: the file is not a well-formed AEP PV file.
     """
     started = time.perf_counter()
     if manifest is None:
-        manifest = election_for_header(read_pv_header(path), name=Path(path).name,
-                                       date="1970-01-01", tz=tz)
-    rows: Iterator[PvRow] = read_pv(path, tz=manifest.tz)
-    return _run(path, "aep-pv", manifest, ((r.line, r.station.id, r.report) for r in rows),
-                started)
+        manifest = manifest_from_pv([path], name=Path(path).name, date="1970-01-01", tz=tz)
+    rows: Iterator[PvRow] = read_pv(path, tz=manifest.election.tz)
+    return _run(path, "aep-pv", manifest.election,
+                ((r.line, r.station.id, r.station.siruta, r.report) for r in rows), started,
+                ballots=manifest.ballots)
 
 
 def validate_turnout(path: str | Path, *, tz: str, at: str | None = None,
@@ -53,21 +54,26 @@ def validate_turnout(path: str | Path, *, tz: str, at: str | None = None,
     election = Election(name=Path(path).name, date=day, tz=tz, categories={})
     rows: Iterator[TurnoutRow] = read_turnout(path, at=at_ms, age_detail=age_detail)
     report = _run(path, "aep-turnout", election,
-                  ((r.line, r.station.id, r.turnout) for r in rows), started)
+                  ((r.line, r.station.id, r.station.siruta, r.turnout) for r in rows), started)
     report.extra["at"] = at_ms
     return report
 
 
 def _run(path: str | Path, fmt: str, election: Election,
-         rows: Iterable[tuple[int, str, Record]], started: float) -> AuditReport:
+         rows: Iterable[tuple[int, str, int | None, Record]], started: float,
+         ballots: Iterable[Ballot] = ()) -> AuditReport:
     checker = RuleChecker(election)
     report = AuditReport()
     name = str(path)
+    for ballot in ballots:
+        for v in checker.check(ballot):
+            report.error(v.to_finding(file=name))
     stations: dict[str, int] = {}
     count = 0
-    for line, station, record in rows:
+    for line, station, siruta, record in rows:
         count += 1
         stations[station] = line
+        checker.learn_station(station, siruta)
         for v in checker.check(record):
             finding = v.to_finding(file=name, line=line)
             (report.error if v.hard else report.warning)(finding)

@@ -1,18 +1,26 @@
 """Publisher-side import: AEP files into a ledger (stations, reports, turnout), one batch each.
 
 The importers (:mod:`ledger.importers`) turn rows into records; this module signs them (with the
-station's own key when there is one, else the publisher's for reports) and appends the whole file
-as ONE :meth:`~ledger.publisher.ledger.Ledger.append` batch, so a file is written whole or, after a
-crash, not at all. Refused rows are findings naming the CSV line and station.
+station's own key when there is one, else the publisher's: already-published data) and appends
+the whole file as ONE :meth:`~ledger.publisher.ledger.Ledger.append` batch, so a file is written
+whole or, after a crash, not at all. Refused rows are findings naming the CSV line and station.
+
+The AEP republishes each file every few minutes with every row, so a file is imported again as
+docs/records.md, "AEP importers" says: a row equal to the station's latest accepted record of
+its kind is *unchanged* (skipped, counted); a report row below the station's latest (version,
+stage) is *stale* (skipped, counted, a warning); the rest is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ledger.check.findings import Finding
+from ledger.check.rules import STAGE_RANK, RuleChecker, report_content
 from ledger.errors import InputError, VerificationError, Where
 from ledger.files import (
     KEY_SUFFIX,
@@ -25,7 +33,7 @@ from ledger.files import (
 )
 from ledger.formats.records import Record, Report, Turnout, encode_entry, sign_record
 from ledger.importers import FORMATS
-from ledger.importers.aep_pv import import_pv
+from ledger.importers.aep_pv import PvRow, import_pv
 from ledger.importers.aep_turnout import import_turnout, turnout_time
 from ledger.importers.stations import StationInfo
 from ledger.publisher.ledger import AppendResult, Ledger
@@ -50,6 +58,14 @@ class ImportResult:
     written: bool
     station_signed: int = 0
     publisher_signed: int = 0
+    #: The kind of record the file's rows are (``report`` or ``turnout``).
+    kind: str = "report"
+    #: Rows equal to the station's latest accepted record: skipped.
+    unchanged: int = 0
+    #: Report rows below the station's latest (version, stage): skipped, each a warning.
+    stale: int = 0
+    #: Publisher-signed corrections written (turnout whose counters went down or out).
+    corrections: int = 0
 
 
 def detect_format(path: str | Path) -> str:
@@ -156,41 +172,62 @@ def register_stations(
     return ledger.append(batch, progress=progress)
 
 
+#: How far a PV row's ``created_at`` may be from the election's date (docs/records.md).
+MAX_REPORT_DISTANCE = timedelta(days=2)
+
+
 def import_file(
     ledger: Ledger, path: str | Path, *, fmt: str | None = None,
     station_keys: StationKeys | None = None, at: str | None = None, strict: bool = False,
-    progress: Progress | None = None,
+    corrections: str | None = None, progress: Progress | None = None,
 ) -> ImportResult:
     """Import a PV or turnout file as one batch; refused rows are findings with their line.
 
-    ``strict`` writes nothing when any row is refused. A report without a station key is
-    signed by the publisher; a turnout row without one is refused.
+    Rows equal to what the ledger holds are skipped (unchanged), report rows older than it are
+    skipped with a warning (stale). ``strict`` writes nothing when any row is refused. A row
+    without a station key is signed by the publisher. With ``corrections`` (the reason), a
+    turnout row whose counters went down or were left out since the station's latest turnout
+    is written as a publisher-signed correction; without it, such a row is refused.
 
     Raises:
-        InputError: the file is malformed (refused whole, nothing written).
+        InputError: the file is malformed, or a PV row is more than two days from the
+            election's date (refused whole, nothing written).
         StoreError: the write failed (nothing written).
     """
     kind = fmt or detect_format(path)
-    tz = ledger.election().tz
+    election = ledger.election()
     rows: Iterator[tuple[int, str, Record]]
+    name = str(path)
     if kind == "aep-pv":
-        if at is not None:
-            raise InputError("a snapshot time applies to turnout files only")
-        rows = ((r.line, r.station.id, r.report) for r in import_pv(path, tz=tz))
+        if at is not None or corrections is not None:
+            raise InputError("a snapshot time and corrections apply to turnout files only")
+        rows = _dated_reports(import_pv(path, tz=election.tz), name, election.date, election.tz)
     elif kind == "aep-turnout":
-        at_ms = turnout_time(path, at=at, tz=tz)
+        at_ms = turnout_time(path, at=at, tz=election.tz)
         rows = ((r.line, r.station.id, r.turnout) for r in import_turnout(path, at=at_ms))
     else:
         raise InputError(f"unknown format {kind!r}: expected one of {', '.join(FORMATS)}")
-    name = str(path)
     batch: list[bytes] = []
     lines: list[tuple[int, str]] = []
     refused: list[Finding] = []
+    stale: list[Finding] = []
     station_signed: list[bool] = []
-    count = 0
-    registry = ledger.checker.registry
+    count = unchanged = corrected = 0
+    checker = ledger.checker
+    registry, rules = checker.registry, checker.rules
     for line, station, record in rows:
         count += 1
+        if rules is not None:
+            state = _row_state(rules, record)
+            if state == "unchanged":
+                unchanged += 1
+                continue
+            if state == "stale":
+                stale.append(_stale_finding(rules, record, name, line))
+                continue
+            if state == "lower" and corrections is not None and type(record) is Turnout:
+                record = replace(record, correction=corrections)
+                corrected += 1
         try:
             data, own = _sign_row(ledger, station_keys, station, record,
                                   registry.is_registered(station))
@@ -200,23 +237,92 @@ def import_file(
         station_signed.append(own)
         batch.append(data)
         lines.append((line, station))
+    record_kind = "report" if kind == "aep-pv" else "turnout"
     if strict and refused:
         return ImportResult(file=name, rows=count, appended=0, refused=tuple(refused),
-                            warnings=(), size=ledger.size, written=False)
+                            warnings=tuple(stale), size=ledger.size, written=False,
+                            kind=record_kind, unchanged=unchanged, stale=len(stale))
     result = ledger.append(batch, stop_on_error=strict, progress=progress)
     for rejected in result.rejected:
         line, station = lines[rejected.position]
         refused.append(_located(Finding.from_error(rejected.error), name, line, station))
     positions = {a.index: a.position for a in result.accepted}
-    warnings = [_located(w, name, lines[positions.get(w.where.index or 0, 0)][0], None)
-                for w in result.warnings]
+    warnings = stale + [_located(w, name, lines[positions.get(w.where.index or 0, 0)][0], None)
+                        for w in result.warnings]
     return ImportResult(
         file=name, rows=count, appended=len(result.accepted),
-        refused=tuple(sorted(refused, key=lambda f: f.where.line or 0)), warnings=tuple(warnings),
+        refused=tuple(sorted(refused, key=lambda f: f.where.line or 0)),
+        warnings=tuple(sorted(warnings, key=lambda f: f.where.line or 0)),
         size=result.size, written=result.written,
         station_signed=sum(station_signed[a.position] for a in result.accepted),
         publisher_signed=sum(not station_signed[a.position] for a in result.accepted),
+        kind=record_kind, unchanged=unchanged, stale=len(stale),
+        corrections=corrected if result.written else 0,
     )
+
+
+def _row_state(rules: RuleChecker, record: Record) -> str:
+    """``unchanged``, ``stale``, ``lower`` (turnout counters went down or out) or ``new``,
+    against the station's latest accepted record of the row's kind (docs/records.md)."""
+    if type(record) is Turnout:
+        latest = rules.latest_turnout(record.station)
+        if latest is None:
+            return "new"
+        registered, counts, buckets = latest
+        reg = record.registered
+        if ((reg.permanent, reg.complementary) == registered and dict(record.counts) == counts
+                and (None if record.buckets is None else dict(record.buckets))
+                == (None if buckets is None else dict(buckets))):
+            return "unchanged"
+        if _went_lower(counts, record.counts) or _went_lower(buckets or {}, record.buckets or {}):
+            return "lower"
+        return "new"
+    if type(record) is Report:
+        report = rules.latest_report(record.station, record.category)
+        if report is None:
+            return "new"
+        version, stage, content = report
+        here, there = (record.version, STAGE_RANK[record.stage]), (version, STAGE_RANK[stage])
+        if here == there and report_content(record) == content:
+            return "unchanged"
+        if here < there:
+            return "stale"
+    return "new"
+
+
+def _went_lower(before: Mapping[str, int], after: Mapping[str, int]) -> bool:
+    return any(after.get(name, -1) < value for name, value in before.items())
+
+
+def _stale_finding(rules: RuleChecker, record: Record, file: str, line: int) -> Finding:
+    if type(record) is not Report:
+        raise ValueError("only report rows are stale")
+    latest = rules.latest_report(record.station, record.category)
+    held = "" if latest is None else f" (the ledger holds version {latest[0]} {latest[1]})"
+    return Finding(
+        category="rules", code="IMPORT-STALE",
+        message=f"station {record.station}, {record.category} version {record.version} "
+                f"{record.stage} is older than the ledger's latest report{held}: an older copy "
+                "of the file, skipped",
+        where=Where(file=file, line=line, station=record.station, kind="report"),
+    )
+
+
+def _dated_reports(rows: Iterable[PvRow], file: str, date: str,
+                   tz: str) -> Iterator[tuple[int, str, Record]]:
+    """PV rows as records, refusing the file at a row whose time is more than two days from the
+    election's date (a file of another election)."""
+    start = datetime.fromisoformat(date).replace(tzinfo=ZoneInfo(tz))
+    low = int((start - MAX_REPORT_DISTANCE).timestamp() * 1000)
+    high = int((start + timedelta(days=1) + MAX_REPORT_DISTANCE).timestamp() * 1000)
+    for row in rows:
+        if not low <= row.report.at < high:
+            raise InputError(
+                f"created_at {row.report.at} ms is more than two days from the election's "
+                f"date {date}: a file of another election?",
+                where=Where(file=file, line=row.line, column="created_at"),
+            )
+        yield row.line, row.station.id, row.report
 
 
 def _sign_row(ledger: Ledger, keys: StationKeys | None, station: str, record: Record,
@@ -227,14 +333,10 @@ def _sign_row(ledger: Ledger, keys: StationKeys | None, station: str, record: Re
                                 category="keys", code="station-unregistered",
                                 where=Where(station=station, kind=record.KIND))
     key = keys.get(station) if keys is not None else None
-    if key is not None:
+    correction = type(record) is Turnout and record.correction is not None
+    if key is not None and not correction:  # only the publisher signs a correction
         return encode_entry(sign_record(key.signer, ledger.origin, record)), True
-    if type(record) is Turnout:
-        raise VerificationError(
-            f"no key for station {station}: turnout is signed by its station only",
-            category="keys", code="turnout-without-station-key",
-            where=Where(station=station, kind=record.KIND))
-    if type(record) is not Report:
+    if type(record) is not Report and type(record) is not Turnout:
         raise ValueError(f"cannot import a {record.KIND} record")
     return ledger.sign(record), False
 

@@ -45,6 +45,7 @@ from ledger.formats.entries import MAX_ENTRY_SIZE
 from ledger.formats.keys import NoteSigner, VerifierKey, parse_verifier_key
 from ledger.formats.notes import sign_note
 from ledger.formats.records import (
+    Ballot,
     Block,
     Election,
     Entry,
@@ -380,6 +381,15 @@ class Ledger:
             VerificationError: the key is not a registered station key, or already revoked.
         """
         return self._append_one(self.sign(Revoke(key=key_id, reason=reason)))
+
+    def add_ballot(self, ballot: Ballot) -> int:
+        """Append a publisher-signed ``ballot``; return its index.
+
+        Raises:
+            VerificationError: the rules refuse it (category ``rules``: an unknown or national
+                category, a constituency of the wrong form, a second ballot for one).
+        """
+        return self._append_one(self.sign(ballot))
 
     def _append_one(self, data: bytes) -> int:
         result = self.append([data], stop_on_error=True)

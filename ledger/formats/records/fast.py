@@ -62,7 +62,7 @@ def _fast_turnout(v: dict[str, Any]) -> Turnout | None:
     # Most entries of a log are turnouts: every check of Registered and Turnout construction
     # is made here inline, and the record built from the checked values as is.
     station, at, reg, counts = v["station"], v["at"], v["registered"], v["counts"]
-    buckets = v.get("buckets")
+    buckets, correction = v.get("buckets"), v.get("correction")
     if (
         v["kind"] != "turnout"
         or type(station) is not str
@@ -77,6 +77,8 @@ def _fast_turnout(v: dict[str, Any]) -> Turnout | None:
     if buckets is not None and (
         type(buckets) is not dict or not _uint_values(buckets) or not _in_order(buckets)
     ):
+        return None
+    if correction is not None and (type(correction) is not str or not correction):
         return None
     layout = tuple(reg)
     if layout != ("permanent",) and layout != ("complementary", "permanent"):
@@ -100,6 +102,7 @@ def _fast_turnout(v: dict[str, Any]) -> Turnout | None:
     _set(record, "registered", registered)
     _set(record, "counts", counts)
     _set(record, "buckets", buckets)
+    _set(record, "correction", correction)
     return record
 
 

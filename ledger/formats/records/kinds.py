@@ -1,4 +1,4 @@
-"""The six record kinds of docs/records.md, "Record kinds" as frozen dataclasses, valid by
+"""The seven record kinds of docs/records.md, "Record kinds" as frozen dataclasses, valid by
 construction.
 
 Each checks its fields' exact types (bool is not int) and ranges when built, raising
@@ -17,6 +17,7 @@ from typing import ClassVar, TypeAlias
 from ledger.core.hashing import HASH_SIZE, KEY_ID_SIZE, key_id
 from ledger.errors import MalformedError, Where
 from ledger.formats.codec import UINT_MAX
+from ledger.formats.records.ids import station_id_problem
 from ledger.formats.signing import PUBLIC_KEY_SIZE
 
 #: The rule sets a category may name (docs/records.md, "Election rules").
@@ -28,10 +29,12 @@ COUNTS_REQUIRED = frozenset({"LP", "LS", "UM", "LT"})
 COUNTS_OPTIONAL = frozenset({"LSC", "LC"})
 _COUNTS_ALL = COUNTS_REQUIRED | COUNTS_OPTIONAL
 
+#: The scopes of a category with one ballot per constituency (docs/records.md, "Record kinds").
+SCOPES = frozenset({"county", "uat"})
+
 ATTACHMENT_SIZE = HASH_SIZE
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_STATION_ID = re.compile(r"\S+")
 
 
 # --- field checks: each raises MalformedError naming the field ------------------------------
@@ -78,24 +81,45 @@ def _need_uint_map(kind: str, field: str, value: object) -> None:
             _need_uint(kind, f"{field}.{name}", count)
 
 
-# --- the six record kinds ------------------------------------------------------------------
+def _need_competitors(kind: str, field: str, value: object) -> None:
+    """A non-empty tuple of distinct str: a ballot, in ballot order."""
+    if type(value) is not tuple:
+        raise fail(kind, field, "expected a tuple of str")
+    if not value:
+        raise fail(kind, field, "a ballot has at least one competitor", "empty-ballot")
+    for name in value:
+        _need_str(kind, field, name)
+    if len(set(value)) != len(value):
+        repeated = sorted({n for n in value if value.count(n) > 1})
+        raise fail(kind, field, f"competitor named twice: {repeated}", "repeated-competitor")
+
+
+# --- the seven record kinds ----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Category:
-    """One category of an election: its rule set and its competitors, in ballot order."""
+    """One category of an election: its rule set, and either its one ballot (``competitors``,
+    in ballot order) or its ``scope`` (one ``ballot`` record per constituency)."""
 
     rules: str
-    competitors: tuple[str, ...]
+    competitors: tuple[str, ...] | None = None
+    scope: str | None = None
 
     def __post_init__(self) -> None:
         _need_str("election", "categories.rules", self.rules)
         if self.rules not in RULE_SETS:
             raise fail("election", "categories.rules", f"unknown rule set {self.rules!r}")
-        if type(self.competitors) is not tuple:
-            raise fail("election", "categories.competitors", "expected a tuple of str")
-        for name in self.competitors:
-            _need_str("election", "categories.competitors", name)
+        if (self.competitors is None) == (self.scope is None):
+            raise fail("election", "categories",
+                       "a category has exactly one of competitors and scope", "bad-category")
+        if self.competitors is not None:
+            _need_competitors("election", "categories.competitors", self.competitors)
+        if self.scope is not None:
+            _need_str("election", "categories.scope", self.scope)
+            if self.scope not in SCOPES:
+                raise fail("election", "categories.scope",
+                           f"expected county or uat, got {self.scope!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,6 +157,21 @@ def _need_date(text: str) -> None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Ballot:
+    """The competitors of a scoped category in one constituency, in ballot order."""
+
+    KIND: ClassVar[str] = "ballot"
+    category: str
+    constituency: str
+    competitors: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _need_str("ballot", "category", self.category)
+        _need_str("ballot", "constituency", self.constituency)
+        _need_competitors("ballot", "competitors", self.competitors)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Station:
     """Registers a polling station and its Ed25519 public key (a later one replaces the key)."""
 
@@ -149,12 +188,12 @@ class Station:
 
     def __post_init__(self) -> None:
         _need_str("station", "id", self.id)
-        if _STATION_ID.fullmatch(self.id) is None:
+        problem = station_id_problem(self.id)
+        if problem is not None:
             raise MalformedError(
-                f"station.id: must be non-empty without white space, got {self.id!r}",
-                category="keys",
+                f"station.id {self.id[:80]!r}: {problem}",
                 code="bad-station-id",
-                where=Where(kind="station", station=self.id),
+                where=Where(kind="station", station=self.id[:80]),
             )
         _need_str("station", "county", self.county)
         _need_uint("station", "number", self.number)
@@ -208,6 +247,8 @@ class Turnout:
     registered: Registered
     counts: Mapping[str, int]
     buckets: Mapping[str, int] | None = None
+    #: Why counters go down or are left out: publisher-signed only (docs/records.md).
+    correction: str | None = None
 
     def __post_init__(self) -> None:
         _need_str("turnout", "station", self.station)
@@ -227,6 +268,10 @@ class Turnout:
             )
         if self.buckets is not None:
             _need_uint_map("turnout", "buckets", self.buckets)
+        if self.correction is not None:
+            _need_str("turnout", "correction", self.correction)
+            if not self.correction:
+                raise fail("turnout", "correction", "a correction says why: empty", "empty")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,6 +301,8 @@ class Report:
         if self.attachments is not None:
             if type(self.attachments) is not tuple:
                 raise fail("report", "attachments", "expected a tuple of 32-byte hashes")
+            if not self.attachments:
+                raise fail("report", "attachments", "when present, it is non-empty", "empty")
             for digest in self.attachments:
                 _need_bin("report", "attachments", digest, ATTACHMENT_SIZE)
 
@@ -281,4 +328,4 @@ class Block:
         _need_opt_str("block", "checkpoint", self.checkpoint)
 
 
-Record: TypeAlias = Election | Station | Revoke | Turnout | Report | Block
+Record: TypeAlias = Election | Ballot | Station | Revoke | Turnout | Report | Block

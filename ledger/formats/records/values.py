@@ -13,6 +13,7 @@ from typing import Any
 
 from ledger.errors import MalformedError
 from ledger.formats.records.kinds import (
+    Ballot,
     Block,
     Category,
     Election,
@@ -39,17 +40,29 @@ def record_to_value(record: Record) -> dict[str, Any]:
     return _TO_VALUE[type(record)](record)
 
 
+def _category_value(c: Category) -> dict[str, Any]:
+    if c.competitors is not None:
+        return {"competitors": list(c.competitors), "rules": c.rules}
+    return {"rules": c.rules, "scope": c.scope}
+
+
 def _election_value(r: Election) -> dict[str, Any]:
-    categories = {
-        code: {"competitors": list(c.competitors), "rules": c.rules}
-        for code, c in sorted(r.categories.items())
-    }
+    categories = {code: _category_value(c) for code, c in sorted(r.categories.items())}
     return {
         "categories": categories,
         "date": r.date,
         "kind": "election",
         "name": r.name,
         "tz": r.tz,
+    }
+
+
+def _ballot_value(r: Ballot) -> dict[str, Any]:
+    return {
+        "category": r.category,
+        "competitors": list(r.competitors),
+        "constituency": r.constituency,
+        "kind": "ballot",
     }
 
 
@@ -77,6 +90,8 @@ def _turnout_value(r: Turnout) -> dict[str, Any]:
     v: dict[str, Any] = {"at": r.at}
     if r.buckets is not None:
         v["buckets"] = _sorted_map(r.buckets)
+    if r.correction is not None:
+        v["correction"] = r.correction
     v["counts"] = _sorted_map(r.counts)
     v["kind"] = "turnout"
     reg = r.registered
@@ -116,6 +131,7 @@ def _block_value(r: Block) -> dict[str, Any]:
 
 _TO_VALUE: dict[type, Callable[[Any], dict[str, Any]]] = {
     Election: _election_value,
+    Ballot: _ballot_value,
     Station: _station_value,
     Revoke: _revoke_value,
     Turnout: _turnout_value,
@@ -147,11 +163,11 @@ def _tuple_of(kind: str, field: str, value: object) -> tuple[Any, ...]:
 
 
 def _parse_category(code: str, value: object) -> Category:
-    v = _exact_keys("election", f"categories.{code}", value, _CATEGORY_KEYS, frozenset())
-    return Category(
-        rules=v["rules"],
-        competitors=_tuple_of("election", f"categories.{code}.competitors", v["competitors"]),
-    )
+    v = _exact_keys("election", f"categories.{code}", value, _CATEGORY_KEYS, _CATEGORY_CHOICE)
+    competitors = v.get("competitors")
+    if competitors is not None:
+        competitors = _tuple_of("election", f"categories.{code}.competitors", competitors)
+    return Category(rules=v["rules"], competitors=competitors, scope=v.get("scope"))
 
 
 def _parse_election(v: dict[str, Any]) -> Election:
@@ -163,6 +179,14 @@ def _parse_election(v: dict[str, Any]) -> Election:
         date=v["date"],
         tz=v["tz"],
         categories={code: _parse_category(code, c) for code, c in categories.items()},
+    )
+
+
+def _parse_ballot(v: dict[str, Any]) -> Ballot:
+    return Ballot(
+        category=v["category"],
+        constituency=v["constituency"],
+        competitors=_tuple_of("ballot", "competitors", v["competitors"]),
     )
 
 
@@ -199,6 +223,7 @@ def _parse_turnout(v: dict[str, Any]) -> Turnout:
         registered=Registered(permanent=reg["permanent"], complementary=reg.get("complementary")),
         counts=counts,
         buckets=buckets,
+        correction=v.get("correction"),
     )
 
 
@@ -236,7 +261,8 @@ def _keys(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-_CATEGORY_KEYS = _keys("competitors", "rules")
+_CATEGORY_KEYS = _keys("rules")
+_CATEGORY_CHOICE = _keys("competitors", "scope")
 _PERMANENT = _keys("permanent")
 _COMPLEMENTARY = _keys("complementary")
 
@@ -244,6 +270,7 @@ _COMPLEMENTARY = _keys("complementary")
 _Parser = Callable[[dict[str, Any]], Record]
 _FROM_VALUE: dict[str, tuple[frozenset[str], frozenset[str], _Parser]] = {
     "election": (_keys("kind", "name", "date", "tz", "categories"), _keys(), _parse_election),
+    "ballot": (_keys("kind", "category", "constituency", "competitors"), _keys(), _parse_ballot),
     "station": (
         _keys("kind", "id", "county", "number", "name", "pubkey"),
         _keys("siruta", "uat", "locality", "medium"),
@@ -252,7 +279,7 @@ _FROM_VALUE: dict[str, tuple[frozenset[str], frozenset[str], _Parser]] = {
     "revoke": (_keys("kind", "key", "reason"), _keys(), _parse_revoke),
     "turnout": (
         _keys("kind", "station", "at", "registered", "counts"),
-        _keys("buckets"),
+        _keys("buckets", "correction"),
         _parse_turnout,
     ),
     "report": (
@@ -275,6 +302,7 @@ FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
 #: Every record kind, by its ``kind`` string.
 KINDS: Mapping[str, type[Record]] = {
     "election": Election,
+    "ballot": Ballot,
     "station": Station,
     "revoke": Revoke,
     "turnout": Turnout,
