@@ -67,6 +67,8 @@ class TileAudit:
     suspects: list[_Suspect] = field(default_factory=list)
     #: Partial files of block checkpoints asked for, with the bytes they must hold.
     pending: list[tuple[TileId | BundleId, bytes]] = field(default_factory=list)
+    #: How many of ``pending`` were there at the previous lagging flush.
+    lagging: int = 0
 
     # --- the auditor's state file ----------------------------------------------------------
 
@@ -155,9 +157,15 @@ class TileAudit:
             self.pending.append((ref, format_entry_bundle(self.bundle)))
         self.source.read_ahead(refs)
 
-    def flush(self) -> None:
-        """Compare the partial files of the block checkpoints met since the last flush."""
-        pending, self.pending = self.pending, []
+    def flush(self, *, lag: bool = False) -> None:
+        """Compare the partial files of the block checkpoints met so far; with ``lag``, those
+        met before the previous flush only (the later ones get one more chunk's time to
+        arrive from a remote source)."""
+        if lag:
+            pending, self.pending = self.pending[: self.lagging], self.pending[self.lagging :]
+            self.lagging = len(self.pending)
+        else:
+            pending, self.pending, self.lagging = self.pending, [], 0
         for ref, expected in pending:
             if isinstance(ref, TileId):
                 self._compare_bytes(ref, expected, required=False)

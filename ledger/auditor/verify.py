@@ -463,7 +463,7 @@ class _Audit:
             if checked.warnings:
                 self._keep(self.warnings, checked.warnings, "warnings_not_listed")
         if tiles is not None:
-            tiles.flush()
+            tiles.flush(lag=True)
         self.report.entries += len(chunk)
         self.done += len(chunk)
         if self.progress is not None:
