@@ -34,6 +34,7 @@ from ledger.formats.tiles import (
     parse_entry_bundle,
     tile_path,
 )
+from ledger.sources.published import READ_AHEAD_BUNDLES
 from ledger.sources.source import ClosesOnExit, Source, missing_file
 
 T = TypeVar("T")
@@ -172,7 +173,10 @@ class FallbackSource(ClosesOnExit):
         return data
 
     def iter_entries(self, start: int, size: int) -> Iterator[bytes]:
-        for ref in bundles_for_size(size, start):
+        refs = list(bundles_for_size(size, start))
+        for number, ref in enumerate(refs):
+            if number % READ_AHEAD_BUNDLES == 0:
+                self.read_ahead(refs[number : number + 2 * READ_AHEAD_BUNDLES])
             entries = parse_entry_bundle(self.read_entry_bundle(ref.index, ref.width), ref.width,
                                          path=ref.path)
             yield from entries[max(0, start - ref.index * TILE_WIDTH):]
