@@ -8,12 +8,11 @@ from typing import Any
 
 import click
 
-from ledger.errors import InputError, LedgerError
+from ledger.errors import InputError, LedgerError, Where
 from ledger.formats.keys import SIG_COSIGNATURE_V1
 from ledger.mirror.pull import AUDIT_JSON, Mirror, PullResult, follow
 from ledger.sources.multi import FallbackSource
 from ledger.sources.open import open_source
-from ledger.sources.source import Source
 
 from ..output import emit_json, json_option, signer_key
 from ..trust import read_trust, trust_options
@@ -62,7 +61,7 @@ def pull_command(ctx: click.Context, directory: str, sources: tuple[str, ...], p
     mirror = Mirror(directory, trust.log_key, signer, policy=trust.policy)
 
     def pull() -> PullResult:
-        return mirror.pull(_fresh(opened), workers=workers)
+        return mirror.pull(opened, workers=workers)  # each pull reads the checkpoints again
 
     if every is None:
         result = pull()
@@ -83,11 +82,6 @@ def pull_command(ctx: click.Context, directory: str, sources: tuple[str, ...], p
     except KeyboardInterrupt:
         click.echo("ledger: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-
-
-def _fresh(opened: list[Source]) -> list[Source]:
-    """The sources for one more pull (each pull reads the checkpoints again)."""
-    return list(opened)
 
 
 def _show(result: PullResult, *, as_json: bool) -> None:
@@ -159,12 +153,7 @@ def serve_command(directory: str, listen: str, as_json: bool) -> None:
         raise click.UsageError(f"--listen {listen!r} is not HOST:PORT")
     root = Path(directory)
     if not root.is_dir():
-        raise InputError("no such directory", where=_where(directory))
+        raise InputError("no such directory", where=Where(file=directory))
     click.echo(f"mirror {root} on {listen}", err=True)
     serve(root, host, int(port))
 
-
-def _where(path: str) -> Any:
-    from ledger.errors import Where
-
-    return Where(file=path)
