@@ -58,6 +58,8 @@ COMMANDS: dict[str, str] = {
     "consistency": "commands.consistency:consistency_command",
     "check-evidence": "commands.check_evidence:check_evidence_command",
     "witness": "commands.witness:witness_group",
+    "mirror": "commands.mirror:mirror_group",
+    "watch": "commands.watch:watch_command",
     "demo": "demo:main",
 }
 

@@ -63,3 +63,13 @@ def test_same_answer_script_finds_golden_signatures_valid_in_both_libraries() ->
     answers = same.answers(golden)
     assert len(golden) > 300
     assert all(a.cryptography and a.pynacl for a in answers)
+
+
+def test_the_http_latency_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import http_latency
+
+    http_latency.main(["--n", "300", "--latency", "0.001"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True
+    assert result["entries"] > 300
+    assert result["http_seconds"] > 0

@@ -61,6 +61,11 @@ TRANSCRIPTS = [
     (["check-evidence", "{tmp}/none.txt", "--pub", "{tmp}/none.pub"], 2, "none"),
     (["witness", "serve", "--key", "{tmp}/none.key", "--policy", "{tmp}/none.policy",
       "--state", "{tmp}/state", "--listen", "127.0.0.1:9"], 2, "none"),
+    (["mirror", "pull", "{tmp}/m", "--source", "{tmp}/nowhere", "--pub", "{tmp}/none.pub",
+      "--key", "{tmp}/none.key"], 2, "none.pub"),
+    (["mirror", "serve", "{tmp}/nowhere", "--listen", "127.0.0.1:9"], 2, "no such directory"),
+    (["watch", "{tmp}/nowhere", "--pub", "{tmp}/none.pub", "--state", "{tmp}/s"], 2,
+     "none.pub"),
     (["demo", "--bogus"], 2, "No such option"),
     (["no-such-command"], 2, "No such command"),
 ]
@@ -101,7 +106,7 @@ def test_with_json_an_error_is_also_the_error_object_on_stdout(
 
 
 def test_every_command_has_a_transcript() -> None:
-    covered = {" ".join(a[:2]) if a[0] in ("station", "witness", "ballot") else a[0]
+    covered = {" ".join(a[:2]) if a[0] in ("station", "witness", "ballot", "mirror") else a[0]
                for a, _, _ in TRANSCRIPTS}
     from tests.test_docs_cli import registered
 

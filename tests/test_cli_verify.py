@@ -284,3 +284,24 @@ def test_the_guides_examples_run_as_written(guide: str, tmp_path: Path,
         for want in expected:
             if "..." not in want and "records/s" not in want:
                 assert want.strip() in result.output, (command, want, result.output)
+
+
+def test_state_without_trusted_trusts_its_own_checkpoint_and_catches_a_rollback(
+        tmp_path: Path) -> None:
+    site = copy_log(VALID, tmp_path / "site")
+    pub = tmp_path / "publisher.pub"
+    pub.write_text(KEYS["publisher"]["vkey"] + "\n", encoding="ascii")
+    state, seen = tmp_path / "audit.state", tmp_path / "seen.checkpoint"
+    first = run("verify", str(site), "--pub", str(pub), "--state", str(state),
+                "--save-checkpoint", str(seen))
+    assert first.exit_code == 0, first.output
+    assert seen.read_bytes() == (VALID / "checkpoint").read_bytes()
+    again = run("verify", str(site), "--pub", str(pub), "--state", str(state))
+    assert again.exit_code == 0, again.output
+    size = EXPECTED["tree_size"]
+    assert f"trusted the state file's own checkpoint (size {size:,})" in again.output
+    assert f"resumed from the state file at size {size:,}" in again.output
+    (site / "checkpoint").write_bytes(embedded_checkpoint(VALID, EXPECTED["block_indices"][1] + 1))
+    rolled = run("verify", str(site), "--pub", str(pub), "--state", str(state), "--json")
+    assert rolled.exit_code == 1, rolled.output
+    assert [e["category"] for e in json.loads(rolled.stdout)["errors"]] == ["rollback"]

@@ -20,7 +20,7 @@ from tests.conftest import run_doc_examples
 ROOT = Path(__file__).resolve().parent.parent
 LEDGER = ROOT / "ledger"
 PACKAGES = ("core", "formats", "check", "store", "sources", "publisher", "auditor", "importers",
-            "witness")
+            "witness", "mirror")
 #: Top-level modules of ledger/ besides the packages.
 TOP_LEVEL = {"__init__", "errors", "files"}
 #: Standard-library modules that reach files, sockets or processes' storage.
@@ -32,7 +32,8 @@ LIBRARY_HOMES = {
     "cryptography": {"ledger.formats.signing"},
     "nacl": {"ledger.formats.signing"},
     "click": set(),  # only cli/
-    "aiohttp": {"ledger.witness.server"},
+    # the HTTP servers: the witness's and the mirror's (one server choice, two roles)
+    "aiohttp": {"ledger.witness.server", "ledger.mirror.server"},
 }
 
 

@@ -8,14 +8,15 @@ from ledger.auditor.prove import SplitViewError, prove_consistency
 from ledger.files import read_bounded, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.formats.text import encode_base64
-from ledger.sources.open import open_source
 
 from ..output import emit_json, json_option, plural
+from ..sources import open_log, sources_option
 from ..trust import read_trust, trust_options
 
 
 @click.command("consistency", short_help="Prove that a log extends a checkpoint.")
-@click.argument("source", metavar="SOURCE")
+@click.argument("source", metavar="[SOURCE]", required=False)
+@sources_option
 @click.option("--trusted", "trusted", required=True, metavar="CHECKPOINT",
               help="The older signed checkpoint you hold: the log must extend it.")
 @trust_options
@@ -23,8 +24,9 @@ from ..trust import read_trust, trust_options
               help="Where to write split-view evidence when the two checkpoints cannot both be "
                    "honest (default evidence-<origin hash>-<m>-<n>.txt here).")
 @json_option
-def consistency_command(source: str, trusted: str, pub: str | None, policy: str | None,
-                        evidence_out: str | None, as_json: bool) -> None:
+def consistency_command(source: str | None, more_sources: tuple[str, ...], trusted: str,
+                        pub: str | None, policy: str | None, evidence_out: str | None,
+                        as_json: bool) -> None:
     """Prove from the tiles at SOURCE that its latest checkpoint extends the CHECKPOINT given.
 
     Exit 0 when it does, 1 when it does not (or is smaller: a rollback), 2 when a file cannot
@@ -32,7 +34,7 @@ def consistency_command(source: str, trusted: str, pub: str | None, policy: str 
     """
     files = read_trust(pub, policy)
     old_note = read_bounded(trusted, MAX_NOTE_SIZE, "a checkpoint")
-    with open_source(source) as log:
+    with open_log(source, more_sources, files) as log:
         trust = files.resolve(lambda: old_note)
         try:
             result = prove_consistency(log, trust.log_key, old_note, policy=trust.policy)

@@ -17,10 +17,10 @@ from ..output import emit_json, json_option
 @click.option("-o", "--output", "out_dir", default=".", show_default=True, metavar="DIR",
               type=click.Path(file_okay=False),
               help="Write the two files into DIR (made, mode 0700, when missing).")
-@click.option("--type", "key_type", type=click.Choice(["publisher", "witness"]),
+@click.option("--type", "key_type", type=click.Choice(["publisher", "witness", "mirror"]),
               default="publisher", show_default=True,
               help="publisher: an Ed25519 note key (0x01), for publishers and stations; "
-                   "witness: a cosignature/v1 key (0x04).")
+                   "witness or mirror: a cosignature/v1 key (0x04).")
 @json_option
 def keygen_command(name: str, key_name: str | None, out_dir: str, key_type: str,
                    as_json: bool) -> None:
@@ -34,7 +34,7 @@ def keygen_command(name: str, key_name: str | None, out_dir: str, key_type: str,
     note_name = key_name or name
     if not is_valid_key_name(note_name):
         raise click.UsageError(f"{note_name!r} is not a valid key name (no spaces, no '+')")
-    sig_type = SIG_COSIGNATURE_V1 if key_type == "witness" else SIG_ED25519
+    sig_type = SIG_COSIGNATURE_V1 if key_type in ("witness", "mirror") else SIG_ED25519
     files = write_key_files(out_dir, name, note_name, sig_type=sig_type)
     vkey = str(files.signer.verifier_key)
     if as_json:

@@ -14,14 +14,16 @@ from ledger.auditor.prove import (
     prove_station,
 )
 from ledger.auditor.receipts import Receipt, format_receipt
-from ledger.sources.open import open_source
 
 from ..output import emit_json, json_option
+from ..sources import open_log, sources_option
+from ..trust import TrustFiles
 
 
 @click.command("prove", short_help="Write receipts for an entry or station.")
 @click.argument("source", metavar="SOURCE")
 @click.argument("index", type=click.IntRange(min=0), required=False, metavar="[INDEX]")
+@sources_option
 @click.option("--station", metavar="ID", default=None,
               help="Prove this station's last entry of --kind, and its key's station record.")
 @click.option("--kind", type=click.Choice(STATION_KINDS), default="report", show_default=True,
@@ -34,16 +36,16 @@ from ..output import emit_json, json_option
               help="INDEX: the receipt file (default <index>.tlog-proof); --station: the folder "
                    "(default .).")
 @json_option
-def prove_command(source: str, index: int | None, station: str | None, kind: str,
-                  category: str | None, size: int | None, output: str | None,
-                  as_json: bool) -> None:
+def prove_command(source: str, index: int | None, more_sources: tuple[str, ...],
+                  station: str | None, kind: str, category: str | None, size: int | None,
+                  output: str | None, as_json: bool) -> None:
     """Write a receipt proving entry INDEX (or a station's record) is in the log at SOURCE."""
     if (index is None) == (station is None):
         raise click.UsageError("give either INDEX or --station ID")
     if station is None and (category is not None or kind != "report"):
         raise click.UsageError("--kind and --category go with --station")
     written: list[tuple[Path, Receipt]] = []
-    with open_source(source) as log:
+    with open_log(source, more_sources, TrustFiles(None, None)) as log:
         if index is not None:
             receipt = make_receipt(log, index, checkpoint=checkpoint_note(log, size))
             written.append((Path(output or f"{index}.tlog-proof"), receipt))

@@ -6,42 +6,55 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
+from ledger.auditor.compare import compare_sources
 from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
-from ledger.files import read_bounded, write_new_file
+from ledger.errors import VerificationError
+from ledger.files import read_bounded, write_atomic, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
-from ledger.sources.open import open_source
+from ledger.sources.multi import FallbackSource
 
 from ..output import emit_json, exit_when_done, json_option, plural
+from ..sources import note_passed_over, open_log, source_warnings, sources_option
 from ..trust import read_trust, trust_options
 
 
 @click.command("verify", short_help="Audit a log: every check, with a report.")
-@click.argument("source", metavar="SOURCE")
+@click.argument("source", metavar="[SOURCE]", required=False)
+@sources_option
 @trust_options
 @click.option("--trusted", metavar="CHECKPOINT", default=None,
               help="A checkpoint you trust: the log must extend it (else a rollback error).")
 @click.option("--state", metavar="FILE", default=None,
-              help="Your state file: read only what is new when it matches --trusted; "
-                   "rewritten after a run without errors.")
+              help="Your state file: read only what is new when it matches --trusted (without "
+                   "--trusted, the state's own checkpoint is trusted); rewritten after a run "
+                   "without errors.")
 @click.option("--evidence-out", "evidence_out", metavar="FILE", default=None,
               help="Where to write split-view evidence when the log and --trusted cannot both "
                    "be honest (default evidence-<origin hash>-<m>-<n>.txt here).")
+@click.option("--save-checkpoint", "save_checkpoint", metavar="FILE", default=None,
+              help="After a run without errors, write the exact checkpoint verified to FILE "
+                   "(the --trusted of your next run).")
 @click.option("--full", is_flag=True, help="Read the whole log even when --state matches.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes checking signatures (default: every core).")
 @click.option("-v", "--verbose", is_flag=True, help="List every warning, not only the counts.")
 @json_option
 @click.pass_context
-def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str | None,
+def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[str, ...],
+                   pub: str | None, policy: str | None,
                    trusted: str | None, state: str | None, evidence_out: str | None,
-                   full: bool, workers: int | None, verbose: bool, as_json: bool) -> None:
+                   save_checkpoint: str | None, full: bool, workers: int | None, verbose: bool,
+                   as_json: bool) -> None:
     """Check every entry, signature, rule, block, checkpoint and tile of the log at SOURCE.
 
-    SOURCE is a ledger directory, a published directory or an http(s):// URL. Exit 0 when
+    SOURCE is a ledger directory, a published directory or an http(s):// URL; each --source
+    is another place serving the same log (a mirror), read when the ones before it do not
+    answer. Exit 0 when
     everything holds (warnings allowed), 1 when anything is wrong, 2 when SOURCE, the key or
     the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened. With
     --policy, the checkpoints must also be cosigned to the policy's quorum.
@@ -49,12 +62,25 @@ def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str
     files = read_trust(pub, policy)
     trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
                                                              "a checkpoint")
-    with open_source(source) as log:
+    with open_log(source, more_sources, files) as log:
         trust = files.resolve(log.read_checkpoint)
+        if isinstance(log, FallbackSource):
+            split = compare_sources(log, trust.log_key)
+            if split is not None:
+                path = evidence_out or split.name
+                write_new_file(path, split.evidence)
+                click.echo(f"split-view evidence written to {path}", err=True)
+                raise VerificationError(f"two sources serve checkpoints that cannot both be "
+                                        f"honest: {split.message}", category="equivocation",
+                                        code="split-view")
         with _progress_bar() as progress:
             report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
                             full=full, workers=workers, progress=progress, policy=trust.policy)
+        source_warnings(log, report)
+        note_passed_over(log)
     exit_when_done(ctx, report.ok)
+    if save_checkpoint is not None and report.ok and report.checkpoint is not None:
+        write_atomic(Path(save_checkpoint), report.checkpoint)
     if report.evidence is not None:
         path = evidence_out or report.evidence[0]
         write_new_file(path, report.evidence[1])
@@ -62,7 +88,7 @@ def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str
     if as_json:
         emit_json(report.to_json())
     else:
-        _print(report, log_name=source, verbose=verbose)
+        _print(report, log_name=source or ", ".join(more_sources), verbose=verbose)
     if not report.ok:
         ctx.exit(1)
 
@@ -98,6 +124,9 @@ def _print(report: AuditReport, *, log_name: str, verbose: bool) -> None:
                    "the latest checkpoint (checked)")
     for file, names in report.extra.get("cosigned_by", {}).items():
         click.echo(f"  {file} cosigned by {', '.join(names) or 'no listed witness'}")
+    if "trusted_from_state" in report.extra:
+        click.echo(f"  trusted the state file's own checkpoint (size "
+                   f"{report.extra['trusted_from_state']:,}): the log must extend it")
     if "resumed_from" in report.extra:
         click.echo(f"  resumed from the state file at size {report.extra['resumed_from']:,}")
     click.echo(f"  {plural(len(report.errors), 'error')}, "

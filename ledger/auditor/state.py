@@ -23,6 +23,8 @@ MAX_STATE_SIZE = 1 << 30
 _MAX_ITEMS = 1 << 26
 _MAX_DEPTH = 16
 _KEYS = frozenset({"blocks", "checker", "format", "origin", "root", "size", "tiles"})
+#: A state written since the auditor keeps the signed checkpoint it was made at.
+_KEYS_WITH_CHECKPOINT = _KEYS | {"checkpoint"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,10 +40,13 @@ class AuditState:
     tiles: list[list[bytes]]
     #: Leaf index of every block entry, to name the block that seals a later finding.
     blocks: list[int]
+    #: The signed checkpoint note the audit verified (None in a state written before it was
+    #: kept): without a trusted checkpoint, the next audit trusts this one.
+    checkpoint: bytes | None = None
 
     def to_value(self) -> dict[str, Any]:
         """The canonical map written to the file."""
-        return {
+        value = {
             "blocks": list(self.blocks),
             "checker": self.checker,
             "format": FORMAT,
@@ -50,6 +55,9 @@ class AuditState:
             "size": self.size,
             "tiles": self.tiles,
         }
+        if self.checkpoint is not None:
+            value["checkpoint"] = self.checkpoint
+        return value
 
     @classmethod
     def from_value(cls, value: Any) -> AuditState:
@@ -58,7 +66,8 @@ class AuditState:
         Raises:
             MalformedError: the map is not exactly the one :meth:`to_value` writes.
         """
-        if type(value) is not dict or value.keys() != _KEYS or value["format"] != FORMAT:
+        if type(value) is not dict or value.keys() not in (_KEYS, _KEYS_WITH_CHECKPOINT) \
+                or value["format"] != FORMAT:
             raise MalformedError(f"not an audit state map ({FORMAT})", code="bad-state")
         origin, size, root = value["origin"], value["size"], value["root"]
         blocks, checker, tiles = value["blocks"], value["checker"], value["tiles"]
@@ -73,8 +82,12 @@ class AuditState:
         if type(checker) is not dict or type(tiles) is not list:
             raise MalformedError("audit state: checker must be a map, tiles an array",
                                  code="bad-state")
+        checkpoint = value.get("checkpoint")
+        if checkpoint is not None and type(checkpoint) is not bytes:
+            raise MalformedError("audit state: checkpoint must be the note's bytes",
+                                 code="bad-state")
         return cls(origin=origin, size=size, root=root, checker=checker, tiles=tiles,
-                   blocks=blocks)
+                   blocks=blocks, checkpoint=checkpoint)
 
 
 def load_state(path: str | os.PathLike[str]) -> AuditState | None:

@@ -65,6 +65,10 @@ class TileAudit:
     #: Mismatches and unreadable tiles, in the order found.
     errors: list[VerificationError] = field(default_factory=list)
     suspects: list[_Suspect] = field(default_factory=list)
+    #: Partial files of block checkpoints asked for, with the bytes they must hold.
+    pending: list[tuple[TileId | BundleId, bytes]] = field(default_factory=list)
+    #: How many of ``pending`` were there at the previous lagging flush.
+    lagging: int = 0
 
     # --- the auditor's state file ----------------------------------------------------------
 
@@ -135,24 +139,50 @@ class TileAudit:
             level += 1
 
     def check_partials(self) -> None:
-        """At an earlier block checkpoint: its partial tiles and bundle, where present, match."""
-        self._compare_rows(required=False)
+        """At an earlier block checkpoint: its partial tiles and bundle, where present, match.
+
+        The files are asked for now (a remote source starts fetching them) and compared at
+        :meth:`flush`, so the fetches overlap the checking of the entries that follow."""
+        refs: list[TileId | BundleId] = []
+        for level, row in enumerate(self.rows):
+            if row:
+                index = (self.size >> (TILE_HEIGHT * level)) // TILE_WIDTH
+                tile = TileId(level=level, index=index, width=len(row))
+                refs.append(tile)
+                self.pending.append((tile, format_hash_tile(row)))
         width = self.size % TILE_WIDTH
-        if not width:
-            return
-        ref = BundleId(index=self.size // TILE_WIDTH, width=width)
-        try:
-            published = self.source.read_entry_bundle_if_present(ref.index, ref.width)
-        except VerificationError as e:
-            self.errors.append(e.at(file=ref.path))
-            return
-        if published is not None and published != format_entry_bundle(self.bundle):
-            self.errors.append(_mismatch(
-                ref, "is not the first entries of the bundle", ref.index * TILE_WIDTH
-            ))
+        if width:
+            ref = BundleId(index=self.size // TILE_WIDTH, width=width)
+            refs.append(ref)
+            self.pending.append((ref, format_entry_bundle(self.bundle)))
+        self.source.read_ahead(refs)
+
+    def flush(self, *, lag: bool = False) -> None:
+        """Compare the partial files of the block checkpoints met so far; with ``lag``, those
+        met before the previous flush only (the later ones get one more chunk's time to
+        arrive from a remote source)."""
+        if lag:
+            pending, self.pending = self.pending[: self.lagging], self.pending[self.lagging :]
+            self.lagging = len(self.pending)
+        else:
+            pending, self.pending, self.lagging = self.pending, [], 0
+        for ref, expected in pending:
+            if isinstance(ref, TileId):
+                self._compare_bytes(ref, expected, required=False)
+                continue
+            try:
+                published = self.source.read_entry_bundle_if_present(ref.index, ref.width)
+            except VerificationError as e:
+                self.errors.append(e.at(file=ref.path))
+                continue
+            if published is not None and published != expected:
+                self.errors.append(_mismatch(
+                    ref, "is not the first entries of the bundle", ref.index * TILE_WIDTH
+                ))
 
     def finish(self) -> None:
         """At the latest checkpoint: its partial tiles must be there and match."""
+        self.flush()
         self._compare_rows(required=True)
 
     def _compare_rows(self, *, required: bool) -> None:
@@ -163,6 +193,9 @@ class TileAudit:
                               required=required)
 
     def _compare(self, tile: TileId, row: Sequence[bytes], *, required: bool) -> None:
+        self._compare_bytes(tile, format_hash_tile(row), required=required)
+
+    def _compare_bytes(self, tile: TileId, expected: bytes, *, required: bool) -> None:
         try:
             if required:
                 published: bytes | None = self.source.read_tile(tile.level, tile.index, tile.width)
@@ -171,10 +204,12 @@ class TileAudit:
         except VerificationError as e:
             self.errors.append(e.at(file=tile.path))
             return
-        if published is None or published == format_hash_tile(row):
+        if published is None or published == expected:
             return
         first = next(
-            i for i in range(len(row)) if published[i * HASH_SIZE : (i + 1) * HASH_SIZE] != row[i]
+            i for i in range(tile.width)
+            if published[i * HASH_SIZE : (i + 1) * HASH_SIZE]
+            != expected[i * HASH_SIZE : (i + 1) * HASH_SIZE]
         )
         covers = (tile.index * TILE_WIDTH + first) << (TILE_HEIGHT * tile.level)
         if tile.level == 0 and required:

@@ -44,7 +44,15 @@ from ledger.formats.checkpoints import (
 from ledger.formats.keys import VerifierKey
 from ledger.formats.notes import parse_unverified_note
 from ledger.formats.policy import Policy
-from ledger.formats.tiles import TILE_WIDTH, bundles_for_size, parse_entry_bundle
+from ledger.formats.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    BundleId,
+    TileId,
+    bundles_for_size,
+    parse_entry_bundle,
+    tiles_for_size,
+)
 from ledger.sources.source import CHECKPOINT_FILE, Source
 
 #: Entries per batch of signature checks sent to one worker.
@@ -53,6 +61,8 @@ CHUNK = 4096
 IN_FLIGHT_PER_WORKER = 2
 #: Below this many entries, checking signatures in this process is faster than starting workers.
 PARALLEL_MIN_ENTRIES = 2 * CHUNK
+#: Bundles a remote source is told of ahead of the one being read.
+READ_AHEAD = 32
 #: At most this many errors are listed; the rest are counted in the summary.
 MAX_ERRORS = 10_000
 #: At most this many entry errors and warnings are kept while reading (memory stays bounded).
@@ -62,6 +72,8 @@ MAX_FINDINGS = 100_000
 TRUSTED_FILE = "trusted checkpoint"
 
 Progress = Callable[[int, int], None]
+#: Called with the index of the first entry and the entries, in log order, as they are checked.
+EntriesSeen = Callable[[int, list[bytes]], None]
 
 
 def open_trusted_checkpoint(note: bytes, publisher: VerifierKey) -> Checkpoint:
@@ -91,6 +103,8 @@ def verify(
     policy: Policy | None = None,
     now: int | None = None,
     observer: Callable[[CheckedEntry], None] | None = None,
+    on_entries: EntriesSeen | None = None,
+    state_despite_rules: bool = False,
 ) -> AuditReport:
     """Audit the log ``source`` serves against the publisher's verifier key; never raises on
     what it finds (every finding is in the report).
@@ -103,6 +117,10 @@ def verify(
     (``now``: the verifier's clock in Unix seconds, default this clock). ``observer`` is
     given every accepted entry of the checkpointed tree, in log order, as it is checked (the
     tally's way in: docs/auditor.md, "From records to results").
+    ``on_entries(first, entries)`` sees every entry of the checkpoint's tree that is read, in
+    order (a mirror builds its copy from them); with ``state_despite_rules`` the state file is
+    rewritten when every error is an election-rule finding (category ``rules``), which a later
+    run resumed from it does not report again.
 
     Raises:
         InputError: ``trusted`` is not a checkpoint note at all, the state file is not an audit
@@ -110,7 +128,8 @@ def verify(
     """
     trust = Trust(log_key=publisher, policy=policy)
     audit = _Audit(source=source, publisher=publisher, progress=progress, trust=trust, now=now,
-                   observer=observer)
+                   observer=observer, on_entries=on_entries,
+                   state_despite_rules=state_despite_rules)
     return audit.run(trusted=trusted, state_path=state_path, full=full, workers=workers)
 
 
@@ -124,6 +143,8 @@ class _Audit:
     trust: Trust
     now: int | None
     observer: Callable[[CheckedEntry], None] | None = None
+    on_entries: EntriesSeen | None = None
+    state_despite_rules: bool = False
     report: AuditReport = field(init=False)
     notes: dict[str, bytes] = field(default_factory=dict)
     head: list[VerificationError] = field(default_factory=list)
@@ -168,11 +189,18 @@ class _Audit:
         except VerificationError as e:
             self.head.append(e)
             return self._finish()
+        if trusted_note is None and state_path is not None:
+            kept = load_state(state_path)
+            if kept is not None and kept.checkpoint is not None and kept.origin == \
+                    self.publisher.name:
+                trusted_note = kept.checkpoint  # the state's own checkpoint, said in the report
+                self.report.extra["trusted_from_state"] = kept.size
         trusted = None if trusted_note is None else self._open_trusted(trusted_note)
         latest = self._open_latest()
         if latest is None:
             return self._finish()
         self.report.tree_size, self.report.root = latest.size, latest.root
+        self.report.checkpoint = self.notes[CHECKPOINT_FILE]
         if trusted is not None and trusted.size > latest.size:
             self.head.append(RollbackError(
                 f"the checkpoint has size {latest.size}, smaller than the trusted checkpoint's "
@@ -182,11 +210,12 @@ class _Audit:
         snapshot = self._check_entries(latest, state, workers, keep=state_path is not None)
         if self.read_error is None and trusted is not None:
             self._check_consistency(trusted, latest)
-        if state_path is not None and snapshot is not None and not self._errors():
+        if state_path is not None and snapshot is not None and self._state_may_be_saved():
             checker, tiles = snapshot
             save_state(state_path, AuditState(
                 origin=self.publisher.name, size=latest.size, root=latest.root,
                 checker=checker, tiles=tiles, blocks=[b for b in self.blocks if b < latest.size],
+                checkpoint=self.notes[CHECKPOINT_FILE],
             ))
             self.report.extra["state_written"] = True
         return self._finish()
@@ -348,8 +377,23 @@ class _Audit:
 
     def _entries(self, start: int, size: int) -> Iterator[list[bytes]]:
         """The entries from ``start`` to ``size`` in order, a bundle at a time; a bundle that
-        cannot be read ends the stream (kept in ``read_error``)."""
-        for ref in bundles_for_size(size, start):
+        cannot be read ends the stream (kept in ``read_error``).
+
+        The source is told, :data:`READ_AHEAD` bundles ahead, which bundles and tiles come next
+        (a remote source fetches them in parallel while these are checked)."""
+        ahead: Iterator[TileId | BundleId] | None = _files_in_order(start, size)
+        hinted = 0  # bundles told of so far
+        for number, ref in enumerate(bundles_for_size(size, start)):
+            batch: list[TileId | BundleId] = []
+            while ahead is not None and hinted < number + READ_AHEAD:  # bounded: ahead is finite
+                nxt = next(ahead, None)
+                if nxt is None:
+                    ahead = None  # everything was told
+                    break
+                batch.append(nxt)
+                hinted += isinstance(nxt, BundleId)
+            if batch:
+                self.source.read_ahead(batch)
             try:
                 data = self.source.read_entry_bundle(ref.index, ref.width)
                 entries = parse_entry_bundle(data, ref.width, path=ref.path)
@@ -406,6 +450,8 @@ class _Audit:
         check = checker.check
         kinds = self.report.records_by_kind
         first = checker.size
+        if tiles is not None and self.on_entries is not None:
+            self.on_entries(first, chunk)
         for index, (entry, ok) in enumerate(zip(chunk, verdicts, strict=True), start=first):
             checked = check(index, entry, signature_ok=ok, in_log=True)
             kind = checked.kind
@@ -423,6 +469,8 @@ class _Audit:
                 self.observer(checked)  # the checkpointed tree only, never the unsealed tail
             if checked.warnings:
                 self._keep(self.warnings, checked.warnings, "warnings_not_listed")
+        if tiles is not None:
+            tiles.flush(lag=True)
         self.report.entries += len(chunk)
         self.done += len(chunk)
         if self.progress is not None:
@@ -437,6 +485,12 @@ class _Audit:
         if len(items) > room:
             extra = self.report.extra
             extra[overflow] = extra.get(overflow, 0) + len(items) - max(room, 0)
+
+    def _state_may_be_saved(self) -> bool:
+        errors = self._errors()
+        if self.state_despite_rules:
+            return all(e.category == "rules" for e in errors)
+        return not errors
 
     def _errors(self) -> list[VerificationError]:
         return self.head + self.tiles + self.entries + self.tail
@@ -468,6 +522,21 @@ class _Audit:
 
         for warning in sorted(self.warnings, key=log_order):
             report.warning(self._finding(warning))
+
+
+def _files_in_order(start: int, size: int) -> Iterator[TileId | BundleId]:
+    """The bundles from ``start`` and the tiles an audit reads, in the order it reads them:
+    each bundle, then the full tiles its entries complete; at the end the partial tiles."""
+    for ref in bundles_for_size(size, start):
+        yield ref
+        if ref.width < TILE_WIDTH:
+            continue
+        end = ref.index * TILE_WIDTH + TILE_WIDTH
+        level = 0
+        while end % (TILE_WIDTH << (TILE_HEIGHT * level)) == 0:
+            yield TileId(level=level, index=(end >> (TILE_HEIGHT * level)) // TILE_WIDTH - 1)
+            level += 1
+    yield from (t for t in tiles_for_size(size) if t.width < TILE_WIDTH)
 
 
 def _chunks(batches: Iterator[list[bytes]], size: int) -> Iterator[list[bytes]]:

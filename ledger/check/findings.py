@@ -73,6 +73,8 @@ class AuditReport:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Split-view evidence the run proved: (default file name, the file's bytes); not in JSON.
     evidence: tuple[str, bytes] | None = field(default=None, repr=False)
+    #: The signed checkpoint note the run read and checked (not in JSON).
+    checkpoint: bytes | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

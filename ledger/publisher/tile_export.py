@@ -35,6 +35,26 @@ class TileBuilder:
         self._size = 0
         self._with_entries: bool | None = None
 
+    @classmethod
+    def resume(cls, size: int, rows: list[list[bytes]], bundle: list[bytes]) -> TileBuilder:
+        """A builder that goes on after ``size`` entries: ``rows`` the hashes of the incomplete
+        tile at each level (as :meth:`ledger.auditor.tile_audit.TileAudit.to_value` gives
+        them), ``bundle`` the entries of the incomplete bundle."""
+        if len(bundle) != size % TILE_WIDTH:
+            raise ValueError(f"a tree of size {size} has {size % TILE_WIDTH} entries in its "
+                             f"last bundle, got {len(bundle)}")
+        for level, row in enumerate(rows):
+            if len(row) != (size >> (TILE_HEIGHT * level)) % TILE_WIDTH:
+                raise ValueError(f"row {level} does not fit a tree of size {size}")
+        if size >> (TILE_HEIGHT * len(rows)):
+            raise ValueError(f"{len(rows)} rows are too few for a tree of size {size}")
+        self = cls()
+        self._rows = [list(row) for row in rows]
+        self._bundle = list(bundle)
+        self._size = size
+        self._with_entries = True
+        return self
+
     @property
     def size(self) -> int:
         """Number of leaves appended so far."""

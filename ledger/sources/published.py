@@ -32,6 +32,9 @@ from ledger.sources.source import (
     too_large,
 )
 
+#: Bundles asked for ahead when the entries are read in order.
+READ_AHEAD_BUNDLES = 32
+
 
 class PublishedTree(ClosesOnExit):
     """Shared logic of the published-tree sources: fetch a relative path, check its framing."""
@@ -74,7 +77,10 @@ class PublishedTree(ClosesOnExit):
         return data
 
     def iter_entries(self, start: int, size: int) -> Iterator[bytes]:
-        for ref in bundles_for_size(size, start):
+        refs = list(bundles_for_size(size, start))
+        for number, ref in enumerate(refs):
+            if number % READ_AHEAD_BUNDLES == 0:  # a remote tree fetches the next ones meanwhile
+                self.read_ahead(refs[number : number + 2 * READ_AHEAD_BUNDLES])
             data = self.read_entry_bundle(ref.index, ref.width)
             entries = parse_entry_bundle(data, ref.width, path=ref.path)
             yield from entries[max(0, start - ref.index * TILE_WIDTH) :]

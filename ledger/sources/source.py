@@ -4,13 +4,14 @@ framing errors every reader raises (naming the file).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from ledger.core.merkle import NodeReader
 from ledger.errors import MalformedError, Where
 from ledger.formats.notes import MAX_NOTE_SIZE
+from ledger.formats.tiles import BundleId, TileId
 
 CHECKPOINT_FILE = "checkpoint"
 LEDGER_JSON = "ledger.json"
@@ -65,6 +66,12 @@ class Source(Protocol):
         """The source in words, for messages."""
         ...
 
+    def read_ahead(self, refs: Sequence[TileId | BundleId]) -> None:
+        """A hint: these files will be read soon, in this order (a remote source may start
+        fetching them; a local one ignores it). Reading a file hinted gives what reading it
+        unhinted would, errors included."""
+        ...
+
     def close(self) -> None:
         """Release what the source holds open."""
         ...
@@ -81,7 +88,12 @@ class Source(Protocol):
 
 
 class ClosesOnExit:
-    """The context-manager half of :class:`Source`: leaving a ``with`` block calls ``close``."""
+    """The context-manager half of :class:`Source`: leaving a ``with`` block calls ``close``;
+    and :meth:`read_ahead`, a hint that sources reading local files ignore."""
+
+    def read_ahead(self, refs: Sequence[TileId | BundleId]) -> None:
+        """Nothing to do: a local file is read as fast as a hint would make it."""
+        del refs
 
     def close(self) -> None:
         """Release what the source holds open (nothing, unless a reader says otherwise)."""
