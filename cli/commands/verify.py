@@ -15,6 +15,7 @@ from ledger.files import read_bounded, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.open import open_source
 
+from ..app import exit_code_for_findings
 from ..output import emit_json, exit_when_done, json_option, plural
 from ..trust import read_trust, trust_options
 
@@ -43,7 +44,8 @@ def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str
 
     SOURCE is a ledger directory, a published directory or an http(s):// URL. Exit 0 when
     everything holds (warnings allowed), 1 when anything is wrong, 2 when SOURCE, the key or
-    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened. With
+    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened or the
+    tables it keeps beside its entries differ from what the entries give. With
     --policy, the checkpoints must also be cosigned to the policy's quorum.
     """
     files = read_trust(pub, policy)
@@ -54,7 +56,8 @@ def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str
         with _progress_bar() as progress:
             report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
                             full=full, workers=workers, progress=progress, policy=trust.policy)
-    exit_when_done(ctx, report.ok)
+    code = exit_code_for_findings([f.category for f in report.errors])
+    exit_when_done(ctx, report.ok, code)
     if report.evidence is not None:
         path = evidence_out or report.evidence[0]
         write_new_file(path, report.evidence[1])
@@ -63,8 +66,8 @@ def verify_command(ctx: click.Context, source: str, pub: str | None, policy: str
         emit_json(report.to_json())
     else:
         _print(report, log_name=source, verbose=verbose)
-    if not report.ok:
-        ctx.exit(1)
+    if code:
+        ctx.exit(code)
 
 
 @contextmanager
