@@ -48,6 +48,17 @@ def _need_str(kind: str, field: str, value: object) -> None:
         raise fail(kind, field, f"expected str, got {type(value).__name__}")
 
 
+def _need_station_id(kind: str, value: object) -> None:
+    """A turnout's or report's ``station``: an id a station record can have (else no entry
+    naming it could ever be accepted)."""
+    if type(value) is not str:
+        raise fail(kind, "station", f"expected str, got {type(value).__name__}")
+    if _STATION_ID.fullmatch(value) is None:
+        raise MalformedError(f"{kind}.station: must be non-empty without white space, got "
+                             f"{value!r}", category="keys", code="bad-station-id",
+                             where=Where(kind=kind))
+
+
 def _need_uint(kind: str, field: str, value: object) -> None:
     if type(value) is not int:
         raise fail(kind, field, f"expected int, got {type(value).__name__}")
@@ -210,7 +221,7 @@ class Turnout:
     buckets: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
-        _need_str("turnout", "station", self.station)
+        _need_station_id("turnout", self.station)
         _need_uint("turnout", "at", self.at)
         if type(self.registered) is not Registered:
             raise fail("turnout", "registered", "expected Registered")
@@ -244,7 +255,7 @@ class Report:
     attachments: tuple[bytes, ...] | None = None
 
     def __post_init__(self) -> None:
-        _need_str("report", "station", self.station)
+        _need_station_id("report", self.station)
         _need_str("report", "category", self.category)
         _need_uint("report", "version", self.version)
         _need_str("report", "stage", self.stage)
