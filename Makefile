@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-quick clean
+.PHONY: demo test lint typecheck bench bench-quick fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,17 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	$(PY) -m benchmarks.run --quick
 
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+#: Seconds of fuzzing per target (16 targets): `make fuzz FUZZ_SECONDS=300` for a longer run.
+FUZZ_SECONDS ?= 30
+
+# atheris (the `fuzz` extra) may not install everywhere: the runner then fuzzes with hypothesis.
+$(FUZZ_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,fuzz]' || echo "atheris did not install: hypothesis will fuzz"
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	$(PY) -m tests.fuzz_atheris --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache fuzz-crashes
