@@ -11,6 +11,8 @@ does not match the digest stored beside it before trusting it.
 from __future__ import annotations
 
 import json
+import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -284,3 +286,69 @@ def test_a_lookup_row_removed_exits_3(ledger_dir: Path, pub: Path) -> None:
 def test_the_source_names_nothing_for_a_clean_store(ledger_dir: Path) -> None:
     with LedgerDirSource(ledger_dir) as source:
         assert source.compare_stored_tables(publisher_key().verifier_key) == []
+
+
+# --- a campaign of random single-bit flips ------------------------------------------------------
+
+#: Flips in `make test`; LEDGER_STORE_FLIPS=1000 for a longer campaign (docs/threat-model.md).
+FLIPS = int(os.environ.get("LEDGER_STORE_FLIPS", "60"))
+_META = (b"state", b"state_digest", b"size", b"origin", b"vkey", b"ledger_format",
+         b"cosigned_checkpoint")
+
+
+def _random_flip(path: Path, rng: random.Random) -> tuple[str, bytes, Callable[[], None]]:
+    """Flip one random bit of one random row of a derived table; return how to undo it."""
+    import lmdb
+
+    table = rng.choice(["meta", "nodes", "lookup", "blocks", "checkpoints"])
+    env = lmdb.open(str(path), subdir=True, max_dbs=8)
+    with env.begin(write=True) as txn:
+        db = env.open_db(table.encode(), txn=txn)
+        rows = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=db)]
+        if table == "meta":
+            rows = [r for r in rows if r[0] in _META]
+        key, value = rng.choice(rows)
+        if table == "lookup":  # a lookup row is all key
+            flipped = bytearray(key)
+            flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+            new_key = bytes(flipped)
+            if txn.get(new_key, db=db) is not None:
+                new_key = key + b"\0"
+            txn.delete(key, db=db)
+            txn.put(new_key, b"", db=db)
+        else:
+            flipped = bytearray(value)
+            flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+            txn.put(key, bytes(flipped), db=db)
+            new_key = key
+    env.close()
+
+    def undo() -> None:
+        env = lmdb.open(str(path), subdir=True, max_dbs=8)
+        with env.begin(write=True) as txn:
+            db = env.open_db(table.encode(), txn=txn)
+            txn.delete(new_key, db=db)
+            txn.put(key, value, db=db)
+        env.close()
+
+    return table, key, undo
+
+
+def test_every_random_single_bit_flip_in_a_stored_table_is_store_corruption(
+        ledger_dir: Path) -> None:
+    rng = random.Random(19)
+    publisher = publisher_key().verifier_key
+    caught: dict[str, int] = {}
+    for _ in range(FLIPS):
+        table, key, undo = _random_flip(ledger_dir, rng)
+        try:
+            with LedgerDirSource(ledger_dir) as source:
+                found = source.compare_stored_tables(publisher, [UNI.verifier_key])
+        except StoreCorruptError:
+            found = ["refused on open"]  # type: ignore[list-item]
+        assert found, (table, key)
+        caught[table] = caught.get(table, 0) + 1
+        undo()
+    with LedgerDirSource(ledger_dir) as source:
+        assert source.compare_stored_tables(publisher, [UNI.verifier_key]) == []
+    assert sum(caught.values()) == FLIPS
