@@ -293,7 +293,7 @@ def test_the_source_names_nothing_for_a_clean_store(ledger_dir: Path) -> None:
 #: Flips in `make test`; LEDGER_STORE_FLIPS=1000 for a longer campaign (docs/threat-model.md).
 FLIPS = int(os.environ.get("LEDGER_STORE_FLIPS", "60"))
 _META = (b"state", b"state_digest", b"size", b"origin", b"vkey", b"ledger_format",
-         b"cosigned_checkpoint")
+         b"cosigned_checkpoint", b"digest/cosigned_checkpoint")
 
 
 def _random_flip(path: Path, rng: random.Random) -> tuple[str, bytes, Callable[[], None]]:

@@ -37,7 +37,7 @@ from ledger.store.layout import (
     completed_subtrees,
     u64,
 )
-from ledger.store.store import Store, Tables, state_digest
+from ledger.store.store import META_DIGEST_PREFIX, Store, Tables, meta_digest, state_digest
 
 __all__ = ["compare_stored_tables", "decode_state", "encode_state", "lookup_keys"]
 
@@ -166,6 +166,15 @@ def _compare_meta(tables: Tables, publisher: VerifierKey, diff: _Differences) ->
     for name, value in expected.items():
         if tables.get("meta", name.encode()) != value:
             diff.add("meta", name, "differs from the publisher key the log verifies with")
+    prefix = META_DIGEST_PREFIX.encode()
+    for key, digest in tables.rows("meta", prefix):
+        if not key.startswith(prefix):
+            break
+        name = key[len(prefix):]
+        value = tables.get("meta", name)
+        if value is None or meta_digest(name, value) != digest:
+            diff.add("meta", name.decode("utf-8", "replace"), "does not match the digest "
+                     "stored beside it")
 
 
 def _stored_state(tables: Tables, publisher: VerifierKey, size: int,

@@ -524,10 +524,19 @@ class Store:
             ) from e
 
     def put_meta(self, name: str, value: bytes) -> None:
-        """Set a meta value outside the reserved names, in its own durable transaction."""
-        if name in _RESERVED_META:
+        """Set a meta value outside the reserved names, in its own durable transaction, with
+        its digest beside it (under ``digest/<name>``: :mod:`ledger.store.integrity` checks it).
+        """
+        if name in _RESERVED_META or name.startswith(META_DIGEST_PREFIX):
             raise ValueError(f"meta key {name!r} is reserved")
-        self._write(lambda txn: txn.put(name.encode(), value, db=self._dbs[b"meta"]))
+        key = name.encode()
+
+        def put(txn: Any) -> None:
+            txn.put(key, value, db=self._dbs[b"meta"])
+            txn.put(META_DIGEST_PREFIX.encode() + key, meta_digest(key, value),
+                    db=self._dbs[b"meta"])
+
+        self._write(put)
 
     def _grow(self) -> None:
         current = int(self._env.info()["map_size"])
@@ -584,6 +593,15 @@ class Store:
         _consumed, added = txn.cursor(db=self._dbs[name]).putmulti(rows, append=True)
         if added != len(rows):
             raise ValueError(f"a {what} at or before {from_u64(rows[0][0])} is already stored")
+
+
+#: Meta values set with :meth:`Store.put_meta` have their digest under this prefix and the name.
+META_DIGEST_PREFIX = "digest/"
+
+
+def meta_digest(name: bytes, value: bytes) -> bytes:
+    """The digest stored beside a meta value set with :meth:`Store.put_meta`."""
+    return sha256(b"election-ledger/v1 meta\n" + name + b"\n" + value)
 
 
 def state_digest(state: bytes) -> bytes:
