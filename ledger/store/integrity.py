@@ -170,10 +170,10 @@ def _compare_meta(tables: Tables, publisher: VerifierKey, diff: _Differences) ->
     for key, digest in tables.rows("meta", prefix):
         if not key.startswith(prefix):
             break
-        name = key[len(prefix):]
-        value = tables.get("meta", name)
-        if value is None or meta_digest(name, value) != digest:
-            diff.add("meta", name.decode("utf-8", "replace"), "does not match the digest "
+        named = key[len(prefix):]
+        stored = tables.get("meta", named)
+        if stored is None or meta_digest(named, stored) != digest:
+            diff.add("meta", named.decode("utf-8", "replace"), "does not match the digest "
                      "stored beside it")
 
 
