@@ -214,6 +214,14 @@ def test_ledger_open_refuses_a_flipped_checker_state_before_trusting_it(ledger_d
         Ledger.open(ledger_dir, publisher_key())
 
 
+def test_status_of_a_ledger_whose_checker_state_is_flipped_exits_3(ledger_dir: Path) -> None:
+    # It said 0 while append refused good entries.
+    _flip_value(ledger_dir, "meta", b"state", 40)
+    result = CliRunner().invoke(cli, ["status", str(ledger_dir)])
+    assert result.exit_code == 3, result.output
+    assert "table meta, key state" in result.output
+
+
 def test_a_flipped_bit_in_the_state_digest_exits_3(ledger_dir: Path, pub: Path) -> None:
     _flip_value(ledger_dir, "meta", b"state_digest", 3)
     _assert_store_corruption(ledger_dir, pub, "meta", "state")

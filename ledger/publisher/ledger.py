@@ -185,7 +185,8 @@ class Ledger:
 
         Raises:
             StoreError / StoreLockedError: cannot open, or another process writes it.
-            StoreCorruptError: stored state, nodes or checkpoint do not verify.
+            StoreCorruptError: stored state (its digest, also read-only), nodes or checkpoint
+                do not verify.
             InputError: ``signer`` is not this ledger's publisher key.
         """
         store = Store(path, write=write)
@@ -194,6 +195,8 @@ class Ledger:
             ledger._verify_latest_checkpoint()
             if write:
                 ledger._keeper.load()
+            else:
+                store.state()  # its digest: a damaged state is reported, even when not used
         except BaseException:
             store.close()
             raise
