@@ -48,12 +48,16 @@ def _need_str(kind: str, field: str, value: object) -> None:
         raise fail(kind, field, f"expected str, got {type(value).__name__}")
 
 
+#: What a turnout's or report's ``station`` must look like at least (the station id rule).
+_NAMED_STATION = re.compile(r"\S+")
+
+
 def _need_station_id(kind: str, value: object) -> None:
     """A turnout's or report's ``station``: an id a station record can have (else no entry
     naming it could ever be accepted)."""
     if type(value) is not str:
         raise fail(kind, "station", f"expected str, got {type(value).__name__}")
-    if _STATION_ID.fullmatch(value) is None:
+    if _NAMED_STATION.fullmatch(value) is None:
         raise MalformedError(f"{kind}.station: must be non-empty without white space, got "
                              f"{value!r}", category="keys", code="bad-station-id",
                              where=Where(kind=kind))
