@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-quick bench-witness election-night clean
+.PHONY: demo test lint typecheck bench bench-quick bench-witness election-night fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,5 +45,17 @@ election-night: $(STAMP)
 bench-witness: $(STAMP)
 	$(PY) -m benchmarks.witness --size 10000000 --seconds 3
 
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+#: Seconds of fuzzing per target (16 targets): `make fuzz FUZZ_SECONDS=300` for a longer run.
+FUZZ_SECONDS ?= 30
+
+# atheris (the `fuzz` extra) may not install everywhere: the runner then fuzzes with hypothesis.
+$(FUZZ_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,fuzz]' || echo "atheris did not install: hypothesis will fuzz"
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	$(PY) -m tests.fuzz_atheris --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache fuzz-crashes

@@ -90,6 +90,15 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+def exit_code_for_findings(categories: Sequence[str | None]) -> int:
+    """The exit status of a report whose errors have these categories (docs/spec.md, "Exit
+    status"): a ledger directory whose stored tables disagree with its entries (``store``) is 3,
+    which comes before 1."""
+    if "store" in categories:
+        return EXIT_STORE
+    return EXIT_FINDINGS if categories else EXIT_OK
+
+
 def error_object(error: BaseException, code: int, message: str) -> dict[str, Any]:
     """The JSON object a failed command prints with ``--json`` (docs/cli.md, "Conventions")."""
     where = getattr(error, "where", None)

@@ -21,9 +21,10 @@ from ledger.formats.times import iso_utc, local_time
 EXIT_SO_FAR = "ledger.exit"
 
 
-def exit_when_done(ctx: click.Context, ok: bool) -> None:
-    """Record the command's verdict before it prints (see :data:`EXIT_SO_FAR`)."""
-    ctx.meta[EXIT_SO_FAR] = 0 if ok else 1
+def exit_when_done(ctx: click.Context, ok: bool, code: int | None = None) -> None:
+    """Record the command's verdict (``code``, default 0 or 1) before it prints (see
+    :data:`EXIT_SO_FAR`)."""
+    ctx.meta[EXIT_SO_FAR] = code if code is not None else 0 if ok else 1
 
 
 #: Set by ``ledger --insecure-key-permissions``: secret keys others may read are accepted.

@@ -159,6 +159,15 @@ def test_value_over_size_limit_rejected() -> None:
     assert info.value.code == "too-large"
 
 
+def test_a_map_of_more_than_4096_items_within_the_entry_size_is_not_refused() -> None:
+    # Issue 19: a private limit of 4,096 items made this implementation refuse logs that every
+    # other one accepts; the 65,535 bytes of an entry are the only bound.
+    value = {f"M-{i:05}": 1 for i in range(6000)}
+    data = encode_value(value)
+    assert len(data) < codec.MAX_VALUE_SIZE
+    assert decode_value(data) == value
+
+
 def test_container_over_item_limit_rejected() -> None:
     data = encode_value(list(range(20)))
     with pytest.raises(MalformedError) as info:
@@ -299,4 +308,5 @@ def test_unpack_shortest_leaves_key_order_and_types_to_the_caller() -> None:
     assert codec.unpack_shortest(unsorted) == {"b": 1, "a": 2}
     assert codec.unpack_shortest(b"\xc0") is None  # nil reads as a refusal: callers want maps
     assert codec.unpack_shortest(bytes(codec.MAX_VALUE_SIZE + 1)) is None
-    assert codec.unpack_shortest(b"\xdc" + (5000).to_bytes(2, "big") + b"\x01" * 5000) is None
+    # No private item limit: 5,000 items in 5,003 bytes is a value like any other.
+    assert codec.unpack_shortest(b"\xdc" + (5000).to_bytes(2, "big") + b"\x01" * 5000) == [1] * 5000

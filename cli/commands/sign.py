@@ -6,10 +6,11 @@ import sys
 
 import click
 
+from ledger.check.standalone import sign_checked
 from ledger.core.hashing import leaf_hash
+from ledger.errors import InputError, VerificationError, Where
 from ledger.files import read_record_json, write_new_file
 from ledger.formats.checkpoints import parse_origin
-from ledger.formats.records import encode_entry, sign_record
 
 from ..output import emit_json, json_option, signer_key
 
@@ -27,11 +28,18 @@ def sign_command(key_file: str, origin: str, record_file: str, output: str | Non
     """Sign the record in RECORD.json for the log ORIGIN: the entry bytes `ledger append` takes.
 
     The signature binds the origin, so the entry is refused by any other election's ledger.
+    A record that `ledger append` would refuse whatever the log holds (a lone surrogate in a
+    string, a station id with white space, an entry over 65,535 bytes, a publisher's record
+    kind under a station key) is refused here first, and nothing is written.
     """
     parse_origin(origin)
     signer = signer_key(key_file)
     record = read_record_json(record_file)
-    data = encode_entry(sign_record(signer.signer, origin, record))
+    try:
+        data = sign_checked(signer.signer, origin, record, publisher=signer.name == origin)
+    except VerificationError as e:
+        raise InputError(f"not a record append accepts: {e.message} [{e.code}]",
+                         where=Where(file=record_file)) from e
     info = {"ok": True, "kind": record.KIND, "size": len(data),
             "key_id": signer.signer.key_id.hex(), "leaf_hash": leaf_hash(data).hex()}
     if output is not None:

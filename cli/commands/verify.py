@@ -18,6 +18,7 @@ from ledger.files import read_bounded, write_atomic, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.multi import FallbackSource
 
+from ..app import exit_code_for_findings
 from ..output import emit_json, exit_when_done, json_option, plural
 from ..sources import note_passed_over, open_log, source_warnings, sources_option
 from ..trust import read_trust, trust_options
@@ -56,7 +57,8 @@ def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[s
     is another place serving the same log (a mirror), read when the ones before it do not
     answer. Exit 0 when
     everything holds (warnings allowed), 1 when anything is wrong, 2 when SOURCE, the key or
-    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened. With
+    the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened or the
+    tables it keeps beside its entries differ from what the entries give. With
     --policy, the checkpoints must also be cosigned to the policy's quorum.
     """
     files = read_trust(pub, policy)
@@ -78,7 +80,8 @@ def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[s
                             full=full, workers=workers, progress=progress, policy=trust.policy)
         source_warnings(log, report)
         note_passed_over(log)
-    exit_when_done(ctx, report.ok)
+    code = exit_code_for_findings([f.category for f in report.errors])
+    exit_when_done(ctx, report.ok, code)
     if save_checkpoint is not None and report.ok and report.checkpoint is not None:
         write_atomic(Path(save_checkpoint), report.checkpoint)
     if report.evidence is not None:
@@ -89,8 +92,8 @@ def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[s
         emit_json(report.to_json())
     else:
         _print(report, log_name=source or ", ".join(more_sources), verbose=verbose)
-    if not report.ok:
-        ctx.exit(1)
+    if code:
+        ctx.exit(code)
 
 
 @contextmanager

@@ -221,6 +221,20 @@ def _station_record(
     return at, reg.record
 
 
+def _same_log(opened: _Opened, other: Receipt, publisher: VerifierKey,
+              witnesses: Sequence[VerifierKey], quorum: int, station: str | None) -> None:
+    """A second receipt given with a publisher-signed record: it too must be of this log
+    (verify with its key, its entry proved included) and under the same checkpoint."""
+    try:
+        second = _open(other, publisher, witnesses, quorum)
+    except VerificationError as e:
+        raise e.at(index=other.index) from e
+    if second.signed.checkpoint != opened.signed.checkpoint:
+        raise _key_error("the second receipt is under another checkpoint than the record's: "
+                         "every receipt given must be of the same log and checkpoint",
+                         "station-receipt-checkpoint", other.index, station)
+
+
 def check_receipt(
     receipt: Receipt,
     publisher: VerifierKey,
@@ -236,7 +250,9 @@ def check_receipt(
     A station-signed ``turnout`` or ``report`` needs ``station_receipt``: the station record
     that registered its key, under the same checkpoint, at an earlier index. With ``policy``,
     the record receipt's checkpoint must be cosigned to its quorum (``now``: Unix seconds); the
-    station receipt needs only the log's signature.
+    station receipt needs only the log's signature. A ``station_receipt`` given with a
+    publisher-signed record is not needed, but is checked all the same: it must be of the same
+    log and checkpoint.
 
     Raises:
         MalformedError: a receipt, its checkpoint or its entry is malformed.
@@ -258,6 +274,8 @@ def check_receipt(
     station_index: int | None = None
     if opened.entry.key == key_id(publisher.public_key):
         _verify_entry(opened, publisher.public_key, index)
+        if station_receipt is not None:  # not needed, but every receipt given must hold
+            _same_log(opened, station_receipt, publisher, witnesses, quorum, station)
         signed_by = "publisher"
         not_shown = _not_shown_for_publisher(record, station, index)
     elif isinstance(record, Turnout | Report):

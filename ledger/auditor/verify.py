@@ -53,7 +53,7 @@ from ledger.formats.tiles import (
     parse_entry_bundle,
     tiles_for_size,
 )
-from ledger.sources.source import CHECKPOINT_FILE, Source
+from ledger.sources.source import CHECKPOINT_FILE, Source, StoredTables
 
 #: Entries per batch of signature checks sent to one worker.
 CHUNK = 4096
@@ -508,7 +508,16 @@ class _Audit:
         block = self._block_of(finding.where.index)
         return finding if block is None else finding.located(block=block)
 
+    def _compare_stored_tables(self) -> None:
+        """A ledger directory: the tables it keeps beside the entries must be the ones the
+        entries give (findings of category ``store``, after the others)."""
+        if isinstance(self.source, StoredTables):
+            policy = self.trust.policy
+            witnesses = () if policy is None else tuple(w.key for w in policy.witnesses)
+            self.tail += self.source.compare_stored_tables(self.publisher, witnesses)
+
     def _finish(self) -> None:
+        self._compare_stored_tables()
         report = self.report
         report.blocks = sum(1 for b in self.blocks if report.tree_size and b < report.tree_size)
         errors = self._errors()

@@ -63,7 +63,7 @@ from ledger.formats.signing import is_valid_signature
 
 STATE_VERSION = 2
 
-__all__ = ["BlockState", "CheckedEntry", "EntryChecker"]
+__all__ = ["BlockState", "CheckedEntry", "EntryChecker", "decode_checked"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -193,16 +193,7 @@ class EntryChecker:
         return checked
 
     def _check(self, checked: CheckedEntry, data: bytes, signature_ok: bool | None) -> None:
-        # Step 1: limits and canonical decoding.
-        if len(data) > MAX_ENTRY_SIZE:
-            raise MalformedError(
-                f"entry is {len(data)} bytes, over the limit of {MAX_ENTRY_SIZE}",
-                code="entry-too-large",
-            )
-        entry = decode_entry_envelope(data)
-        record = record_if_canonical(entry.body)
-        if record is None:  # another kind, or not canonical: the strict path says why
-            record = record_from_value(decode_body_value(entry))
+        entry, record = decode_checked(data)  # step 1
         checked.entry, checked.record = entry, record
         checked.kind = record.KIND
         if type(record) is Turnout or type(record) is Report:
@@ -356,6 +347,26 @@ class EntryChecker:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def decode_checked(data: bytes) -> tuple[Entry, Record]:
+    """Step 1: the entry within its 65,535 bytes, its envelope and record decoded canonically
+    with exactly their fields (``ledger sign`` runs it too, so it never writes what this
+    refuses).
+
+    Raises:
+        MalformedError: (or a record's own refusal) over the limit, or not canonical.
+    """
+    if len(data) > MAX_ENTRY_SIZE:
+        raise MalformedError(
+            f"entry is {len(data)} bytes, over the limit of {MAX_ENTRY_SIZE}",
+            code="entry-too-large",
+        )
+    entry = decode_entry_envelope(data)
+    record = record_if_canonical(entry.body)
+    if record is None:  # another kind, or not canonical: the strict path says why
+        record = record_from_value(decode_body_value(entry))
+    return entry, record
 
 
 def _check_duplicate(plateau: Plateau | None, checked: CheckedEntry) -> None:

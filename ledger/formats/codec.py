@@ -20,8 +20,10 @@ from ledger.errors import MalformedError
 
 #: Default size limit of one decoded value: the largest entry (docs/records.md, "Entries").
 MAX_VALUE_SIZE = 65_535
-#: Default limit on the items of one array or map.
-MAX_ITEMS = 4_096
+#: Default limit on the items of one array or map: no limit of ours beyond the size, since each
+#: item takes at least one byte (an entry is bounded by its 65,535 bytes alone, docs/records.md,
+#: "Canonical MessagePack"; an auditor with a private limit would refuse logs others accept).
+MAX_ITEMS = MAX_VALUE_SIZE
 #: Default limit on nesting (a record is at most 3 deep).
 MAX_DEPTH = 8
 

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Sequence
 from ledger.check.checker import EntryChecker
 from ledger.check.signatures import SignaturePool, default_workers, verified_chunks
 from ledger.errors import MalformedError, StoreCorruptError
-from ledger.formats.codec import decode_value, encode_value
 from ledger.formats.keys import VerifierKey
+from ledger.store.integrity import decode_state, encode_state
 from ledger.store.store import Commit, Store
 
 #: Fewest entries between two stored checker states (also the most a reopen re-checks, with
@@ -32,8 +32,6 @@ PARALLEL_MIN_SIGNATURES = 64
 _CHUNK = 64
 #: Chunks with the workers ahead of the one being checked.
 _IN_FLIGHT = 256
-#: Bounds for decoding our own checker state (it grows with the number of stations).
-_STATE_LIMITS: dict[str, int] = {"max_size": 1 << 31, "max_items": 1 << 26}
 
 
 def state_interval(checker: EntryChecker) -> int:
@@ -64,16 +62,16 @@ class CheckerKeeper:
         """(Re)load the checker: the stored state, then the entries stored after it.
 
         Raises:
-            StoreCorruptError: no state, a state that does not decode or does not match the
-                stored tree, or a stored entry that no longer passes.
+            StoreCorruptError: no state, a state that does not match the digest stored beside
+                it, does not decode or does not match the stored tree, or a stored entry that
+                no longer passes.
         """
         path = self.store.path
         size, state, _ = self.store.snapshot()
         if state is None:
             raise StoreCorruptError(f"ledger {path} has no checker state")
         try:
-            checker = EntryChecker.from_value(decode_value(state, **_STATE_LIMITS),
-                                              self.publisher)
+            checker = decode_state(state, self.publisher)
         except MalformedError as e:
             raise StoreCorruptError(f"ledger {path}: checker state: {e}") from e
         if checker.size > size or checker.root() != self.store.root(checker.size):
@@ -118,13 +116,13 @@ class CheckerKeeper:
         if checker.size - self._stored_size < state_interval(checker):
             return None
         self._stored_size = checker.size
-        return encode_value(checker.to_value())
+        return encode_state(checker)
 
     def flush(self) -> None:
         """Store the state if entries came since it was last stored (on close)."""
         checker = self._checker
         if self.store.writable and checker is not None and checker.size > self._stored_size:
-            self.store.commit(Commit(size=checker.size, state=encode_value(checker.to_value())))
+            self.store.commit(Commit(size=checker.size, state=encode_state(checker)))
             self._stored_size = checker.size
 
     def close(self) -> None:

@@ -40,7 +40,6 @@ from ledger.formats.checkpoints import (
     open_ledger_checkpoint,
     parse_origin,
 )
-from ledger.formats.codec import encode_value
 from ledger.formats.entries import MAX_ENTRY_SIZE
 from ledger.formats.keys import NoteSigner, VerifierKey, parse_verifier_key
 from ledger.formats.notes import sign_note
@@ -59,8 +58,9 @@ from ledger.formats.records import (
     sign_record,
 )
 from ledger.publisher.checker_keeper import CheckerKeeper
+from ledger.store.integrity import encode_state, lookup_keys, revoked_station
 from ledger.store.layout import META_LEDGER_FORMAT, META_ORIGIN, META_VKEY
-from ledger.store.store import Commit, LookupKey, NewEntry, Store
+from ledger.store.store import Commit, NewEntry, Store
 
 #: Store meta names.
 _PROGRESS_EVERY = 1000
@@ -168,8 +168,8 @@ class Ledger:
             META_VKEY: str(vkey).encode("utf-8"),
             META_LEDGER_FORMAT: LEDGER_FORMAT.encode(),
         }
-        initial = Commit(size=0, entries=(_new_entry(checked, data, None),),
-                         state=encode_value(checker.to_value()), root=checker.root())
+        initial = Commit(size=0, entries=(_new_entry(checked, data, checker),),
+                         state=encode_state(checker), root=checker.root())
         ledger = cls(Store.create(path, meta, initial=initial), signer=publisher_signer)
         ledger._keeper.adopt(checker)
         return ledger
@@ -186,7 +186,8 @@ class Ledger:
 
         Raises:
             StoreError / StoreLockedError: cannot open, or another process writes it.
-            StoreCorruptError: stored state, nodes or checkpoint do not verify.
+            StoreCorruptError: stored state (its digest, also read-only), nodes or checkpoint
+                do not verify.
             InputError: ``signer`` is not this ledger's publisher key.
         """
         store = Store(path, write=write)
@@ -195,6 +196,8 @@ class Ledger:
             ledger._verify_latest_checkpoint()
             if write:
                 ledger._keeper.load()
+            else:
+                store.state()  # its digest: a damaged state is reported, even when not used
         except BaseException:
             store.close()
             raise
@@ -442,7 +445,7 @@ class Ledger:
                         break
                     continue
                 in_batch[checked.leaf_hash] = checked.index
-                new.append(_new_entry(checked, data, self._revoked_station(checked)))
+                new.append(_new_entry(checked, data, checker))
                 accepted.append(Accepted(position=position, index=checked.index,
                                          kind=checked.kind or "", station=checked.station))
                 warnings.extend(checked.warnings)
@@ -513,10 +516,7 @@ class Ledger:
         return None
 
     def _revoked_station(self, checked: CheckedEntry) -> str | None:
-        if type(checked.record) is not Revoke:
-            return None
-        owner = self.checker.registry.signer_for(checked.record.key)
-        return None if owner is None else owner.station
+        return revoked_station(checked, self.checker.registry)
 
     def seal(self, time: int | None = None, *, allow_empty: bool = True) -> SignedCheckpoint:
         """Append a block entry and sign the checkpoint that ends with it, in one transaction.
@@ -556,7 +556,7 @@ class Ledger:
             cp = Checkpoint(origin=self.origin, size=checker.size, root=checker.root())
             note = sign_note(format_checkpoint(cp), [signer])
             signed = open_ledger_checkpoint(note, self.verifier_key)
-            self.store.commit(Commit(size=size, entries=(_new_entry(checked, data, None),),
+            self.store.commit(Commit(size=size, entries=(_new_entry(checked, data, checker),),
                                      state=self._keeper.due(checker), checkpoint=note,
                                      root=cp.root))
         except BaseException:
@@ -599,15 +599,12 @@ def _about(record: Record, station: str, kind: str | None, category: str | None)
     return isinstance(record, Revoke)
 
 
-def _new_entry(checked: CheckedEntry, data: bytes, revoked_station: str | None) -> NewEntry:
-    """The store's view of an accepted entry: bytes, leaf hash, lookup keys, block height."""
-    record, kind = checked.record, checked.kind or ""
-    lookups: tuple[LookupKey, ...] = ()
-    station = checked.station or revoked_station
-    if station is not None:
-        category = record.category if type(record) is Report else ""
-        lookups = (LookupKey(station=station, kind=kind, category=category),)
-    return NewEntry(data=data, leaf_hash=checked.leaf_hash, lookup=lookups, block=checked.block)
+def _new_entry(checked: CheckedEntry, data: bytes, checker: EntryChecker) -> NewEntry:
+    """The store's view of an accepted entry: bytes, leaf hash, lookup keys, block height
+    (the lookup keys as :func:`ledger.store.integrity.lookup_keys` gives them, so that
+    ``ledger verify`` recomputes the same)."""
+    return NewEntry(data=data, leaf_hash=checked.leaf_hash,
+                    lookup=lookup_keys(checked, checker.registry), block=checked.block)
 
 
 def _decode_stored(store: Store, index: int, data: bytes) -> tuple[Entry, Record]:

@@ -5,12 +5,13 @@ reaches :mod:`ledger.store.store`, and only when such a directory is opened (lmd
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.core.merkle import NodeReader
-from ledger.errors import MalformedError, Where
+from ledger.errors import MalformedError, VerificationError, Where
+from ledger.formats.keys import VerifierKey
 from ledger.formats.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -104,6 +105,16 @@ class LedgerDirSource(ClosesOnExit):
     def publisher_vkey(self) -> str | None:
         vkey = self.store.meta(META_VKEY)
         return None if vkey is None else vkey.decode("utf-8", errors="replace")
+
+    def compare_stored_tables(
+        self, publisher: VerifierKey, witnesses: Sequence[VerifierKey] = ()
+    ) -> list[VerificationError]:
+        """What the store keeps beside the entries (checker state, lookup index, tree nodes,
+        blocks, checkpoints, the cosigned checkpoint) against what the entries give; every
+        difference is a finding of category ``store``."""
+        from ledger.store.integrity import compare_stored_tables
+
+        return compare_stored_tables(self.store, publisher, witnesses)
 
     def close(self) -> None:
         self.store.close()

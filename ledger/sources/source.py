@@ -9,7 +9,8 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from ledger.core.merkle import NodeReader
-from ledger.errors import MalformedError, Where
+from ledger.errors import MalformedError, VerificationError, Where
+from ledger.formats.keys import VerifierKey
 from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.formats.tiles import BundleId, TileId
 
@@ -84,6 +85,18 @@ class Source(Protocol):
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         """Close the source."""
+        ...
+
+
+@runtime_checkable
+class StoredTables(Protocol):
+    """A source that keeps tables derived from its entries (a ledger directory): the auditor
+    has them compared with what the entries give (docs/spec.md, "Verification")."""
+
+    def compare_stored_tables(
+        self, publisher: VerifierKey, witnesses: Sequence[VerifierKey] = ()
+    ) -> list[VerificationError]:
+        """Every difference, as findings of category ``store`` naming the table and key."""
         ...
 
 

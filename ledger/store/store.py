@@ -22,6 +22,7 @@ from typing import Any
 
 import lmdb
 
+from ledger.core.hashing import sha256
 from ledger.core.merkle import CompactRange, NodeReader
 from ledger.errors import StoreCorruptError, StoreError
 from ledger.store.layout import (
@@ -64,7 +65,7 @@ _CORRUPT = (
     lmdb.BadChecksumError,
 )
 
-_RESERVED_META = frozenset({"format", "size", "state"})
+_RESERVED_META = frozenset({"format", "size", "state", "state_digest"})
 
 
 def _remove_new_store(directory: Path, *, remove_dir: bool) -> None:
@@ -444,17 +445,41 @@ class Store:
             return from_u64(bytes(cursor.key())), bytes(cursor.value())
 
     def state(self) -> bytes | None:
-        """The entry checker's state as last stored, or None."""
-        return self.meta("state")
+        """The entry checker's state as last stored, or None; checked against its digest.
+
+        Raises:
+            StoreCorruptError: the state's bytes do not match the digest stored beside them.
+        """
+        with self._read() as txn:
+            return self._state(txn)
+
+    def _state(self, txn: Any) -> bytes | None:
+        meta = self._dbs[b"meta"]
+        state, digest = txn.get(b"state", db=meta), txn.get(b"state_digest", db=meta)
+        if state is None:
+            return None
+        state = bytes(state)
+        if digest is None or bytes(digest) != state_digest(state):
+            raise StoreCorruptError(
+                f"ledger {self.path}: table meta, key state: the stored checker state does not "
+                "match the digest stored beside it")
+        return state
 
     def snapshot(self) -> tuple[int, bytes | None, tuple[int, bytes] | None]:
-        """(size, checker state, latest checkpoint) read in one transaction."""
+        """(size, checker state, latest checkpoint) read in one transaction; the state is
+        checked against its digest (StoreCorruptError)."""
         with self._read() as txn:
-            state = txn.get(b"state", db=self._dbs[b"meta"])
+            state = self._state(txn)
             cursor = txn.cursor(db=self._dbs[b"checkpoints"])
             latest = (from_u64(bytes(cursor.key())), bytes(cursor.value())) if cursor.last() \
                 else None
-            return self._size(txn), None if state is None else bytes(state), latest
+            return self._size(txn), state, latest
+
+    @contextmanager
+    def tables(self) -> Iterator[Tables]:
+        """Every table's raw rows in one read snapshot (:mod:`ledger.store.integrity`)."""
+        with self._read() as txn:
+            yield Tables(txn, self._dbs)
 
     def disk_usage(self) -> int:
         """Bytes used on disk by the ledger directory's files."""
@@ -499,10 +524,19 @@ class Store:
             ) from e
 
     def put_meta(self, name: str, value: bytes) -> None:
-        """Set a meta value outside the reserved names, in its own durable transaction."""
-        if name in _RESERVED_META:
+        """Set a meta value outside the reserved names, in its own durable transaction, with
+        its digest beside it (under ``digest/<name>``: :mod:`ledger.store.integrity` checks it).
+        """
+        if name in _RESERVED_META or name.startswith(META_DIGEST_PREFIX):
             raise ValueError(f"meta key {name!r} is reserved")
-        self._write(lambda txn: txn.put(name.encode(), value, db=self._dbs[b"meta"]))
+        key = name.encode()
+
+        def put(txn: Any) -> None:
+            txn.put(key, value, db=self._dbs[b"meta"])
+            txn.put(META_DIGEST_PREFIX.encode() + key, meta_digest(key, value),
+                    db=self._dbs[b"meta"])
+
+        self._write(put)
 
     def _grow(self) -> None:
         current = int(self._env.info()["map_size"])
@@ -540,6 +574,7 @@ class Store:
         txn.put(b"size", u64(index), db=meta)
         if change.state is not None:
             txn.put(b"state", change.state, db=meta)
+            txn.put(b"state_digest", state_digest(change.state), db=meta)
         if change.checkpoint is not None and not txn.put(
             blocks[-1][0], change.checkpoint, db=self._dbs[b"checkpoints"], overwrite=False
         ):
@@ -558,6 +593,42 @@ class Store:
         _consumed, added = txn.cursor(db=self._dbs[name]).putmulti(rows, append=True)
         if added != len(rows):
             raise ValueError(f"a {what} at or before {from_u64(rows[0][0])} is already stored")
+
+
+#: Meta values set with :meth:`Store.put_meta` have their digest under this prefix and the name.
+META_DIGEST_PREFIX = "digest/"
+
+
+def meta_digest(name: bytes, value: bytes) -> bytes:
+    """The digest stored beside a meta value set with :meth:`Store.put_meta`."""
+    return sha256(b"election-ledger/v1 meta\n" + name + b"\n" + value)
+
+
+def state_digest(state: bytes) -> bytes:
+    """The digest stored beside the checker state: a flipped bit in it is seen on open."""
+    return sha256(b"election-ledger/v1 checker state\n" + state)
+
+
+class Tables:
+    """Raw rows of a store's tables, read in one transaction (an open :meth:`Store.tables`)."""
+
+    __slots__ = ("_dbs", "_txn")
+
+    def __init__(self, txn: Any, dbs: dict[bytes, Any]) -> None:
+        self._txn, self._dbs = txn, dbs
+
+    def get(self, table: str, key: bytes) -> bytes | None:
+        """The value at ``key`` in ``table``, or None."""
+        value = self._txn.get(key, db=self._dbs[table.encode()])
+        return None if value is None else bytes(value)
+
+    def rows(self, table: str, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) of ``table`` from ``start`` on, in key order."""
+        cursor = self._txn.cursor(db=self._dbs[table.encode()])
+        ok = cursor.set_range(start) if start else cursor.first()
+        while ok:
+            yield bytes(cursor.key()), bytes(cursor.value())
+            ok = cursor.next()
 
 
 class _TreeReader:

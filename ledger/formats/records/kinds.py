@@ -51,6 +51,17 @@ def _need_str(kind: str, field: str, value: object) -> None:
         raise fail(kind, field, f"expected str, got {type(value).__name__}")
 
 
+def _need_station_id(kind: str, value: object) -> None:
+    """A turnout's or report's ``station``: an id a station record can have (else no entry
+    naming it could ever be accepted)."""
+    if type(value) is not str:
+        raise fail(kind, "station", f"expected str, got {type(value).__name__}")
+    problem = station_id_problem(value)
+    if problem is not None:
+        raise MalformedError(f"{kind}.station {value[:80]!r}: {problem}", code="bad-station-id",
+                             where=Where(kind=kind, station=value[:80]))
+
+
 def _need_uint(kind: str, field: str, value: object) -> None:
     if type(value) is not int:
         raise fail(kind, field, f"expected int, got {type(value).__name__}")
@@ -251,7 +262,7 @@ class Turnout:
     correction: str | None = None
 
     def __post_init__(self) -> None:
-        _need_str("turnout", "station", self.station)
+        _need_station_id("turnout", self.station)
         _need_uint("turnout", "at", self.at)
         if type(self.registered) is not Registered:
             raise fail("turnout", "registered", "expected Registered")
@@ -289,7 +300,7 @@ class Report:
     attachments: tuple[bytes, ...] | None = None
 
     def __post_init__(self) -> None:
-        _need_str("report", "station", self.station)
+        _need_station_id("report", self.station)
         _need_str("report", "category", self.category)
         _need_uint("report", "version", self.version)
         _need_str("report", "stage", self.stage)
