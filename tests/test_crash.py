@@ -9,6 +9,7 @@ a write transaction (before, inside, just after the commit).
 
 from __future__ import annotations
 
+import csv as csv_module
 import os
 import random
 import select
@@ -58,21 +59,37 @@ def records_loop(lg: Ledger, say: Callable[[str], None]) -> None:
 
 
 def import_loop(csv: Path, keys: Path) -> Callable[[Ledger, Callable[[str], None]], None]:
-    """Import a turnout snapshot again at a later time each round; seal after each import."""
+    """Import a later turnout snapshot each round (every station one more voter on the
+    supplementary lists, so no row is unchanged); seal after each import."""
 
     def loop(lg: Ledger, say: Callable[[str], None]) -> None:
         station_keys = StationKeys(keys)
         for _ in range(1_000_000):
-            # A later snapshot time each round: same counts, so never a byte-identical copy.
             when = datetime(2018, 10, 7, tzinfo=UTC) + timedelta(seconds=lg.size)
             at = when.strftime("%Y-%m-%d %H:%M:%SZ")
-            result = import_file(lg, csv, fmt="aep-turnout", station_keys=station_keys, at=at)
+            snapshot = _later_snapshot(csv, lg.size)
+            result = import_file(lg, snapshot, fmt="aep-turnout", station_keys=station_keys,
+                                 at=at)
             assert not result.refused, result.refused[:2]
             say(f"A {result.size} {leaf_hash(lg.entry(result.size - 1)).hex()}")
             cp = lg.seal(time=T0 + lg.size).checkpoint
             say(f"S {cp.size} {cp.root.hex()}")
 
     return loop
+
+
+def _later_snapshot(csv_path: Path, more: int) -> Path:
+    """The snapshot with ``more`` voters added to every station's LS and LT (a new file)."""
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv_module.reader(handle))
+    header, body = rows[0], rows[1:]
+    ls, lt = header.index("LS"), header.index("LT")
+    for row in body:
+        row[ls], row[lt] = str(int(row[ls]) + more), str(int(row[lt]) + more)
+    target = csv_path.with_name(f"{csv_path.stem}-{more}.csv")
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        csv_module.writer(handle, lineterminator="\n").writerows([header, *body])
+    return target
 
 
 def inject(point: str, nth: int) -> None:
