@@ -18,6 +18,7 @@ from ledger.auditor.tally import TallyBuilder
 from ledger.auditor.verify import verify
 from ledger.check.checker import CheckedEntry
 from ledger.importers.stations import NCE_CODES
+from ledger.publisher.ledger import Ledger
 from ledger.sources.published import PublishedDirSource
 from tests.test_ballots import MAYORS, _ledger, _manifest
 from tests.test_election_night import FINAL, SNAPSHOTS, _referendum
@@ -169,3 +170,34 @@ def test_publish_results_writes_the_tally_anyone_reproduces(tmp_path: Path) -> N
     assert {k: v for k, v in published.items() if k in again} == again
     assert "publisher" in published["computed_by"]
     assert published["tree_size"] == ledger_cli("status", led)["tree_size"]
+
+
+def test_a_tally_resumed_from_its_state_reads_only_what_is_new_and_gives_the_same_totals(
+    tmp_path: Path,
+) -> None:
+    led, key = _referendum(tmp_path)
+    pub = key.with_suffix(".pub")
+    state, trusted = tmp_path / "audit.state", tmp_path / "trusted"
+    ledger_cli("import", led, "--format", "aep-turnout", "--key", key, SNAPSHOTS[0])
+    ledger_cli("seal", led, "--key", key)
+    first = ledger_cli("tally", led, "--pub", pub, "--state", state)
+    assert first["resumed_from"] is None
+    trusted.write_bytes(_checkpoint(led))
+    ledger_cli("import", led, "--format", "aep-turnout", "--key", key, SNAPSHOTS[1],
+               "--corrections", "lower counters republished")
+    ledger_cli("seal", led, "--key", key)
+    resumed = ledger_cli("tally", led, "--pub", pub, "--state", state, "--trusted", trusted)
+    full = ledger_cli("tally", led, "--pub", pub)
+    assert resumed["resumed_from"] == first["tally"]["tree_size"]
+    assert resumed["tally"] == full["tally"]
+    # A state a bare verify wrote has no tally in it: the tally then reads the whole log.
+    bare = tmp_path / "bare.state"
+    ledger_cli("verify", led, "--pub", pub, "--state", bare)
+    assert ledger_cli("tally", led, "--pub", pub, "--state", bare)["resumed_from"] is None
+
+
+def _checkpoint(led: Path) -> bytes:
+    with Ledger.open(led) as lg:
+        latest = lg.latest_checkpoint()
+    assert latest is not None
+    return latest.note_bytes

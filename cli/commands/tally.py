@@ -11,6 +11,8 @@ import click
 from ledger.auditor.tally import Tally, TallyBuilder, Totals
 from ledger.auditor.verify import verify
 from ledger.errors import InputError, Where
+from ledger.files import read_bounded
+from ledger.formats.notes import MAX_NOTE_SIZE
 from ledger.sources.open import open_source
 
 from ..output import emit_json, exit_when_done, json_option
@@ -30,13 +32,19 @@ SHOW = 12
 @click.option("--chart", "chart_dir", metavar="DIR", default=None,
               help="Also write PNG charts into DIR: results per competitor, turnout through "
                    "the day (needs the plots extra: matplotlib).")
+@click.option("--trusted", metavar="CHECKPOINT", default=None,
+              help="A checkpoint you trust: the log must extend it (as for ledger verify).")
+@click.option("--state", metavar="FILE", default=None,
+              help="Your state file, with the tally in it: read only what is new (as for "
+                   "ledger verify); rewritten after a run without errors.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes checking signatures (default: every core).")
 @json_option
 @click.pass_context
 def tally_command(ctx: click.Context, source: str, pub: str | None, policy: str | None,
                   stage: str | None, csv_dir: str | None, chart_dir: str | None,
-                  workers: int | None, as_json: bool) -> None:
+                  trusted: str | None, state: str | None, workers: int | None,
+                  as_json: bool) -> None:
     """Verify the log at SOURCE as `ledger verify` does and, in the same run, add up what its
     records say: votes per competitor (nationally, per county, per UAT, per constituency),
     field totals, stations that reported, and the turnout through the day.
@@ -45,11 +53,13 @@ def tally_command(ctx: click.Context, source: str, pub: str | None, policy: str 
     the exit is 1.
     """
     files = read_trust(pub, policy)
+    trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
+                                                             "a checkpoint")
     builder = TallyBuilder(stage=stage)
     with open_source(source) as log:
         trust = files.resolve(log.read_checkpoint)
         report = verify(log, trust.log_key, workers=workers, policy=trust.policy,
-                        observer=builder.add)
+                        trusted=trusted_note, state_path=state, tally=builder)
     tally = builder.result(origin=report.origin or "", tree_size=report.tree_size or 0,
                            errors=len(report.errors))
     exit_when_done(ctx, report.ok)
@@ -62,10 +72,12 @@ def tally_command(ctx: click.Context, source: str, pub: str | None, policy: str 
                      tz=builder.election.tz if builder.election is not None else "UTC")
     if as_json:
         emit_json({"ok": report.ok, "errors": [e.to_json() for e in report.errors],
-                   "tally": tally.to_json()})
+                   "resumed_from": report.extra.get("resumed_from"), "tally": tally.to_json()})
     else:
         for error in report.errors:
             click.echo(f"error [{error.category}] {error.describe()}")
+        if "resumed_from" in report.extra:
+            click.echo(f"(resumed from the state file at size {report.extra['resumed_from']:,})")
         _print(tally)
     if not report.ok:
         ctx.exit(1)

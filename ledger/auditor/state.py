@@ -23,8 +23,9 @@ MAX_STATE_SIZE = 1 << 30
 _MAX_ITEMS = 1 << 26
 _MAX_DEPTH = 16
 _KEYS = frozenset({"blocks", "checker", "format", "origin", "root", "size", "tiles"})
-#: A state written since the auditor keeps the signed checkpoint it was made at.
-_KEYS_WITH_CHECKPOINT = _KEYS | {"checkpoint"}
+#: Kept since the auditor keeps the signed checkpoint it was made at, and the tally's state
+#: when the audit was a tally (docs/spec.md, "The auditor's state file").
+_OPTIONAL_KEYS = frozenset({"checkpoint", "tally"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +44,8 @@ class AuditState:
     #: The signed checkpoint note the audit verified (None in a state written before it was
     #: kept): without a trusted checkpoint, the next audit trusts this one.
     checkpoint: bytes | None = None
+    #: :meth:`ledger.auditor.tally.TallyBuilder.to_value` at ``size``, when a tally made it.
+    tally: dict[str, Any] | None = None
 
     def to_value(self) -> dict[str, Any]:
         """The canonical map written to the file."""
@@ -57,7 +60,9 @@ class AuditState:
         }
         if self.checkpoint is not None:
             value["checkpoint"] = self.checkpoint
-        return value
+        if self.tally is not None:
+            value["tally"] = self.tally
+        return dict(sorted(value.items()))
 
     @classmethod
     def from_value(cls, value: Any) -> AuditState:
@@ -66,7 +71,7 @@ class AuditState:
         Raises:
             MalformedError: the map is not exactly the one :meth:`to_value` writes.
         """
-        if type(value) is not dict or value.keys() not in (_KEYS, _KEYS_WITH_CHECKPOINT) \
+        if type(value) is not dict or not _KEYS <= value.keys() <= _KEYS | _OPTIONAL_KEYS \
                 or value["format"] != FORMAT:
             raise MalformedError(f"not an audit state map ({FORMAT})", code="bad-state")
         origin, size, root = value["origin"], value["size"], value["root"]
@@ -87,7 +92,14 @@ class AuditState:
             raise MalformedError("audit state: checkpoint must be the note's bytes",
                                  code="bad-state")
         return cls(origin=origin, size=size, root=root, checker=checker, tiles=tiles,
-                   blocks=blocks, checkpoint=checkpoint)
+                   blocks=blocks, checkpoint=checkpoint, tally=_tally_value(value))
+
+
+def _tally_value(value: dict[str, Any]) -> dict[str, Any] | None:
+    tally = value.get("tally")
+    if tally is not None and type(tally) is not dict:
+        raise MalformedError("audit state: tally must be a map", code="bad-state")
+    return tally
 
 
 def load_state(path: str | os.PathLike[str]) -> AuditState | None:

@@ -23,8 +23,15 @@ from typing import Any
 
 from ledger.check.checker import CheckedEntry
 from ledger.check.rule_sets import FIELD_MEANINGS, RULE_SETS
-from ledger.errors import VerificationError
-from ledger.formats.records import Election, Report, Station, Turnout
+from ledger.errors import MalformedError, VerificationError
+from ledger.formats.records import (
+    Election,
+    Report,
+    Station,
+    Turnout,
+    record_from_value,
+    record_to_value,
+)
 from ledger.formats.records.ids import county_of
 
 #: Turnout bins: 15 minutes, by the turnout records' own ``at``.
@@ -34,6 +41,8 @@ VALID_VOTES: Mapping[str, tuple[str, ...]] = {
     "presidential": ("c",), "local": ("c",), "parliamentary": ("e",), "european": ("e",),
     "mail": ("d1",), "referendum": ("5", "6"),
 }
+#: The version of the tally's part of the auditor's state file.
+TALLY_STATE_VERSION = 1
 #: Mail categories and the precinct category they combine with (presidential elections).
 COMBINED = {"PRSD_C": "PRSD"}
 
@@ -201,6 +210,63 @@ class TallyBuilder:
         elif type(record) is Election:
             self.election = record
 
+    # --- the auditor's state file (a tally resumed with what is new) --------------------------
+
+    def to_value(self) -> dict[str, Any]:
+        """Everything added so far, as a canonical-ready value (docs/spec.md, "The auditor's
+        state file")."""
+        stations = {sid: ({} if siruta is None else {"siruta": siruta})
+                    for sid, siruta in sorted(self._siruta.items())}
+        reports = {
+            sid: {code: {"by_publisher": r.by_publisher, "fields": dict(sorted(r.fields.items())),
+                         "votes": dict(sorted(r.votes.items()))}
+                  for code, r in sorted(by.items())}
+            for sid, by in sorted(self._reports.items())
+        }
+        turnout = {sid: [[b, lt] for b, lt in sorted(bins.items())]
+                   for sid, bins in sorted(self._turnout.items())}
+        value: dict[str, Any] = {
+            "registered": dict(sorted(self._registered.items())),
+            "reports": reports,
+            "stage": self.stage or "latest",
+            "stations": stations,
+            "turnout": turnout,
+            "v": TALLY_STATE_VERSION,
+        }
+        if self.election is not None:
+            value["election"] = record_to_value(self.election)
+        return dict(sorted(value.items()))
+
+    def restore(self, value: Any) -> None:
+        """Take back what :meth:`to_value` wrote (the builder must be fresh, of the same stage).
+
+        Raises:
+            MalformedError: the value is not exactly that, or of another stage.
+        """
+        keys = {"registered", "reports", "stage", "stations", "turnout", "v"}
+        if type(value) is not dict or not keys <= value.keys() <= keys | {"election"}:
+            raise _bad("expected the map TallyBuilder.to_value writes")
+        if value["v"] != TALLY_STATE_VERSION or value["stage"] != (self.stage or "latest"):
+            raise _bad(f"version {value['v']!r}, stage {value['stage']!r}")
+        try:
+            if "election" in value:
+                election = record_from_value(value["election"])
+                if type(election) is not Election:
+                    raise _bad("election is not an election record")
+                self.election = election
+            self._siruta = {sid: item.get("siruta") for sid, item in value["stations"].items()}
+            self._registered = {sid: _int(n) for sid, n in value["registered"].items()}
+            self._reports = {
+                sid: {code: _Counted(_counts(r["fields"]), _counts(r["votes"]),
+                                     bool(r["by_publisher"]))
+                      for code, r in by.items()}
+                for sid, by in value["reports"].items()
+            }
+            self._turnout = {sid: {_int(b): _int(lt) for b, lt in bins}
+                             for sid, bins in value["turnout"].items()}
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise _bad(f"malformed ({e})") from e
+
     def result(self, *, origin: str, tree_size: int, errors: int = 0) -> Tally:
         """The tally of everything added so far.
 
@@ -291,6 +357,22 @@ class TallyBuilder:
     def _rules(self, code: str) -> str | None:
         category = None if self.election is None else self.election.categories.get(code)
         return None if category is None else category.rules
+
+
+def _bad(message: str) -> MalformedError:
+    return MalformedError(f"tally state: {message}", code="bad-state")
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"expected a count, got {value!r}")
+    return value
+
+
+def _counts(value: Any) -> dict[str, int]:
+    if type(value) is not dict:
+        raise ValueError("expected a map of counts")
+    return {str(k): _int(v) for k, v in value.items()}
 
 
 def _sum(rules: str, reports: list[_Counted], order: tuple[str, ...]) -> Totals:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ledger.auditor.evidence import SplitView, make_split_view
 from ledger.auditor.state import AuditState, load_state, save_state
+from ledger.auditor.tally import TallyBuilder
 from ledger.auditor.tile_audit import TileAudit
 from ledger.auditor.trust import Trust
 from ledger.check.checker import CheckedEntry, EntryChecker
@@ -103,6 +104,7 @@ def verify(
     policy: Policy | None = None,
     now: int | None = None,
     observer: Callable[[CheckedEntry], None] | None = None,
+    tally: TallyBuilder | None = None,
     on_entries: EntriesSeen | None = None,
     state_despite_rules: bool = False,
 ) -> AuditReport:
@@ -116,7 +118,9 @@ def verify(
     With ``policy``, the latest and the trusted checkpoint must be cosigned to its quorum
     (``now``: the verifier's clock in Unix seconds, default this clock). ``observer`` is
     given every accepted entry of the checkpointed tree, in log order, as it is checked (the
-    tally's way in: docs/auditor.md, "From records to results").
+    tally's way in: docs/auditor.md, "From records to results"). A ``tally`` is fed the same
+    way and its state kept in the state file, so a tally resumes with what is new; a state
+    without the tally (or of another stage) means a full run.
     ``on_entries(first, entries)`` sees every entry of the checkpoint's tree that is read, in
     order (a mirror builds its copy from them); with ``state_despite_rules`` the state file is
     rewritten when every error is an election-rule finding (category ``rules``), which a later
@@ -128,7 +132,8 @@ def verify(
     """
     trust = Trust(log_key=publisher, policy=policy)
     audit = _Audit(source=source, publisher=publisher, progress=progress, trust=trust, now=now,
-                   observer=observer, on_entries=on_entries,
+                   observer=observer if tally is None else tally.add, tally=tally,
+                   on_entries=on_entries,
                    state_despite_rules=state_despite_rules)
     return audit.run(trusted=trusted, state_path=state_path, full=full, workers=workers)
 
@@ -143,6 +148,7 @@ class _Audit:
     trust: Trust
     now: int | None
     observer: Callable[[CheckedEntry], None] | None = None
+    tally: TallyBuilder | None = None
     on_entries: EntriesSeen | None = None
     state_despite_rules: bool = False
     report: AuditReport = field(init=False)
@@ -216,6 +222,7 @@ class _Audit:
                 origin=self.publisher.name, size=latest.size, root=latest.root,
                 checker=checker, tiles=tiles, blocks=[b for b in self.blocks if b < latest.size],
                 checkpoint=self.notes[CHECKPOINT_FILE],
+                tally=None if self.tally is None else self.tally.to_value(),
             ))
             self.report.extra["state_written"] = True
         return self._finish()
@@ -300,6 +307,10 @@ class _Audit:
             self.publisher.name, trusted.size, trusted.root
         ):
             return None
+        if self.tally is not None and (
+            state.tally is None or state.tally.get("stage") != (self.tally.stage or "latest")
+        ):
+            return None  # the tally needs every entry: a state without it means a full run
         self.report.extra["resumed_from"] = state.size
         return state
 
@@ -310,6 +321,8 @@ class _Audit:
         try:
             checker = EntryChecker.from_value(state.checker, self.publisher)
             tiles = TileAudit.resume(self.source, state.size, state.tiles)
+            if self.tally is not None:
+                self.tally.restore(state.tally)
         except MalformedError as e:
             raise InputError(f"the state file does not hold a valid audit: {e.message}") from e
         if checker.size != state.size or checker.root() != state.root:
