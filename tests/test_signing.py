@@ -12,8 +12,11 @@ non-canonical R under a real key; mixed-order keys ([a]B + torsion). They are ma
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from election_ledger_cli.app import cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +34,8 @@ from benchmarks.ed25519_same_answer import (
     tampered_cases,
 )
 from ledger.core.hashing import key_id
-from ledger.errors import SignatureError
+from ledger.errors import InputError, SignatureError
+from ledger.formats.keys import format_verifier_key, parse_verifier_key, verifier_key_for
 from ledger.formats.records import decode_entry_envelope
 from ledger.formats.signing import (
     Signer,
@@ -180,3 +184,21 @@ def test_golden_records_json_lists_signed_messages_the_keys_verify() -> None:
     for item in records:
         entry = decode_entry_envelope(bytes.fromhex(item["entry_hex"]))
         verify_signature(keys[entry.key], bytes.fromhex(item["signed_message_hex"]), entry.sig)
+
+
+@pytest.mark.parametrize("weak", [
+    b"\x01" + bytes(31),  # the identity: a signature by it verifies on every message
+    bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # order 2
+    bytes.fromhex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # y = p + 1
+], ids=["identity", "order-2", "non-canonical"])
+def test_a_small_order_verifier_key_read_from_a_file_is_refused(
+    weak: bytes, tmp_path: Path,
+) -> None:
+    text = format_verifier_key(verifier_key_for("prezenta.example.ro/x", weak))
+    with pytest.raises(InputError, match="prime order"):
+        parse_verifier_key(text)
+    pub = tmp_path / "weak.pub"
+    pub.write_text(text + "\n", encoding="ascii")
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path), "--pub", str(pub)])
+    assert result.exit_code == 2
+    assert "prime order" in result.output

@@ -120,7 +120,9 @@ def test_prove_index_writes_the_golden_publisher_signed_receipt() -> None:
     assert format_receipt(receipt) == golden
 
 
-def test_valid_small_verifies_with_exactly_its_two_override_warnings(tmp_path: Path) -> None:
+def test_the_publisher_overriding_a_station_is_a_warning_naming_both_signers(
+    tmp_path: Path,
+) -> None:
     report = audit(GOLDEN_DIR / CASES["base"])
     assert report.errors == []
     assert sorted((w.code, w.where.station) for w in report.warnings) == [

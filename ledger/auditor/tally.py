@@ -101,6 +101,8 @@ class CategoryTally:
     reported: int
     station_signed: int
     publisher_signed: int
+    #: The stations whose counted report the publisher signed (the others signed their own).
+    publisher_signed_stations: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         meanings = FIELD_MEANINGS.get(self.rules, {})
@@ -110,7 +112,9 @@ class CategoryTally:
             "valid_votes_are": list(VALID_VOTES[self.rules]),
             "reported": self.reported,
             "counted_signed_by": {"station": self.station_signed,
-                                  "publisher": self.publisher_signed},
+                                  "publisher": self.publisher_signed,
+                                  "publisher_signed_stations":
+                                      list(self.publisher_signed_stations)},
             "national": self.national.to_json(meanings),
             "by_county": {k: v.to_json(meanings) for k, v in self.by_county.items()},
             "by_uat": {k: v.to_json(meanings) | {"winner": v.winner()}
@@ -319,6 +323,7 @@ class TallyBuilder:
             reported=len(counted),
             station_signed=sum(not r.by_publisher for _, r in counted),
             publisher_signed=sum(r.by_publisher for _, r in counted),
+            publisher_signed_stations=tuple(sorted(s for s, r in counted if r.by_publisher)),
         )
 
     def _curves(self) -> tuple[dict[str, TurnoutCurve], TurnoutCurve]:
