@@ -158,3 +158,14 @@ def test_report_attachments_must_be_an_array_of_hashes() -> None:
     for bad in (bytes(32), [bytes(31)], None):
         value["attachments"] = bad
         assert record_if_canonical(encode_checked(value)) is None
+
+
+@pytest.mark.parametrize("station", ["RR-1", "AB-01", "AB 1", "ALBA-1"])
+def test_a_turnout_naming_a_station_outside_the_id_grammar_is_refused_on_both_paths(
+    station: str,
+) -> None:
+    value = {"at": 1, "counts": {"LP": 0, "LS": 1, "LT": 1, "UM": 0}, "kind": "turnout",
+             "registered": {"permanent": 5}, "station": station}
+    body = encode_value(value)
+    assert _strict(body) is None
+    assert record_if_canonical(body) is None

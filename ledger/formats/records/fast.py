@@ -16,6 +16,7 @@ from typing import Any
 
 from ledger.errors import MalformedError
 from ledger.formats.codec import UINT_MAX, unpack_shortest
+from ledger.formats.records.ids import station_id_problem
 from ledger.formats.records.kinds import (
     COUNTS_OPTIONAL,
     COUNTS_REQUIRED,
@@ -66,6 +67,7 @@ def _fast_turnout(v: dict[str, Any]) -> Turnout | None:
     if (
         v["kind"] != "turnout"
         or type(station) is not str
+        or station_id_problem(station) is not None
         or type(at) is not int
         or not 0 <= at <= UINT_MAX
         or type(reg) is not dict
