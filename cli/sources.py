@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from ledger.auditor.compare import compare_sources
 from ledger.check.findings import AuditReport, Finding
 from ledger.errors import VerificationError, Where
+from ledger.files import write_new_file
 from ledger.formats.checkpoints import open_ledger_checkpoint
 from ledger.formats.keys import VerifierKey
 from ledger.sources.multi import FallbackSource
@@ -52,6 +54,25 @@ def _verifies_with(keys: list[VerifierKey]) -> Callable[[bytes], str | None]:
         return why
 
     return accept
+
+
+def refuse_split_sources(log: Source, key: VerifierKey, evidence_out: str | None) -> None:
+    """With several sources, every checkpoint is compared first: two that cannot both be
+    honest are written as split-view evidence, and the command fails (exit 1).
+
+    Raises:
+        VerificationError: category ``equivocation``, naming the two sources.
+    """
+    if not isinstance(log, FallbackSource):
+        return
+    split = compare_sources(log, key)
+    if split is None:
+        return
+    path = evidence_out or split.name
+    write_new_file(path, split.evidence)
+    click.echo(f"split-view evidence written to {path}", err=True)
+    raise VerificationError(f"two sources serve checkpoints that cannot both be honest: "
+                            f"{split.message}", category="equivocation", code="split-view")
 
 
 def source_warnings(log: Source, report: AuditReport | None = None) -> list[Finding]:

@@ -5,6 +5,7 @@ nothing."""
 from __future__ import annotations
 
 import csv
+import socket
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -203,3 +204,16 @@ def _checkpoint(led: Path) -> bytes:
         latest = lg.latest_checkpoint()
     assert latest is not None
     return latest.note_bytes
+
+
+def test_a_tally_reads_from_a_mirror_when_the_first_source_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    pub = tmp_path / "publisher.pub"
+    pub.write_text(str(PUBLISHER) + "\n", encoding="ascii")
+    with socket.socket() as closed:  # a port nothing listens on: the first source is down
+        closed.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{closed.getsockname()[1]}/log"
+    done = ledger_cli("tally", down, "--source", VALID, "--pub", pub)
+    assert done["ok"] is True
+    assert done["tally"]["tree_size"] == EXPECTED["tree_size"]

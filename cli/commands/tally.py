@@ -13,9 +13,16 @@ from ledger.auditor.verify import verify
 from ledger.errors import InputError, Where
 from ledger.files import read_bounded
 from ledger.formats.notes import MAX_NOTE_SIZE
-from ledger.sources.open import open_source
 
+from ..app import exit_code_for_findings
 from ..output import emit_json, exit_when_done, json_option
+from ..sources import (
+    note_passed_over,
+    open_log,
+    refuse_split_sources,
+    source_warnings,
+    sources_option,
+)
 from ..trust import read_trust, trust_options
 
 #: Competitors and counties printed on the terminal per category (all of them are in --json).
@@ -23,7 +30,8 @@ SHOW = 12
 
 
 @click.command("tally", short_help="Results and turnout from the audited log.")
-@click.argument("source", metavar="SOURCE")
+@click.argument("source", metavar="[SOURCE]", required=False)
+@sources_option
 @trust_options
 @click.option("--stage", type=click.Choice(["FINAL"]), default=None,
               help="Count each station's latest FINAL report only (default: its latest).")
@@ -41,7 +49,8 @@ SHOW = 12
               help="Processes checking signatures (default: every core).")
 @json_option
 @click.pass_context
-def tally_command(ctx: click.Context, source: str, pub: str | None, policy: str | None,
+def tally_command(ctx: click.Context, source: str | None, more_sources: tuple[str, ...],
+                  pub: str | None, policy: str | None,
                   stage: str | None, csv_dir: str | None, chart_dir: str | None,
                   trusted: str | None, state: str | None, workers: int | None,
                   as_json: bool) -> None:
@@ -56,13 +65,17 @@ def tally_command(ctx: click.Context, source: str, pub: str | None, policy: str 
     trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
                                                              "a checkpoint")
     builder = TallyBuilder(stage=stage)
-    with open_source(source) as log:
+    with open_log(source, more_sources, files) as log:
         trust = files.resolve(log.read_checkpoint)
+        refuse_split_sources(log, trust.log_key, None)
         report = verify(log, trust.log_key, workers=workers, policy=trust.policy,
                         trusted=trusted_note, state_path=state, tally=builder)
+        source_warnings(log, report)
+        note_passed_over(log)
     tally = builder.result(origin=report.origin or "", tree_size=report.tree_size or 0,
                            errors=len(report.errors))
-    exit_when_done(ctx, report.ok)
+    code = exit_code_for_findings([f.category for f in report.errors])
+    exit_when_done(ctx, report.ok, code)
     if csv_dir is not None:
         write_csv(tally, Path(csv_dir))
     if chart_dir is not None:
@@ -79,8 +92,8 @@ def tally_command(ctx: click.Context, source: str, pub: str | None, policy: str 
         if "resumed_from" in report.extra:
             click.echo(f"(resumed from the state file at size {report.extra['resumed_from']:,})")
         _print(tally)
-    if not report.ok:
-        ctx.exit(1)
+    if code:
+        ctx.exit(code)
 
 
 def _print(tally: Tally) -> None:

@@ -10,17 +10,20 @@ from pathlib import Path
 
 import click
 
-from ledger.auditor.compare import compare_sources
 from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
-from ledger.errors import VerificationError
 from ledger.files import read_bounded, write_atomic, write_new_file
 from ledger.formats.notes import MAX_NOTE_SIZE
-from ledger.sources.multi import FallbackSource
 
 from ..app import exit_code_for_findings
 from ..output import emit_json, exit_when_done, json_option, plural
-from ..sources import note_passed_over, open_log, source_warnings, sources_option
+from ..sources import (
+    note_passed_over,
+    open_log,
+    refuse_split_sources,
+    source_warnings,
+    sources_option,
+)
 from ..trust import read_trust, trust_options
 
 
@@ -66,15 +69,7 @@ def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[s
                                                              "a checkpoint")
     with open_log(source, more_sources, files) as log:
         trust = files.resolve(log.read_checkpoint)
-        if isinstance(log, FallbackSource):
-            split = compare_sources(log, trust.log_key)
-            if split is not None:
-                path = evidence_out or split.name
-                write_new_file(path, split.evidence)
-                click.echo(f"split-view evidence written to {path}", err=True)
-                raise VerificationError(f"two sources serve checkpoints that cannot both be "
-                                        f"honest: {split.message}", category="equivocation",
-                                        code="split-view")
+        refuse_split_sources(log, trust.log_key, evidence_out)
         with _progress_bar() as progress:
             report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
                             full=full, workers=workers, progress=progress, policy=trust.policy)
