@@ -5,8 +5,8 @@ nothing."""
 from __future__ import annotations
 
 import csv
-import socket
 import json
+import socket
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
