@@ -57,6 +57,8 @@ class PvRow:
     line: int
     station: StationInfo
     report: Report
+    #: The line of an earlier row of the same file for this station (the row is refused).
+    repeats: int | None = None
 
 
 def parse_pv_header(file: CsvFile) -> PvHeader:
