@@ -17,7 +17,6 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.election_night import DATA, TZ, Night, _header
-
 from ledger.formats.records import Report
 from ledger.publisher.ledger import Ledger
 
