@@ -26,7 +26,7 @@ from ledger.formats.records.ids import COUNTY_CODES_IN_ORDER
 from ledger.importers import AEP_CATEGORY_RULES
 from ledger.importers.aep_pv import PvHeader, PvRow
 from ledger.importers.csvfile import CsvFile, parse_uint, read_validated
-from ledger.importers.stations import StationInfo
+from ledger.importers.stations import StationInfo, station_id
 
 #: The form's ``Cod birou electoral`` -> county code (SOURCES.md, "The BEC 2019 form").
 BEC_CODES: Mapping[int, str] = {
@@ -205,7 +205,7 @@ def _row(file: CsvFile, layout: _Layout, at: int, cells: list[str], line: int) -
     if mail and code != "SR":
         raise file.error("a mail-vote bureau is abroad (code 48)", line=line,
                          column="Cod birou electoral")
-    sid = f"{code}-C{number}" if mail else f"{code}-{number}"
+    sid = station_id(code, number, mail=mail)
     siruta = None
     if "Siruta" in s and cells[s["Siruta"]]:
         siruta = parse_uint(file, cells[s["Siruta"]], line, "Siruta")
