@@ -97,6 +97,7 @@ def test_mail_bureaus_get_ids_of_their_own_and_the_repeated_one_is_marked() -> N
 def test_validate_refuses_the_repeated_row_with_its_line() -> None:
     report = ledger_cli("validate", MAIL, "--legend", LEGEND, "--at", AT, ok=1)
     assert [(e["code"], e["line"]) for e in report["errors"]] == [("IMPORT-REPEATED", 5)]
+    assert report["summary"]["rows"] == 98
     clean = ledger_cli("validate", "--format", "bec2019-pv", ROUND1, "--legend", LEGEND,
                        "--at", AT)
     assert clean["errors"] == []

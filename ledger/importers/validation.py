@@ -45,6 +45,8 @@ def validate_pv(path: str | Path, *, tz: str, manifest: Manifest | None = None,
                   started, ballots=manifest.ballots)
     for finding in repeated:
         report.error(finding)
+    report.entries += len(repeated)  # rows read, the refused ones too
+    report.extra["rows"] = report.entries
     return report
 
 
