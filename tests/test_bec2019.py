@@ -222,3 +222,25 @@ def test_free_text_columns_belong_to_the_european_form(tmp_path: Path) -> None:
                         encoding="utf-8")
     with pytest.raises(InputError, match="European form only"):
         list(read_bec2019(csv_file, at=0, legend=read_legend(LEGEND)))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("g1 = X\n", "expected 'Fișierul"),
+    ("Fișierul pv_PRSD_FINAL_tur1.csv\nnot a legend line\n", "expected 'Fișierul"),
+])
+def test_a_malformed_legend_is_refused_with_its_line(tmp_path: Path, text: str,
+                                                    message: str) -> None:
+    legend = tmp_path / "Legenda.txt"
+    legend.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as caught:
+        read_legend(legend)
+    assert caught.value.where.line == text.count("\n")
+
+
+def test_a_legend_without_a_column_of_the_file_refuses_it(tmp_path: Path) -> None:
+    legend = tmp_path / "Legenda.txt"
+    legend.write_text(f"Fișierul {ROUND1.name}\ng1 = A\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(ROUND1), "--legend", str(legend),
+                                      "--at", AT])
+    assert result.exit_code == 2
+    assert "g2" in result.output
