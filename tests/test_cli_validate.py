@@ -162,7 +162,7 @@ def test_wrong_format_for_the_file_exits_2() -> None:
 @pytest.mark.parametrize("args", [
     ["validate", "--format", "aep-pv", "missing.csv"],
     ["validate", "--format", "csv", str(PV_S)],
-    ["validate", str(PV_S)],
+    ["validate", str(FIXTURES / "README.md")],  # no --format: detected, no known header
     ["validate", "--format", "aep-pv", str(PV_S), "--at", "2024-12-01 21:00"],
     ["validate", "--format", "aep-turnout", str(TURNOUT_2019), "--manifest", "m.json"],
     ["validate", "--format", "aep-turnout", str(FIXTURES / "README.md")],

@@ -1,4 +1,5 @@
-"""`ledger import LEDGER --format aep-pv|aep-turnout --key KEY CSV`: an AEP file as one batch."""
+"""`ledger import LEDGER [--format aep-pv|aep-turnout|bec2019-pv] --key KEY CSV`: an AEP file as
+one batch."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 from ledger.check.findings import AuditReport
 from ledger.files import StationKeys
 from ledger.importers import FORMATS
-from ledger.publisher.ingest import ImportResult, import_file
+from ledger.publisher.ingest import ImportResult, detect_format, import_file
 from ledger.publisher.ledger import Ledger
 
 from ..output import describe, emit_json, exit_when_done, json_option, signer_key, terminal_progress
@@ -41,8 +42,8 @@ def rows_by_outcome(result: ImportResult) -> dict[str, int]:
 
 @click.command("import", short_help="Sign and append an AEP file in one batch.")
 @click.argument("ledger", metavar="LEDGER")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
-              help="The kind of AEP file.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="The kind of AEP file (default: from its header).")
 @click.option("--key", "key_file", required=True, metavar="KEY",
               help="The publisher's .key file (signs reports that have no station key).")
 @click.argument("csv_file", metavar="CSV")
@@ -51,7 +52,13 @@ def rows_by_outcome(result: ImportResult) -> dict[str, int]:
               help="Stations with DIR/<station id>.key sign their own records.")
 @click.option("--at", default=None, metavar="TIME",
               help="aep-turnout: the snapshot's time, YYYY-MM-DD HH:MM[:SS] local or with an "
-                   "offset (default: the YYYY-MM-DD_HH-MM in the file name).")
+                   "offset (default: the YYYY-MM-DD_HH-MM in the file name); bec2019-pv "
+                   "(required): the reports' time.")
+@click.option("--legend", default=None, metavar="FILE",
+              help="bec2019-pv (required): the Legenda.txt naming the g<N>/e<N> columns.")
+@click.option("--category", default=None, metavar="CODE",
+              help="bec2019-pv: the AEP category code (default: from the file name, "
+                   "pv_PRSD-C_... -> PRSD_C).")
 @click.option("--strict", is_flag=True, help="Write nothing if any row is refused.")
 @click.option("--corrections", default=None, metavar="REASON",
               help="aep-turnout: write a publisher-signed correction, with this reason, for "
@@ -59,8 +66,9 @@ def rows_by_outcome(result: ImportResult) -> dict[str, int]:
                    "turnout (without it such rows are refused).")
 @json_option
 @click.pass_context
-def import_command(ctx: click.Context, ledger: str, fmt: str, key_file: str, csv_file: str,
-                   station_keys: str | None, at: str | None, strict: bool,
+def import_command(ctx: click.Context, ledger: str, fmt: str | None, key_file: str,
+                   csv_file: str, station_keys: str | None, at: str | None,
+                   legend: str | None, category: str | None, strict: bool,
                    corrections: str | None, as_json: bool) -> None:
     """Sign and append every changed row of CSV in one durable batch.
 
@@ -68,17 +76,20 @@ def import_command(ctx: click.Context, ledger: str, fmt: str, key_file: str, csv
     are unchanged, report rows older than it are stale (a warning); both are skipped. A
     malformed file is refused whole (exit 2). Rows that break a hard rule or name an
     unregistered station are refused (exit 1); the other rows are written unless --strict.
-    Rows without a station key are signed by the publisher.
+    Rows without a station key are signed by the publisher. A BEC 2019 file needs --legend
+    and --at; a row repeating a station of the same file is refused (exit 1).
     """
+    fmt = fmt or detect_format(csv_file)
     signer = signer_key(key_file)
     keys = StationKeys(station_keys) if station_keys is not None else None
     with Ledger.open(ledger, signer) as lg:
         result = import_file(lg, csv_file, fmt=fmt, station_keys=keys, at=at,
                              strict=strict, corrections=corrections,
+                             legend=legend, category=category,
                              progress=terminal_progress("checking rows"))
         exit_when_done(ctx, not result.refused)
         if as_json:
-            kind = "report" if fmt == "aep-pv" else "turnout"
+            kind = result.kind
             emit_json(result_json(lg, result, {"records_by_kind": {kind: result.appended}}))
         else:
             _print(result)

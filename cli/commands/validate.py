@@ -1,4 +1,5 @@
-"""`ledger validate --format aep-pv|aep-turnout FILE`: an AEP file through importer and rules."""
+"""`ledger validate [--format aep-pv|aep-turnout|bec2019-pv] FILE`: an AEP file through importer
+and rules."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import click
 from ledger.check.findings import AuditReport, Finding
 from ledger.importers import FORMATS
 from ledger.importers.validation import validate_file
+from ledger.publisher.ingest import detect_format
 
 from ..output import emit_json, exit_when_done, json_option
 
@@ -14,24 +16,32 @@ DEFAULT_TZ = "Europe/Bucharest"
 
 
 @click.command("validate", short_help="Check a CSV against the election rules.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
-              help="The kind of AEP file.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="The kind of AEP file (default: from its header).")
 @click.argument("file", metavar="FILE")
 @click.option("--tz", default=None, metavar="ZONE",
               help=f"IANA time zone of the file's local times (default {DEFAULT_TZ}, or the "
                    "manifest's).")
 @click.option("--at", default=None, metavar="TIME",
               help="aep-turnout: the snapshot's time, YYYY-MM-DD HH:MM[:SS] local or with an "
-                   "offset (default: the YYYY-MM-DD_HH-MM in the file name).")
+                   "offset (default: the YYYY-MM-DD_HH-MM in the file name); bec2019-pv "
+                   "(required): the reports' time.")
 @click.option("--manifest", default=None, metavar="JSON",
-              help="aep-pv: check categories and competitors against this manifest.")
+              help="aep-pv, bec2019-pv: check categories and competitors against this "
+                   "manifest.")
+@click.option("--legend", default=None, metavar="FILE",
+              help="bec2019-pv (required): the Legenda.txt naming the g<N>/e<N> columns.")
+@click.option("--category", default=None, metavar="CODE",
+              help="bec2019-pv: the AEP category code (default: from the file name, "
+                   "pv_PRSD-C_... -> PRSD_C).")
 @click.option("--age-detail", is_flag=True,
               help="aep-turnout: keep the one-year age columns as buckets too.")
 @click.option("-v", "--verbose", is_flag=True, help="List every warning, not only the counts.")
 @json_option
 @click.pass_context
-def validate_command(ctx: click.Context, fmt: str, file: str, tz: str | None, at: str | None,
-                     manifest: str | None, age_detail: bool, verbose: bool,
+def validate_command(ctx: click.Context, fmt: str | None, file: str, tz: str | None,
+                     at: str | None, manifest: str | None, legend: str | None,
+                     category: str | None, age_detail: bool, verbose: bool,
                      as_json: bool) -> None:
     """Check FILE with the importer and the election rules, without any ledger.
 
@@ -40,8 +50,9 @@ def validate_command(ctx: click.Context, fmt: str, file: str, tz: str | None, at
     """
     if manifest is not None and tz is not None:
         raise click.UsageError("--tz comes from the manifest; give one or the other")
+    fmt = fmt or detect_format(file)
     report = validate_file(file, fmt=fmt, tz=tz or DEFAULT_TZ, at=at, manifest=manifest,
-                           age_detail=age_detail)
+                           age_detail=age_detail, legend=legend, category=category)
     exit_when_done(ctx, report.ok)
     if as_json:
         emit_json(report.to_json())

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 #: The file forms the importers read.
-FORMATS = ("aep-pv", "aep-turnout")
+FORMATS = ("aep-pv", "aep-turnout", "bec2019-pv")
+#: The forms of results (PV) files.
+PV_FORMATS = ("aep-pv", "bec2019-pv")
 
 #: AEP ``report_type_category_code`` -> rule set (docs/records.md).
 AEP_CATEGORY_RULES: Mapping[str, str] = {

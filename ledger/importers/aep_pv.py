@@ -3,7 +3,8 @@
 Header: twelve fixed columns, then exactly the letters of one rule set, then one
 ``<NAME>-voturi`` column per competitor. Each row becomes a ``report`` record: the rule set
 follows ``report_type_category_code`` (docs/records.md, "Election rules"), ``created_at`` is local
-time in the election's time zone, and the station is ``<county code>-<precinct_nr>``. In a file of
+time in the election's time zone, and the station is ``<county code>-<precinct_nr>``
+(``<county code>-C<precinct_nr>`` for a mail-vote bureau). In a file of
 a scoped category (one ballot per constituency) an empty vote cell means the competitor is not on
 that constituency's ballot (0: on it, with no votes); elsewhere every cell is a count.
 """
@@ -57,6 +58,8 @@ class PvRow:
     line: int
     station: StationInfo
     report: Report
+    #: The line of an earlier row of the same file for this station (the row is refused).
+    repeats: int | None = None
 
 
 def parse_pv_header(file: CsvFile) -> PvHeader:
@@ -154,7 +157,7 @@ def _row(file: CsvFile, layout: _Layout, tz: ZoneInfo, cells: list[str], line: i
                          column="report_stage_code")
     number = parse_uint(file, cells[3], line, "precinct_nr")
     siruta = parse_uint(file, cells[5], line, "uat_siruta") if cells[5] else None
-    sid = station_id(code, number)
+    sid = station_id(code, number, mail=layout.header.rule_set == "mail")
     version = parse_uint(file, cells[6], line, "report_version")
     at = parse_local_time(file, cells[11], tz, line, "created_at")
     fields = {name: parse_uint(file, cells[i], line, name) for i, name in layout.letters}

@@ -27,7 +27,7 @@ from ledger.formats.records import (
 from ledger.formats.records.ids import county_of
 from ledger.formats.times import zone
 from ledger.importers import AEP_CATEGORY_SCOPES
-from ledger.importers.aep_pv import read_pv, read_pv_header
+from ledger.importers.pv_forms import NO_OPTIONS, PvOptions, pv_header, pv_rows
 
 #: Largest manifest file read: the ~3,200 ballots of local elections fit in a few MB.
 MAX_MANIFEST_FILE = 64 << 20
@@ -42,8 +42,11 @@ class Manifest:
 
 
 def manifest_from_pv(paths: Sequence[str | Path], *, name: str, date: str,
-                     tz: str) -> Manifest:
+                     tz: str, fmt: str = "aep-pv", options: PvOptions = NO_OPTIONS) -> Manifest:
     """The manifest of the election the PV files report on (reads and checks each file whole).
+
+    ``fmt`` is the files' form; ``options`` what the BEC 2019 form needs (a legend file; the
+    category when the file name does not say it).
 
     Raises:
         InputError: a file is not a well-formed PV file; two files give a national category
@@ -54,8 +57,8 @@ def manifest_from_pv(paths: Sequence[str | Path], *, name: str, date: str,
     categories: dict[str, Category] = {}
     ballots: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {}
     for path in paths:
-        header = read_pv_header(path)
-        for row in read_pv(path, tz=tz):
+        header = pv_header(path, fmt=fmt, options=options)
+        for row in pv_rows(path, fmt=fmt, tz=tz, options=options, need_time=False):
             code = row.report.category
             scope = AEP_CATEGORY_SCOPES.get(code)
             category = (Category(rules=header.rule_set, competitors=header.competitors)

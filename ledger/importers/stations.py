@@ -1,7 +1,8 @@
 """Station ids and descriptions shared by the AEP importers (docs/records.md, "Record kinds",
 SOURCES.md table).
 
-A station id is ``<county code>-<number>``: the 2-letter county code, ``B`` for Bucharest (the
+A station id is ``<county code>-<number>`` (``<county code>-C<number>`` for a mail-vote
+bureau): the 2-letter county code, ``B`` for Bucharest (the
 whole city and, in 2024 files, each sector) and ``SR`` abroad. Importers yield
 :class:`StationInfo` (everything but the key); the caller attaches a public key.
 """
@@ -22,9 +23,10 @@ NCE_CODES: Mapping[int, str] = {
 __all__ = ["COUNTY_CODES", "NCE_CODES", "StationInfo", "station_id"]
 
 
-def station_id(code: str, number: int) -> str:
-    """The station id of station ``number`` in county ``code``."""
-    return f"{code}-{number}"
+def station_id(code: str, number: int, *, mail: bool = False) -> str:
+    """The station id of station ``number`` in county ``code``; ``mail``: of mail-vote bureau
+    ``number`` (``<code>-C<number>``, never an ordinary station's id)."""
+    return f"{code}-C{number}" if mail else f"{code}-{number}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,10 +32,13 @@ from ledger.files import (
     write_key_files,
 )
 from ledger.formats.records import Record, Report, Turnout, encode_entry, sign_record
-from ledger.importers import FORMATS
+from ledger.importers import FORMATS, PV_FORMATS
 from ledger.importers.aep_pv import PvRow, import_pv
 from ledger.importers.aep_turnout import import_turnout, turnout_time
+from ledger.importers.bec2019_pv import import_bec2019, is_bec2019_header
+from ledger.importers.pv_forms import PvOptions, pv_rows
 from ledger.importers.stations import StationInfo
+from ledger.importers.validation import repeated_finding
 from ledger.publisher.ledger import AppendResult, Ledger
 
 Progress = Callable[[int, int], None]
@@ -69,7 +72,7 @@ class ImportResult:
 
 
 def detect_format(path: str | Path) -> str:
-    """``aep-pv`` or ``aep-turnout``, from the file's header line.
+    """``aep-pv``, ``aep-turnout`` or ``bec2019-pv``, from the file's header line.
 
     Raises:
         InputError: unreadable, or neither header.
@@ -84,7 +87,9 @@ def detect_format(path: str | Path) -> str:
         return "aep-pv"
     if first.startswith((b"Judet,", b'"Judet",')):
         return "aep-turnout"
-    raise InputError("not an AEP PV or turnout CSV file (unknown header)",
+    if is_bec2019_header(first):
+        return "bec2019-pv"
+    raise InputError("not an AEP PV, AEP turnout or BEC 2019 PV CSV file (unknown header)",
                      where=Where(file=str(path), line=1))
 
 
@@ -100,6 +105,8 @@ def read_stations(path: str | Path, fmt: str | None = None) -> list[StationInfo]
         rows = (row.station for row in import_pv(path, tz="UTC"))
     elif kind == "aep-turnout":
         rows = (row.station for row in import_turnout(path, at=0))
+    elif kind == "bec2019-pv":
+        rows = (row.station for row in import_bec2019(path, at=0))
     else:
         raise InputError(f"unknown format {kind!r}: expected one of {', '.join(FORMATS)}")
     seen: dict[str, StationInfo] = {}
@@ -180,8 +187,13 @@ def import_file(
     ledger: Ledger, path: str | Path, *, fmt: str | None = None,
     station_keys: StationKeys | None = None, at: str | None = None, strict: bool = False,
     corrections: str | None = None, progress: Progress | None = None,
+    legend: str | Path | None = None, category: str | None = None,
 ) -> ImportResult:
     """Import a PV or turnout file as one batch; refused rows are findings with their line.
+
+    A BEC 2019 PV file needs ``legend`` (its legend file) and ``at`` (the reports' time; its
+    rows carry none), and ``category`` when its file name does not say it; a row of it that
+    repeats a station of the same file is refused.
 
     Rows equal to what the ledger holds are skipped (unchanged), report rows older than it are
     skipped with a warning (stale). ``strict`` writes nothing when any row is refused. A row
@@ -198,10 +210,19 @@ def import_file(
     election = ledger.election()
     rows: Iterator[tuple[int, str, Record]]
     name = str(path)
+    repeated: list[Finding] = []
+    if kind != "bec2019-pv" and (legend is not None or category is not None):
+        raise InputError("a legend file and a category apply to the BEC 2019 form only")
     if kind == "aep-pv":
         if at is not None or corrections is not None:
             raise InputError("a snapshot time and corrections apply to turnout files only")
         rows = _dated_reports(import_pv(path, tz=election.tz), name, election.date, election.tz)
+    elif kind == "bec2019-pv":
+        if corrections is not None:
+            raise InputError("corrections apply to turnout files only")
+        options = PvOptions(legend=legend, category=category, at=at)
+        rows = _unrepeated(pv_rows(path, fmt=kind, tz=election.tz, options=options,
+                                   validated=True), name, repeated)
     elif kind == "aep-turnout":
         at_ms = turnout_time(path, at=at, tz=election.tz)
         rows = ((r.line, r.station.id, r.turnout) for r in import_turnout(path, at=at_ms))
@@ -238,7 +259,9 @@ def import_file(
         correcting.append(type(record) is Turnout and record.correction is not None)
         batch.append(data)
         lines.append((line, station))
-    record_kind = "report" if kind == "aep-pv" else "turnout"
+    count += len(repeated)
+    refused += repeated
+    record_kind = "report" if kind in PV_FORMATS else "turnout"
     if strict and refused:
         return ImportResult(file=name, rows=count, appended=0, refused=tuple(refused),
                             warnings=tuple(stale), size=ledger.size, written=False,
@@ -307,6 +330,17 @@ def _stale_finding(rules: RuleChecker, record: Record, file: str, line: int) -> 
                 "of the file, skipped",
         where=Where(file=file, line=line, station=record.station, kind="report"),
     )
+
+
+def _unrepeated(rows: Iterable[PvRow], file: str,
+                refused: list[Finding]) -> Iterator[tuple[int, str, Record]]:
+    """PV rows as records; a row repeating a station of its file is refused (docs/records.md,
+    "The BEC 2019 PV form")."""
+    for row in rows:
+        if row.repeats is not None:
+            refused.append(repeated_finding(row, file))
+            continue
+        yield row.line, row.station.id, row.report
 
 
 def _dated_reports(rows: Iterable[PvRow], file: str, date: str,
