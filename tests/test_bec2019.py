@@ -173,6 +173,12 @@ def test_round1_and_mail_imported_and_verified_with_the_column_sums(tmp_path: Pa
     assert totals["PRSD"] == csv_sums(ROUND1, refused[ROUND1], legend_of(LEGEND, ROUND1.name))
     assert totals["PRSD_C"] == csv_sums(MAIL, refused[MAIL], legend_of(LEGEND, MAIL.name))
     assert totals["PRSD_C"]["Klaus-Werner Iohannis"] > 0
+    # The tally gives the precincts, the mail vote, and both combined (the official result).
+    tally = ledger_cli("tally", led, "--pub", key.with_suffix(".pub"))["tally"]
+    assert tally["categories"]["PRSD"]["national"]["votes"] == dict(totals["PRSD"])
+    assert tally["categories"]["PRSD_C"]["national"]["votes"] == dict(totals["PRSD_C"])
+    combined = tally["combined"]["PRSD+PRSD_C"]["votes"]
+    assert combined == dict(totals["PRSD"] + totals["PRSD_C"])
     # Imported again, nothing changes: every row unchanged, the repeated one refused again.
     again = ledger_cli("import", led, "--key", key, MAIL, "--legend", LEGEND, "--at", AT, ok=1)
     rows = next(iter(again["summary"]["rows_by_kind"].values()))
