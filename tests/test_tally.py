@@ -21,6 +21,7 @@ from ledger.check.checker import CheckedEntry
 from ledger.importers.stations import NCE_CODES
 from ledger.publisher.ledger import Ledger
 from ledger.sources.published import PublishedDirSource
+from tests.conftest import PV_2025
 from tests.test_ballots import MAYORS, _ledger, _manifest
 from tests.test_election_night import FINAL, SNAPSHOTS, _referendum
 from tests.verify_support import EXPECTED, PUBLISHER, VALID
@@ -47,22 +48,45 @@ def _column_sums(path: Path) -> tuple[Counter[str], dict[str, Counter[str]]]:
     return national, by_county
 
 
-@pytest.fixture(scope="module")
-def round1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("round1")
+def _pv_ledger(tmp: Path, pv: Path, origin: str, date: str) -> tuple[Path, Path]:
+    """A ledger of one real PV file: manifest, stations, every row (publisher-signed), sealed."""
     manifest = tmp / "m.json"
-    ledger_cli("manifest", "--format", "aep-pv", FINAL, "--name", "round 1", "--date",
-               "2025-05-04", "--tz", "Europe/Bucharest", "-o", manifest)
+    ledger_cli("manifest", "--format", "aep-pv", pv, "--name", origin, "--date", date, "--tz",
+               "Europe/Bucharest", "-o", manifest)
     keys = tmp / "keys"
-    origin = "prezenta.example.ro/prezidentiale04052025"
     ledger_cli("keygen", "publisher", "--key-name", origin, "-o", keys)
     led = tmp / "led"
     key = keys / "publisher.key"
     ledger_cli("init", led, "--origin", origin, "--key", key, "--election", manifest)
-    ledger_cli("station", "import", led, "--key", key, FINAL, "--keys-out", tmp / "st")
-    ledger_cli("import", led, "--format", "aep-pv", "--key", key, FINAL)
+    ledger_cli("station", "import", led, "--key", key, pv, "--keys-out", tmp / "st")
+    ledger_cli("import", led, "--format", "aep-pv", "--key", key, pv)
     ledger_cli("seal", led, "--key", key)
     return led, key.with_suffix(".pub")
+
+
+@pytest.fixture(scope="module")
+def round1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _pv_ledger(tmp_path_factory.mktemp("round1"), FINAL,
+                      "prezenta.example.ro/prezidentiale04052025", "2025-05-04")
+
+
+def test_the_second_round_gives_the_csv_column_sums_per_candidate_and_county(
+    tmp_path: Path,
+) -> None:
+    # Three counties of the 2025 run-off (the whole file is `make election-night`'s scale).
+    lines = PV_2025.read_text(encoding="utf-8-sig").splitlines()
+    pv = tmp_path / "pv_part_cntry_prsd.csv"
+    pv.write_text("\n".join([lines[0], *(line for line in lines[1:]
+                                          if line.split(",", 1)[0] in ("1", "13", "42"))])
+                  + "\n", encoding="utf-8")
+    led, pub = _pv_ledger(tmp_path, pv, "prezenta.example.ro/prezidentiale18052025",
+                          "2025-05-18")
+    national, by_county = _column_sums(pv)
+    prsd = ledger_cli("tally", led, "--pub", pub)["tally"]["categories"]["PRSD"]
+    assert prsd["national"]["votes"] == dict(national)
+    assert {k: v["votes"] for k, v in prsd["by_county"].items()} == {
+        k: dict(v) for k, v in by_county.items()}
+    assert set(prsd["by_county"]) == {"AB", "CJ", "B"}
 
 
 def test_votes_per_candidate_and_county_are_the_csv_column_sums(
