@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.auditor.prove import prove_consistency, prove_station
 from ledger.auditor.receipts import check_receipt, format_receipt, parse_receipt
+from ledger.auditor.tally import Tally, TallyBuilder
 from ledger.auditor.verify import verify
 from ledger.check.findings import AuditReport, Finding
 from ledger.errors import (
@@ -29,6 +30,7 @@ from ledger.errors import (
 )
 from ledger.files import read_signer_key, read_verifier_key, write_key_files
 from ledger.formats.records import (
+    Ballot,
     Category,
     Election,
     Registered,
@@ -54,6 +56,7 @@ _LAZY = {
 
 __all__ = [
     "AuditReport",
+    "Ballot",
     "Category",
     "Election",
     "Finding",
@@ -66,6 +69,8 @@ __all__ = [
     "SourceUnavailableError",
     "Station",
     "StoreError",
+    "Tally",
+    "TallyBuilder",
     "Turnout",
     "VerificationError",
     "check_receipt",
