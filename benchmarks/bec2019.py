@@ -39,6 +39,17 @@ def csv_sums(path: Path, refused_lines: set[int], legend: dict[str, str]) -> Cou
     return sums
 
 
+def ledger_totals(led: Path) -> dict[str, Counter[str]]:
+    """Votes per candidate of every report in the ledger, by category (PRSD and PRSD_C)."""
+    totals: dict[str, Counter[str]] = {"PRSD": Counter(), "PRSD_C": Counter()}
+    with Ledger.open(led) as lg:
+        for index in range(lg.size):
+            record = lg.record(index)
+            if isinstance(record, Report):
+                totals[record.category].update(record.votes)
+    return totals
+
+
 def legend_of(path: Path, csv_name: str) -> dict[str, str]:
     """The ``g<N>``/``e<N>`` -> name lines of the legend's section of ``csv_name``."""
     names: dict[str, str] = {}
@@ -79,12 +90,7 @@ def run(night: Night, data: Path) -> bool:
     night.ledger("seal", led, "--key", key)
     audit = night.ledger("verify", led, "--pub", key.with_suffix(".pub"), ok=(0, 1))
     night.step("verify", audit)
-    totals: dict[str, Counter[str]] = {"PRSD": Counter(), "PRSD_C": Counter()}
-    with Ledger.open(led) as lg:
-        for index in range(lg.size):
-            record = lg.record(index)
-            if isinstance(record, Report):
-                totals[record.category].update(record.votes)
+    totals = ledger_totals(led)
     ok = audit["_exit"] == 0
     night.say("")
     night.say("| file | candidate | ledger total | CSV column sum (rows imported) |")

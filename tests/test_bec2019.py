@@ -5,7 +5,6 @@ presidential round 1 and its whole mail file (tests/data/slices/SOURCES.md), and
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,8 @@ import pytest
 from click.testing import CliRunner
 from election_ledger_cli.app import cli
 
-from benchmarks.bec2019 import csv_sums, legend_of
+from benchmarks.bec2019 import csv_sums, ledger_totals, legend_of
 from ledger.errors import InputError
-from ledger.formats.records import Report
 from ledger.formats.times import parse_time
 from ledger.importers.bec2019_pv import (
     BEC_CODES,
@@ -27,7 +25,6 @@ from ledger.importers.manifest import manifest_from_pv
 from ledger.importers.pv_forms import PvOptions, pv_rows
 from ledger.importers.validation import validate_file
 from ledger.publisher.ingest import detect_format
-from ledger.publisher.ledger import Ledger
 
 SLICE = Path(__file__).resolve().parent / "data" / "slices" / "prezidentiale10112019"
 ROUND1 = SLICE / "pv_PRSD_FINAL_tur1.csv"
@@ -164,12 +161,7 @@ def test_round1_and_mail_imported_and_verified_with_the_column_sums(tmp_path: Pa
     ledger_cli("seal", led, "--key", key)
     audit = ledger_cli("verify", led, "--pub", key.with_suffix(".pub"))
     assert audit["errors"] == []
-    totals: dict[str, Counter[str]] = {"PRSD": Counter(), "PRSD_C": Counter()}
-    with Ledger.open(led) as lg:
-        for index in range(lg.size):
-            record = lg.record(index)
-            if isinstance(record, Report):
-                totals[record.category].update(record.votes)
+    totals = ledger_totals(led)
     assert totals["PRSD"] == csv_sums(ROUND1, refused[ROUND1], legend_of(LEGEND, ROUND1.name))
     assert totals["PRSD_C"] == csv_sums(MAIL, refused[MAIL], legend_of(LEGEND, MAIL.name))
     assert totals["PRSD_C"]["Klaus-Werner Iohannis"] > 0

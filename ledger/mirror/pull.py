@@ -207,12 +207,7 @@ class Mirror:
         return replace(base, status="moved", rule_errors=len(rules))
 
     def _refusal(self, note: bytes) -> str | None:
-        """Why a source's checkpoint is not taken (another source may serve a good one)."""
-        try:
-            open_ledger_checkpoint(note, self.publisher)
-        except VerificationError as e:
-            return e.message
-        return None
+        return checkpoint_refusal(note, self.publisher)
 
     def _older_split_view(self, note: bytes, older: Checkpoint,
                           held: tuple[bytes, Checkpoint]) -> Path | None:
@@ -369,3 +364,13 @@ def follow(pull: Callable[[], PullResult], every: float, *,
         done += 1
         if rounds is None or done < rounds:
             sleep(every)
+
+
+def checkpoint_refusal(note: bytes, publisher: VerifierKey) -> str | None:
+    """Why a source's checkpoint is not taken (another source may serve a good one), or None
+    when it verifies with the publisher's key."""
+    try:
+        open_ledger_checkpoint(note, publisher)
+    except VerificationError as e:
+        return e.message
+    return None

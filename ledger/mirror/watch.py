@@ -22,6 +22,7 @@ from ledger.files import write_atomic
 from ledger.formats.checkpoints import open_ledger_checkpoint
 from ledger.formats.keys import VerifierKey
 from ledger.formats.policy import Policy
+from ledger.mirror.pull import checkpoint_refusal
 from ledger.sources.multi import FallbackSource
 from ledger.sources.source import Source
 
@@ -62,11 +63,7 @@ class Monitor:
         self.workers = workers
 
     def _refusal(self, note: bytes) -> str | None:
-        try:
-            open_ledger_checkpoint(note, self.publisher)
-        except VerificationError as e:
-            return e.message
-        return None
+        return checkpoint_refusal(note, self.publisher)
 
     def step(self, sources: Sequence[Source]) -> WatchStep:
         """One look at the log.
