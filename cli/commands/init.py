@@ -25,8 +25,10 @@ def init_command(ledger: str, origin: str, key_file: str, manifest: str, as_json
     read = read_manifest(manifest)
     check_ballots(read, file=manifest)
     with Ledger.create(ledger, origin, signer, read.election) as lg:
-        for ballot in read.ballots:  # checked above: each is accepted
-            lg.add_ballot(ballot)
+        if read.ballots:  # checked above, so each is accepted: one durable batch
+            added = lg.append([lg.sign(ballot) for ballot in read.ballots], stop_on_error=True)
+            if added.rejected:
+                raise added.rejected[0].error
         if as_json:
             emit_json({"ok": True, "ledger": ledger, "origin": lg.origin,
                        "vkey": str(lg.verifier_key), "tree_size": lg.size,

@@ -99,10 +99,18 @@ class CategoryTally:
     by_uat: Mapping[str, Totals]
     by_constituency: Mapping[str, Totals]
     reported: int
-    station_signed: int
-    publisher_signed: int
     #: The stations whose counted report the publisher signed (the others signed their own).
     publisher_signed_stations: tuple[str, ...] = ()
+
+    @property
+    def publisher_signed(self) -> int:
+        """Counted reports signed by the publisher."""
+        return len(self.publisher_signed_stations)
+
+    @property
+    def station_signed(self) -> int:
+        """Counted reports signed by their own station."""
+        return self.reported - self.publisher_signed
 
     def to_json(self) -> dict[str, Any]:
         meanings = FIELD_MEANINGS.get(self.rules, {})
@@ -161,7 +169,6 @@ class Tally:
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON object (docs/auditor.md, "From records to results")."""
-        combined_meanings: Mapping[str, str] = {}
         return {
             "format": "election-ledger/v1 tally",
             "origin": self.origin,
@@ -170,7 +177,7 @@ class Tally:
             "log_errors": self.errors,
             "stations_registered": self.stations,
             "categories": {k: v.to_json() for k, v in self.categories.items()},
-            "combined": {k: v.to_json(combined_meanings) for k, v in self.combined.items()},
+            "combined": {k: v.to_json({}) for k, v in self.combined.items()},
             "not_reported": {k: list(v) for k, v in self.not_reported.items()},
             "turnout": {
                 "national": self.turnout_national.to_json(),
@@ -321,8 +328,6 @@ class TallyBuilder:
             by_constituency={k: _sum(rules, v, order)
                              for k, v in sorted(by_constituency.items())},
             reported=len(counted),
-            station_signed=sum(not r.by_publisher for _, r in counted),
-            publisher_signed=sum(r.by_publisher for _, r in counted),
             publisher_signed_stations=tuple(sorted(s for s, r in counted if r.by_publisher)),
         )
 

@@ -132,7 +132,7 @@ def verify(
     """
     trust = Trust(log_key=publisher, policy=policy)
     audit = _Audit(source=source, publisher=publisher, progress=progress, trust=trust, now=now,
-                   observer=observer if tally is None else tally.add, tally=tally,
+                   observer=observer, tally=tally,
                    on_entries=on_entries,
                    state_despite_rules=state_despite_rules)
     return audit.run(trusted=trusted, state_path=state_path, full=full, workers=workers)
@@ -478,8 +478,11 @@ class _Audit:
                         tiles.check_partials()
             if checked.errors:
                 self._keep(self.entries, checked.errors, "errors_not_listed")
-            elif self.observer is not None and index < size and tiles is not None:
-                self.observer(checked)  # the checkpointed tree only, never the unsealed tail
+            elif index < size and tiles is not None:  # the checkpointed tree, not the tail
+                if self.observer is not None:
+                    self.observer(checked)
+                if self.tally is not None:
+                    self.tally.add(checked)
             if checked.warnings:
                 self._keep(self.warnings, checked.warnings, "warnings_not_listed")
         if tiles is not None:
