@@ -58,8 +58,13 @@ def witness(tmp_path: Path) -> Iterator[WitnessProcess]:
 
 
 def _state(witness: WitnessProcess) -> bytes | None:
-    path = witness.folder / "state" / (origin_file_name(ORIGIN) + ".checkpoint")
-    return path.read_bytes() if path.exists() else None
+    """The state the running witness holds for ORIGIN, read through its monitoring endpoint."""
+    conn = witness.client()
+    conn.request("GET", f"/{origin_file_name(ORIGIN)}/checkpoint")
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return body if response.status == 200 else None
 
 
 def test_the_c2sp_witness_vectors_are_answered_in_order(vectors_witness: WitnessProcess,
@@ -249,4 +254,82 @@ def test_writes_of_many_origins_at_once_share_folder_flushes_and_all_land(
         t.join(timeout=60)
     assert all(not t.is_alive() for t in threads)
     assert [state.read(o) for o in origins] == [f"{o}\n4\n".encode() for o in origins]
+    state.close()
+    assert _states(tmp_path / "state", origins) == [f"{o}\n4\n".encode() for o in origins]
     assert not list((tmp_path / "state").glob(".*.tmp"))
+
+
+def _states(folder: Path, origins: list[str]) -> list[bytes | None]:
+    from ledger.witness.state import WitnessState
+
+    state = WitnessState(folder)
+    try:
+        return [state.read(o) for o in origins]
+    finally:
+        state.close()
+
+
+def test_a_record_cut_short_by_a_kill_is_dropped_and_the_answered_ones_kept(
+        tmp_path: Path) -> None:
+    from ledger.witness.state import JOURNAL, WitnessState
+
+    state = WitnessState(tmp_path)
+    state.write("a.example/log", b"a\n1\n")
+    state.write("a.example/log", b"a\n2\n")
+    state.close()
+    journal = tmp_path / JOURNAL
+    whole = journal.read_bytes()
+    for cut in range(1, 20):  # every way the last append can be cut short
+        journal.write_bytes(whole[:-cut])
+        assert _states(tmp_path, ["a.example/log"]) == [b"a\n1\n"]
+    journal.write_bytes(whole + b"\0" * 100)  # a file system that padded the last block
+    assert _states(tmp_path, ["a.example/log"]) == [b"a\n2\n"]
+
+
+def test_a_journal_damaged_before_its_end_is_refused_not_rolled_back(tmp_path: Path) -> None:
+    from ledger.errors import StoreError
+    from ledger.witness.state import JOURNAL, MAGIC, WitnessState
+
+    state = WitnessState(tmp_path)
+    state.write("a.example/log", b"a\n1\n")
+    state.write("a.example/log", b"a\n2\n")
+    state.close()
+    journal = tmp_path / JOURNAL
+    data = bytearray(journal.read_bytes())
+    data[len(MAGIC) + 14] ^= 1  # inside the first record's payload
+    journal.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="damaged at byte"):
+        WitnessState(tmp_path)
+
+
+def test_a_second_process_on_the_same_state_folder_is_refused(tmp_path: Path) -> None:
+    from ledger.errors import StoreError
+    from ledger.witness.state import WitnessState
+
+    state = WitnessState(tmp_path)
+    try:
+        with pytest.raises(StoreError, match="in use by another process"):
+            WitnessState(tmp_path)
+    finally:
+        state.close()
+
+
+def test_the_journal_rewritten_when_large_keeps_every_origin(tmp_path: Path) -> None:
+    from ledger.witness.state import JOURNAL, WitnessState
+
+    state = WitnessState(tmp_path, compact_at=2000)
+    origins = [f"c{i}.example/log" for i in range(10)]
+    for n in range(30):
+        for origin in origins:
+            state.write(origin, f"{origin}\n{n}\n".encode())
+    state.close()
+    assert (tmp_path / JOURNAL).stat().st_size < 2000 + 100
+    assert _states(tmp_path, origins) == [f"{o}\n29\n".encode() for o in origins]
+
+
+def test_the_first_form_of_the_state_is_imported(tmp_path: Path) -> None:
+    note = _note(3)
+    (tmp_path / (origin_file_name(ORIGIN) + ".checkpoint")).write_bytes(note)
+    assert _states(tmp_path, [ORIGIN]) == [note]
+    assert not list(tmp_path.glob("*.checkpoint"))
+    assert _states(tmp_path, [ORIGIN]) == [note]

@@ -186,7 +186,19 @@ def open_note(
         MalformedError: the note does not parse, or a known key signed it twice.
         SignatureError: a known key's signature fails, or no known key signed it.
     """
-    note = parse_unverified_note(data, category=category)
+    return verify_note(parse_unverified_note(data, category=category), verifiers,
+                       category=category)
+
+
+def verify_note(
+    note: UnverifiedNote, verifiers: Iterable[VerifierKey], *, category: str | None = None
+) -> Note:
+    """Verify a parsed note's signatures of known keys, as :func:`open_note` does.
+
+    Raises:
+        MalformedError: a known key signed it twice.
+        SignatureError: a known key's signature fails, or no known key signed it.
+    """
     known = {(v.name, v.key_hash): v for v in verifiers}
     verified: list[VerifierKey] = []
     for sig in note.signatures:

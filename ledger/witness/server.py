@@ -2,8 +2,9 @@
 
 aiohttp is the one home of the HTTP server. Requests for one origin are serialised by a lock per
 origin; the check and the durable write run in a pool of worker threads, one request per
-origin at a time, so other origins go on and their fsyncs overlap (the file system commits them
-together). Bodies are bounded (413 over the limit) and must arrive within a time limit (408).
+origin at a time, so other origins go on and their journal appends share one flush (group
+commit, ``ledger.witness.state``). Bodies are bounded (413 over the limit) and must arrive
+within a time limit (408).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ LOG = logging.getLogger("ledger.witness")
 #: Seconds a client has to send its whole body.
 BODY_TIMEOUT = 10.0
 #: Worker threads for checks and durable writes: at most one per origin is busy at a time, so
-#: this many origins can have a write on its way to disk at once.
+#: this many origins can wait on one journal flush at once.
 WORKERS = 64
 _ORIGIN_HASH = re.compile(r"[0-9a-f]{64}")
 _ORIGIN_LINE = re.compile(rb"\n\n([^\n]{1,255})\n")

@@ -27,9 +27,11 @@ from ledger.formats.keys import NoteSigner, VerifierKey
 from ledger.formats.notes import (
     MAX_NOTE_SIZE,
     MAX_SIGNATURES,
+    UnverifiedNote,
     cosign,
     format_note,
     parse_unverified_note,
+    verify_note,
 )
 from ledger.formats.policy import Policy
 from ledger.formats.text import decode_base64, parse_decimal
@@ -140,7 +142,7 @@ class Witness:
         this call until ``finish`` returns)."""
         try:
             request = parse_add_checkpoint(body)
-            checkpoint, sig_error = _checkpoint_of(request.note)
+            checkpoint, note, sig_error = _checkpoint_of(request.note)
         except MalformedError as e:
             return _text(400, f"malformed request: {e.message}")
         origin = checkpoint.origin
@@ -150,10 +152,10 @@ class Witness:
         log_key = self.logs.get(origin)
         if log_key is None:
             return _text(404, "unknown log origin", origin)
-        if sig_error is not None:
+        if note is None:
             return _text(403, f"no valid signature of the log's key: {sig_error}", origin)
         try:
-            open_checkpoint(request.note, [log_key])
+            verify_note(note, [log_key], category="checkpoint")
         except (SignatureError, MalformedError) as e:
             return _text(403, f"no valid signature of the log's key: {e.message}", origin)
         held_note = self.state.read(origin)
@@ -166,7 +168,8 @@ class Witness:
         if held is not None and held_note is not None and held.size == checkpoint.size \
                 and held.root != checkpoint.root:
             path = self.state.keep_evidence(origin, held.size, same_size_evidence(
-                _log_signed(held_note, log_key), _log_signed(request.note, log_key)))
+                _log_signed(parse_unverified_note(held_note), log_key),
+                _log_signed(note, log_key)))
             return _text(409, f"a checkpoint of size {held.size} with another root: split view, "
                               f"evidence kept in {path.name}", origin)
         try:
@@ -177,7 +180,7 @@ class Witness:
             return _text(422, f"the consistency proof does not verify: {e.message}", origin)
         line = cosign(format_checkpoint(checkpoint), self.key, int(self.clock()))
         return Cosigning(origin=origin, checkpoint=checkpoint,
-                         state=_with_line(request.note, log_key, line),
+                         state=_log_signed(note, log_key) + line,
                          answer=Answer(status=200, body=line,
                                        content_type="text/plain; charset=utf-8", origin=origin,
                                        log=f"cosigned size {checkpoint.size} (from {held_size})"))
@@ -198,15 +201,16 @@ class Witness:
         return None
 
 
-def _checkpoint_of(note: bytes) -> tuple[Checkpoint, str | None]:
-    """The checkpoint of a request's note, and why its signature lines do not parse (a 403,
-    as for a signature that does not verify) or None.
+def _checkpoint_of(note: bytes) -> tuple[Checkpoint, UnverifiedNote | None, str]:
+    """The checkpoint of a request's note and the note parsed, or None and why its signature
+    lines do not parse (a 403, as for a signature that does not verify).
 
     Raises:
         MalformedError: the note's structure or its checkpoint text does not parse (a 400).
     """
     try:
-        return parse_checkpoint(parse_unverified_note(note).text), None
+        parsed = parse_unverified_note(note)
+        return parse_checkpoint(parsed.text), parsed, ""
     except MalformedError as e:
         text, sep, lines = note.rpartition(b"\n\n")
         if not sep or lines.count(b"\n") > MAX_SIGNATURES or not lines.endswith(b"\n"):
@@ -215,21 +219,15 @@ def _checkpoint_of(note: bytes) -> tuple[Checkpoint, str | None]:
             checkpoint = parse_checkpoint(text.decode("utf-8") + "\n")
         except (UnicodeDecodeError, MalformedError):
             raise e from None
-        return checkpoint, e.message
+        return checkpoint, None, e.message
 
 
 
 
-def _log_signed(note: bytes, log_key: VerifierKey) -> bytes:
-    """The note with only the log's signature line (what evidence needs)."""
-    parsed = parse_unverified_note(note)
-    sigs = [s for s in parsed.signatures if (s.name, s.key_hash) == (log_key.name,
-                                                                     log_key.key_hash)]
-    return format_note(parsed.text, sigs[:1])
-
-
-def _with_line(note: bytes, log_key: VerifierKey, line: bytes) -> bytes:
-    """The log-signed note with the witness's cosignature line (one whole line) appended."""
-    return _log_signed(note, log_key) + line
+def _log_signed(note: UnverifiedNote, log_key: VerifierKey) -> bytes:
+    """The note with only the log's signature line (what evidence and the state hold)."""
+    sigs = [s for s in note.signatures if (s.name, s.key_hash) == (log_key.name,
+                                                                   log_key.key_hash)]
+    return format_note(note.text, sigs[:1])
 
 
