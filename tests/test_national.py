@@ -1,0 +1,91 @@
+"""One log per county under a national log (docs/spec.md, "One log per county under a national
+log"): the golden national/ vectors of an independent implementation, rules 1-3 in the one
+checker, and its state kept across an audit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.auditor.verify import verify
+from ledger.check.checker import EntryChecker
+from ledger.check.national import LOG_RULES
+from ledger.formats.keys import parse_verifier_key
+from ledger.formats.records import Log, encode_entry, sign_record
+from ledger.formats.signing import Signer
+from ledger.formats.tiles import parse_entry_bundle
+from ledger.sources.open import open_source
+from tests.conftest import GOLDEN_DIR, load_json
+
+NATIONAL = GOLDEN_DIR / "national"
+CASES = load_json(NATIONAL / "reject" / "cases.json")
+EXPECTED = load_json(NATIONAL / "expected.json")
+NATIONAL_KEY = parse_verifier_key(CASES["national_vkey"])
+COUNTY_KEYS = {code: parse_verifier_key(v) for code, v in CASES["county_vkeys"].items()}
+KEYS = load_json(GOLDEN_DIR / "keys.json")["national"]
+NATIONAL_ONLY = [c for c in CASES["cases"] if not c["needs_county_logs"]]
+
+
+def _entries(path: Path) -> list[bytes]:
+    """Every entry of a published log's first bundle (the golden logs fit in one)."""
+    bundle = next((path / "tile" / "entries").iterdir())
+    if bundle.is_dir():  # a partial bundle: 000.p/<width>, the widest
+        bundle = max(bundle.iterdir(), key=lambda p: int(p.name))
+    return parse_entry_bundle(bundle.read_bytes(), int(bundle.name))
+
+
+def test_golden_national_log_verifies_alone_with_no_finding() -> None:
+    report = verify(open_source(str(NATIONAL / "log")), NATIONAL_KEY, workers=1)
+    assert (report.errors, report.warnings) == ([], [])
+    assert report.tree_size == EXPECTED["national"]["tree_size"]
+    assert report.root is not None
+    assert report.root.hex() == EXPECTED["national"]["root_hex"]
+    assert dict(report.records_by_kind) == EXPECTED["national"]["records_by_kind"]
+
+
+@pytest.mark.parametrize("code", sorted(COUNTY_KEYS))
+def test_golden_county_log_verifies_alone_as_an_ordinary_log(code: str) -> None:
+    report = verify(open_source(str(NATIONAL / "county" / code)), COUNTY_KEYS[code], workers=1)
+    assert (report.errors, report.warnings) == ([], [])
+    assert report.root is not None
+    assert report.root.hex() == EXPECTED["county_logs"][code]["root_hex"]
+
+
+@pytest.mark.parametrize("case", NATIONAL_ONLY, ids=[c["name"] for c in NATIONAL_ONLY])
+def test_golden_national_log_fault_found_without_the_county_logs(case: dict[str, Any]) -> None:
+    report = verify(open_source(str(GOLDEN_DIR / case["log"])), NATIONAL_KEY, workers=1)
+    got = [(f.category, f.where.index, f.where.block) for f in report.errors]
+    assert got == [(case["category"], case["index"], case["block"])]
+    assert report.errors[0].code in LOG_RULES
+
+
+def test_checker_state_of_a_national_log_resumes_mid_log_to_the_same_verdicts() -> None:
+    entries = _entries(NATIONAL / "reject" / "checkpoint-two-roots-one-size" / "log")
+    whole = EntryChecker(origin=NATIONAL_KEY.name, publisher=NATIONAL_KEY)
+    verdicts = [whole.check(i, e, in_log=True).errors for i, e in enumerate(entries)]
+    half = EntryChecker(origin=NATIONAL_KEY.name, publisher=NATIONAL_KEY)
+    for i, e in enumerate(entries[:8]):
+        half.check(i, e, in_log=True)
+    resumed = EntryChecker.from_value(half.to_value(), NATIONAL_KEY)
+    again = [resumed.check(i, e, in_log=True).errors for i, e in enumerate(entries[8:], 8)]
+    assert [[x.code for x in v] for v in again] == [[x.code for x in v] for v in verdicts[8:]]
+    assert any(again)
+    assert resumed.root() == whole.root()
+    assert resumed.logs.to_value() == whole.logs.to_value()
+
+
+def test_log_record_in_an_ordinary_log_refused_by_the_publisher_checker() -> None:
+    county = Signer(bytes.fromhex(KEYS["county_publishers"]["AB"]["seed_hex"]))
+    key = COUNTY_KEYS["AB"]
+    entries = _entries(NATIONAL / "county" / "AB")
+    checker = EntryChecker(origin=key.name, publisher=key)
+    for i, e in enumerate(entries):
+        assert checker.check(i, e).ok
+    record = Log(id="CJ", origin=f"{key.name}/CJ", vkey=CASES["county_vkeys"]["CJ"])
+    data = encode_entry(sign_record(county, key.name, record))
+    checked = checker.check(len(entries), data)
+    assert [(e.category, e.code) for e in checked.errors] == [("log", "log-in-ordinary-log")]
+    assert checker.size == len(entries)  # refused: not in the tree
