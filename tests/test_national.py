@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from ledger.auditor.national import COUNTY_RULES, verify_national
 from ledger.auditor.verify import verify
 from ledger.check.checker import EntryChecker
 from ledger.check.national import LOG_RULES
+from ledger.errors import InputError
 from ledger.formats.keys import parse_verifier_key
 from ledger.formats.records import Log, encode_entry, sign_record
 from ledger.formats.signing import Signer
@@ -89,3 +91,45 @@ def test_log_record_in_an_ordinary_log_refused_by_the_publisher_checker() -> Non
     checked = checker.check(len(entries), data)
     assert [(e.category, e.code) for e in checked.errors] == [("log", "log-in-ordinary-log")]
     assert checker.size == len(entries)  # refused: not in the tree
+
+
+def _county_case_finding(case: dict[str, Any], finding: Any) -> tuple[Any, ...]:
+    """A finding in the coordinates cases.json gives: the county log's own entry when the
+    fault is only in it (the county audit's finding names its source), else the national's."""
+    if case["index"] is None:
+        assert finding.where.source is not None
+        return finding.category, finding.where.index, finding.where.log
+    assert finding.where.source is None
+    return finding.category, finding.where.index, finding.where.block, finding.where.log
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=[c["name"] for c in CASES["cases"]])
+def test_golden_national_case_found_with_the_county_logs(case: dict[str, Any]) -> None:
+    report = verify_national(open_source(str(GOLDEN_DIR / case["log"])), NATIONAL_KEY,
+                             str(GOLDEN_DIR / case["county_logs"]), workers=1)
+    assert len(report.errors) == 1
+    want: tuple[Any, ...] = (case["category"], case["index"], case["block"],
+                             report.errors[0].where.log)
+    if case["index"] is None:
+        want = (case["category"], case["county_index"], "AB")
+    assert _county_case_finding(case, report.errors[0]) == want
+    codes = LOG_RULES | COUNTY_RULES
+    assert report.errors[0].code in codes
+
+
+def test_golden_national_log_with_its_county_logs_side_by_side_has_no_finding() -> None:
+    report = verify_national(open_source(str(NATIONAL / "log")), NATIONAL_KEY,
+                             str(NATIONAL / "county"), workers=2)
+    assert (report.errors, report.warnings) == ([], [])
+    counties = report.extra["county_logs"]
+    assert sorted(counties) == ["AB", "CJ"]
+    for code, county in counties.items():
+        assert county["ok"]
+        assert county["root"] == EXPECTED["county_logs"][code]["root_hex"]
+        assert county["recorded"] == 3
+
+
+def test_county_not_registered_by_the_national_log_is_refused() -> None:
+    with pytest.raises(InputError, match="not registered"):
+        verify_national(open_source(str(NATIONAL / "log")), NATIONAL_KEY,
+                        str(NATIONAL / "county"), county="BV", workers=1)
