@@ -5,16 +5,20 @@ checker, and its state kept across an audit.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.auditor.national import COUNTY_RULES, verify_national
+from ledger.auditor.national_proof import check_national, prove_national
+from ledger.auditor.prove import make_receipt
+from ledger.auditor.receipts import Receipt, format_receipt, parse_receipt
 from ledger.auditor.verify import verify
 from ledger.check.checker import EntryChecker
 from ledger.check.national import LOG_RULES
-from ledger.errors import InputError
+from ledger.errors import InputError, VerificationError
 from ledger.formats.keys import parse_verifier_key
 from ledger.formats.records import Log, encode_entry, sign_record
 from ledger.formats.signing import Signer
@@ -133,3 +137,55 @@ def test_county_not_registered_by_the_national_log_is_refused() -> None:
     with pytest.raises(InputError, match="not registered"):
         verify_national(open_source(str(NATIONAL / "log")), NATIONAL_KEY,
                         str(NATIONAL / "county"), county="BV", workers=1)
+
+
+RECEIPTS = NATIONAL / "receipts"
+CHAIN = ("AB-1-report", "AB-1-station", "national-log-AB", "national-checkpoint-AB")
+
+
+def _receipt(name: str) -> Receipt:
+    return parse_receipt((RECEIPTS / f"{name}.tlog-proof").read_bytes())
+
+
+def test_golden_four_receipts_check_offline_with_the_national_key_alone() -> None:
+    checked = check_national(*(_receipt(n) for n in CHAIN), NATIONAL_KEY)
+    assert checked.code == "AB"
+    assert checked.county.signed_by == "station"
+    assert checked.county.station == "AB-1"
+    assert checked.county_key == COUNTY_KEYS["AB"]
+
+
+def test_prove_national_writes_the_golden_four_receipts_byte_for_byte() -> None:
+    proof = prove_national(open_source(str(NATIONAL / "county" / "AB")),
+                           open_source(str(NATIONAL / "log")), "AB-1", category="S")
+    made = (proof.record, proof.registration, proof.log, proof.checkpoint)
+    for receipt, name in zip(made, CHAIN, strict=True):
+        assert receipt is not None
+        assert format_receipt(receipt) == (RECEIPTS / f"{name}.tlog-proof").read_bytes(), name
+
+
+def test_county_receipt_under_a_checkpoint_the_national_log_did_not_record_is_refused() -> None:
+    record, station, log, checkpoint = (_receipt(n) for n in CHAIN)
+    earlier = (NATIONAL / "reject" / "county-log-rolled-back" / "county" / "AB" / "checkpoint")
+    moved = replace(record, checkpoint=earlier.read_bytes())
+    with pytest.raises(VerificationError) as info:
+        check_national(moved, station, log, checkpoint, NATIONAL_KEY)
+    assert (info.value.category, info.value.code) == ("log", "national-receipt-county-checkpoint")
+
+
+def test_county_receipt_with_other_cosignatures_still_checks() -> None:
+    record, station, log, checkpoint = (_receipt(n) for n in CHAIN)
+    note = record.checkpoint.decode()
+    bare = note[: note.index("\u2014 witness.example.org")].encode()  # the county line only
+    checked = check_national(replace(record, checkpoint=bare), replace(station, checkpoint=bare),
+                             log, checkpoint, NATIONAL_KEY)
+    assert checked.county.index == record.index
+
+
+def test_national_receipts_of_another_county_log_are_refused() -> None:
+    record, station, log, checkpoint = (_receipt(n) for n in CHAIN)
+    other_log = make_receipt(open_source(str(NATIONAL / "log")), 2,
+                             checkpoint=log.checkpoint)  # CJ's log record
+    with pytest.raises(VerificationError) as info:
+        check_national(record, station, other_log, checkpoint, NATIONAL_KEY)
+    assert info.value.code == "national-receipt-log"
