@@ -24,7 +24,7 @@ from ledger.formats.records import Log, encode_entry, sign_record
 from ledger.formats.signing import Signer
 from ledger.formats.tiles import parse_entry_bundle
 from ledger.sources.open import open_source
-from tests.conftest import GOLDEN_DIR, load_json
+from tests.conftest import GOLDEN_DIR, doc_section, load_json
 
 NATIONAL = GOLDEN_DIR / "national"
 CASES = load_json(NATIONAL / "reject" / "cases.json")
@@ -32,6 +32,9 @@ EXPECTED = load_json(NATIONAL / "expected.json")
 NATIONAL_KEY = parse_verifier_key(CASES["national_vkey"])
 COUNTY_KEYS = {code: parse_verifier_key(v) for code, v in CASES["county_vkeys"].items()}
 KEYS = load_json(GOLDEN_DIR / "keys.json")["national"]
+#: The codes ``check_national`` refuses four receipts with (ledger.auditor.national_proof).
+RECEIPT_CODES = ("national-receipt-kind", "national-receipt-checkpoint", "national-receipt-log",
+                 "national-receipt-county-checkpoint")
 NATIONAL_ONLY = [c for c in CASES["cases"] if not c["needs_county_logs"]]
 
 
@@ -189,3 +192,9 @@ def test_national_receipts_of_another_county_log_are_refused() -> None:
     with pytest.raises(VerificationError) as info:
         check_national(record, station, other_log, checkpoint, NATIONAL_KEY)
     assert info.value.code == "national-receipt-log"
+
+
+def test_every_finding_code_of_the_national_rules_is_in_docs_records() -> None:
+    doc = doc_section("records.md", "One log per county under a national log")
+    codes = set(LOG_RULES) | set(COUNTY_RULES) | set(RECEIPT_CODES)
+    assert sorted(c for c in codes if f"`{c}`" not in doc) == []
