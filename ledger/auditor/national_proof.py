@@ -1,6 +1,6 @@
 """The four receipts of a station's record under a national log (docs/spec.md, "One log per
-county under a national log"): made by ``ledger prove --national``, checked offline with the
-national key alone by ``ledger check-proof --national``.
+county under a national log"): made by ``ledger prove`` (its national form), checked offline
+with the national key alone by ``ledger check-proof``.
 
 Two receipts from the county log (the record's and its station registration's) under the
 county checkpoint the national log recorded; two from the national log (the county's ``log``
@@ -107,7 +107,7 @@ def check_national(
     *,
     policy: Policy | None = None,
 ) -> CheckedNational:
-    """``ledger check-proof --national``: the four receipts, offline, with the national key.
+    """``ledger check-proof`` of the four receipts, offline, with the national key.
 
     Raises:
         VerificationError: a receipt does not check, the two national receipts are not under
