@@ -218,3 +218,17 @@ def test_four_receipts_of_a_county_station_check_offline_with_the_national_key(
     # The county's own key is not needed, and is not enough: a county key is not the national.
     run("check-proof", files[0], files[1], "--national", files[2], files[3], "--pub",
         world.pub("AB"), ok=1)
+
+
+def test_audit_state_of_a_national_log_resumes_with_the_county_logs_it_registered(
+    world: World,
+) -> None:
+    run("publish", world.national, world.site)
+    state = world.root / "audit.state"
+    run("verify", world.site, "--pub", world.pub("national"), "--state", state)
+    world.grow("AB")
+    world.update()
+    run("publish", world.national, world.site)
+    resumed = run_json("verify", world.site, "--pub", world.pub("national"), "--state", state)
+    assert resumed["summary"]["resumed_from"] == 8
+    assert resumed["ok"]

@@ -190,12 +190,13 @@ def verify_national(
 
 
 def _run(jobs: Sequence[CountyJob], cores: int) -> list[CountyResult]:
-    """Each county audited in a process of its own, at most ``cores`` at once, in order."""
+    """Each county audited in a process of its own, ``cores + 1`` at once, in order."""
     if len(jobs) <= 1 or cores <= 1:
         return [audit_county(job) for job in jobs]
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=min(cores, len(jobs)), mp_context=context) as pool:
+    # As many processes as a single-log audit runs: one per core, and the one checking.
+    with ProcessPoolExecutor(max_workers=min(cores + 1, len(jobs)), mp_context=context) as pool:
         return list(pool.map(audit_county, jobs))
 
 
