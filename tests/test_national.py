@@ -198,3 +198,10 @@ def test_every_finding_code_of_the_national_rules_is_in_docs_records() -> None:
     doc = doc_section("records.md", "One log per county under a national log")
     codes = set(LOG_RULES) | set(COUNTY_RULES) | set(RECEIPT_CODES)
     assert sorted(c for c in codes if f"`{c}`" not in doc) == []
+
+
+def test_an_ordinary_log_given_as_the_national_log_is_refused_as_input() -> None:
+    county = NATIONAL / "county" / "AB"
+    with pytest.raises(InputError, match="not a national log"):
+        verify_national(open_source(str(county)), COUNTY_KEYS["AB"], str(NATIONAL / "county"),
+                        workers=1)

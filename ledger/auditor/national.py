@@ -163,12 +163,15 @@ def verify_national(
     their county (``log``). ``progress(code, report)`` is called as each county is done.
 
     Raises:
-        InputError: ``county`` is not registered by the national log (exit 2), or the national
-            log cannot be read at all.
+        InputError: ``county`` is not registered by the national log (exit 2), a log without
+            error that registers no county log, or one that cannot be read at all.
     """
     national = NationalLog()
     report = verify(source, publisher, policy=policy, workers=workers, observer=national.observe)
     codes = list(national.logs)
+    if not codes and report.ok:
+        raise InputError(f"{source.describe()} is not a national log: it registers no county log "
+                         "(entry 1 of a national log is a log record)")
     if county is not None:
         if county not in national.logs:
             raise InputError(f"county {county!r} is not registered by the national log "
