@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import time
 from pathlib import Path
 
@@ -118,12 +119,23 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("national-bench"))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reuse", action="store_true", help="measure logs built before")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="measure K times, the two audits one after the other each time "
+                             "(on a shared machine): medians and the ratio of the medians")
     args = parser.parse_args()
     if not args.reuse:
         started = time.perf_counter()
         build(args.workdir, args.size, args.counties, args.seed)
         print(f"built in {time.perf_counter() - started:.1f} s (not timed)", flush=True)
-    print(json.dumps(measure(args.workdir), indent=1))
+    runs = [measure(args.workdir) for _ in range(max(1, args.repeat))]
+    if len(runs) == 1:
+        print(json.dumps(runs[0], indent=1))
+        return
+    one = statistics.median(r["one_log"]["seconds"] for r in runs)  # type: ignore[index]
+    nat = statistics.median(r["national"]["seconds"] for r in runs)  # type: ignore[index]
+    print(json.dumps({"runs": [r["ratio"] for r in runs], "one_log_median_seconds": one,
+                      "national_median_seconds": nat, "ratio_of_medians": round(one / nat, 3)},
+                     indent=1))
 
 
 if __name__ == "__main__":
