@@ -205,10 +205,12 @@ def _check_county(
     except (VerificationError, ValueError, IndexError) as e:
         why = e.message if isinstance(e, VerificationError) else str(e)
         evidence = _fork_evidence(county, source, last_note.encode("utf-8"), note, old, new)
+        what = (f"county log {code} forked: its checkpoint of size {new.size} does not extend"
+                if evidence is not None else
+                f"county log {code}'s checkpoint of size {new.size} could not be proved to extend")
         return CountyUpdate(
             code=code, status=REFUSED, size=new.size, evidence=evidence,
-            message=f"county log {code} forked: its checkpoint of size {new.size} does not "
-                    f"extend the one of size {old.size} the national log recorded ({why})"), None
+            message=f"{what} the one of size {old.size} the national log recorded ({why})"), None
     return CountyUpdate(code=code, status=RECORDED, size=new.size,
                         message=f"size {old.size} -> {new.size}, consistent"), text
 
