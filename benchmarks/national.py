@@ -110,7 +110,7 @@ def measure(workdir: Path) -> dict[str, object]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000,
                         help="signed records in the one log, and in the county logs together")
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, metavar="K",
                         help="measure K times, the two audits one after the other each time "
                              "(on a shared machine): medians and the ratio of the medians")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.reuse:
         started = time.perf_counter()
         build(args.workdir, args.size, args.counties, args.seed)
