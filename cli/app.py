@@ -59,6 +59,7 @@ COMMANDS: dict[str, str] = {
     "check-evidence": "commands.check_evidence:check_evidence_command",
     "witness": "commands.witness:witness_group",
     "mirror": "commands.mirror:mirror_group",
+    "national": "commands.national:national_group",
     "watch": "commands.watch:watch_command",
     "demo": "demo:main",
 }

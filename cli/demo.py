@@ -6,8 +6,9 @@ verify, an observer's receipt pair and a consistency proof through the library; 
 last steps through the `ledger` command line. Two witnesses (`ledger witness serve`, on
 127.0.0.1, needing the ``witness`` extra that `make demo` installs) cosign every block's
 checkpoint, and the last step shows a forked checkpoint refused by both, with the evidence file
-checked. Everything goes under ``demo-out/`` (recreated each run); any failure ends the run with
-exit 1.
+checked. A last short step runs one log per county under a national log, for three counties,
+through the command line. Everything goes under ``demo-out/`` (recreated each run); any failure
+ends the run with exit 1.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ _MINUTE = 60_000
 #: The two witnesses: file stem and key name (an observers' NGO and a university).
 WITNESSES = (("ngo", "witness.observatori.example.ro/ledger"),
              ("uni", "witness.unibuc.example.ro/ledger"))
+#: The national run of step 7: its origin (each county log's is it, '/', the county code), the
+#: three counties and the stations of each.
+NATIONAL_ORIGIN = "prezenta.example.ro/prezidentiale18052025-judete"
+NATIONAL_COUNTIES = ("AB", "CJ", "B")
+NATIONAL_STATIONS = 4
 #: Seconds a witness has to start listening, and to answer one request.
 WITNESS_START_TIMEOUT = 20.0
 WITNESS_TIMEOUT = 5.0
@@ -585,6 +591,72 @@ def run(paths: Paths, station: str) -> None:
                 witnessed(paths, publisher, cosign, running, station)
             else:
                 say(f"skipped: {NO_WITNESS_EXTRA}")
+    with step("7. One log per county under a national log (three counties)"):
+        national_run(paths, rows)
+
+
+# --- step 7: one log per county --------------------------------------------------------------
+
+
+def county_log(paths: Paths, code: str, rows: Sequence[PvRow]) -> Path:
+    """One county bureau's own log (its own key and origin), of a few of its stations and
+    their reports, sealed and published at ``national/counties/<code>/``."""
+    origin = f"{NATIONAL_ORIGIN}/{code}"
+    folder = paths.out / "national"
+    bureau = write_key_files(folder / "keys", f"bureau-{code}", origin,
+                             signer=demo_signer(origin), durable=False)
+    keys = {row.station.id: demo_signer(row.station.id) for row in rows}
+    election = election_from_pv(SAMPLE, name=ELECTION_NAME, date=DATE, tz=TZ)
+    with Ledger.create(folder / f"county-{code}", origin, bureau.signer, election) as lg:
+        added = register_stations(lg, [row.station for row in rows],
+                                  {sid: k.public_key for sid, k in keys.items()})
+        reports = [row.report for row in rows]
+        entries = [encode_entry(sign_record(keys[r.station], origin, r)) for r in reports]
+        appended = lg.append(entries)
+        if added.rejected or appended.rejected:
+            raise DemoError(f"county log {code}: an entry was refused")
+        lg.seal()
+        publish(lg, folder / "counties" / code)
+    return bureau.pub_path
+
+
+def national_run(paths: Paths, rows: Sequence[PvRow]) -> None:
+    """Step 7: three county logs, the national log that registers them and records their
+    checkpoints, its audit with every county log, and one station's four receipts."""
+    folder = paths.out / "national"
+    picked = {code: [r for r in rows if r.station.id.split("-")[0] == code][:NATIONAL_STATIONS]
+              for code in NATIONAL_COUNTIES}
+    pubs = {code: county_log(paths, code, chosen) for code, chosen in picked.items()}
+    say(f"county bureaus {', '.join(NATIONAL_COUNTIES)}: each its own key and log "
+        f"({NATIONAL_ORIGIN}/<county>), {NATIONAL_STATIONS} stations and their reports, "
+        "published at")
+    say(f"{folder / 'counties'}/<county>/; the national publisher registers them and records "
+        "their checkpoints:", 2)
+    key = folder / "keys" / "national.key"
+    write_key_files(folder / "keys", "national", NATIONAL_ORIGIN,
+                    signer=demo_signer(NATIONAL_ORIGIN), durable=False)
+    station = picked["AB"][0].station.id
+    receipts = folder / "receipts"
+    run_commands([
+        ("national", "init", folder / "log", "--origin",
+         NATIONAL_ORIGIN, "--key", key, "--election", paths.manifest),
+        *[("national", "add-log", folder / "log", code, "--key", key, "--origin",
+           f"{NATIONAL_ORIGIN}/{code}", "--pub", pub) for code, pub in pubs.items()],
+        ("national", "update", folder / "log", "--key", key, "--county-logs",
+         folder / "counties"),
+        ("publish", folder / "log", folder / "published"),
+        ("verify", folder / "published", "--pub", key.with_suffix(".pub"), "--county-logs",
+         folder / "counties"),
+        ("prove", folder / "counties" / "AB", "--national", folder / "published", "--station",
+         station, "-o", receipts),
+        ("check-proof", receipts / f"{station}-report.tlog-proof",
+         receipts / f"{station}-station.tlog-proof", "--national",
+         receipts / "national-log-AB.tlog-proof", receipts / "national-checkpoint-AB.tlog-proof",
+         "--pub", key.with_suffix(".pub")),
+    ])
+    say("One national checkpoint commits to every county's log: a county that rewrote its log")
+    say("is caught by the national log, and the other way round (docs/spec.md, \"One log per")
+    say("county under a national log\").")
 
 
 def run_day(paths: Paths, lg: Ledger, publisher: NoteSigner, stations: dict[str, NoteSigner],

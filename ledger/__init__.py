@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ledger.auditor.national import verify_national
+from ledger.auditor.national_proof import check_national, prove_national
 from ledger.auditor.prove import prove_consistency, prove_station
 from ledger.auditor.receipts import check_receipt, format_receipt, parse_receipt
 from ledger.auditor.tally import Tally, TallyBuilder
@@ -33,6 +35,8 @@ from ledger.formats.records import (
     Ballot,
     Category,
     Election,
+    Log,
+    LogCheckpoint,
     Registered,
     Report,
     Station,
@@ -63,6 +67,8 @@ __all__ = [
     "InputError",
     "Ledger",
     "LedgerError",
+    "Log",
+    "LogCheckpoint",
     "Registered",
     "Report",
     "Source",
@@ -73,12 +79,14 @@ __all__ = [
     "TallyBuilder",
     "Turnout",
     "VerificationError",
+    "check_national",
     "check_receipt",
     "format_receipt",
     "import_file",
     "open_source",
     "parse_receipt",
     "prove_consistency",
+    "prove_national",
     "prove_station",
     "publish",
     "read_signer_key",
@@ -86,6 +94,7 @@ __all__ = [
     "sign_record",
     "validate_file",
     "verify",
+    "verify_national",
     "write_key_files",
 ]
 

@@ -26,6 +26,8 @@ class Behaviour:
     requests: int = 0
     stop_after: int | None = None  # stop answering (close connections) after this many
     paths: list[str] = field(default_factory=list)
+    #: Paths under these prefixes are answered 503, always (a proxy whose backend is down).
+    down_prefixes: tuple[str, ...] = ()
     clients: set[tuple[str, int]] = field(default_factory=set)  # one per connection
 
 
@@ -44,8 +46,9 @@ class _Handler(SimpleHTTPRequestHandler):
             return
         if b.latency:
             time.sleep(b.latency)
-        if b.fail_503 > 0:
-            b.fail_503 -= 1
+        down = any(self.path.startswith(p) for p in b.down_prefixes)
+        if b.fail_503 > 0 or down:
+            b.fail_503 -= 0 if down else 1
             self.send_response(503)
             if b.retry_after is not None:
                 self.send_header("Retry-After", b.retry_after)

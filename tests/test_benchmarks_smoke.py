@@ -73,3 +73,16 @@ def test_the_http_latency_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> 
     assert result["ok"] is True
     assert result["entries"] > 300
     assert result["http_seconds"] > 0
+
+
+def test_the_national_audit_benchmark_runs(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import national
+
+    national.main(["--size", "400", "--counties", "3", "--workdir", str(tmp_path / "n")])
+    result = json.loads(capsys.readouterr().out.split("(not timed)\n", 1)[1])
+    assert result["one_log"]["ok"] is True
+    assert result["national"]["ok"] is True
+    assert result["national"]["counties"] == 3
+    assert result["national"]["county_entries"] >= 400
+    assert result["ratio"] > 0

@@ -66,6 +66,12 @@ TRANSCRIPTS = [
     (["mirror", "serve", "{tmp}/nowhere", "--listen", "127.0.0.1:9"], 2, "no such directory"),
     (["watch", "{tmp}/nowhere", "--pub", "{tmp}/none.pub", "--state", "{tmp}/s"], 2,
      "none.pub"),
+    (["national", "init", "{tmp}/nat", "--origin", "a.example/b", "--key", "{tmp}/none.key",
+      "--election", "{tmp}/m.json"], 2, "none.key"),
+    (["national", "add-log", "{tmp}/nat", "AB", "--key", "{tmp}/none.key", "--origin",
+      "a.example/b/AB", "--pub", "{tmp}/none.pub"], 2, "none.pub"),
+    (["national", "update", "{tmp}/nat", "--key", "{tmp}/none.key", "--county-logs",
+      "{tmp}"], 2, "none.key"),
     (["demo", "--bogus"], 2, "No such option"),
     (["no-such-command"], 2, "No such command"),
 ]
@@ -106,7 +112,8 @@ def test_with_json_an_error_is_also_the_error_object_on_stdout(
 
 
 def test_every_command_has_a_transcript() -> None:
-    covered = {" ".join(a[:2]) if a[0] in ("station", "witness", "ballot", "mirror") else a[0]
+    covered = {" ".join(a[:2]) if a[0] in ("station", "witness", "ballot", "mirror", "national")
+               else a[0]
                for a, _, _ in TRANSCRIPTS}
     from tests.test_docs_cli import registered
 

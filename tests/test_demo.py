@@ -45,10 +45,16 @@ def test_demo_tells_the_whole_story_and_every_step_holds(tmp_path: Path) -> None
         "witness ngo refuses it: HTTP 409: a checkpoint of size 32616 with another root",
         "witness uni refuses it: HTTP 409",
         "PROVED: the log prezenta.example.ro/prezidentiale18052025 signed two checkpoints",
+        "7. One log per county under a national log (three counties)",
+        "AB: recorded (first checkpoint, size 10)", "B: recorded (first checkpoint, size 10)",
+        "sealed the national log at tree size 8",
+        "county CJ: OK, tree size 10, 10 entries, 1 checkpoints recorded, 0 errors",
+        "OK: entry 5 (report of station AB-1) is in the log "
+        "prezenta.example.ro/prezidentiale18052025-judete/AB at tree size 10",
         "Done in",
     ]:
         assert line in out, line
-    assert out.count(" s]") == 6  # every step prints its time
+    assert out.count(" s]") == 7  # every step prints its time
     paths = Paths.under(tmp_path / "demo-out")
     published = (paths.published / "checkpoint").read_bytes()
     assert published.startswith(b"prezenta.example.ro/prezidentiale18052025\n32616\n")

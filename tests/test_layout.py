@@ -20,7 +20,7 @@ from tests.conftest import run_doc_examples
 ROOT = Path(__file__).resolve().parent.parent
 LEDGER = ROOT / "ledger"
 PACKAGES = ("core", "formats", "check", "store", "sources", "publisher", "auditor", "importers",
-            "witness", "mirror")
+            "witness", "mirror", "national")
 #: Top-level modules of ledger/ besides the packages.
 TOP_LEVEL = {"__init__", "errors", "files"}
 #: Standard-library modules that reach files, sockets or processes' storage.

@@ -46,18 +46,14 @@ from ledger.formats.records.ids import COUNTY_CODES
 from ledger.formats.signing import Signer
 from tests.conftest import GOLDEN_DIR, doc_section, load_json, run_doc_examples
 
-#: The national log's kinds come with the national-log issue (issue 17): expected failures.
+#: The national log's kinds (docs/records.md, "One log per county").
 NATIONAL_KINDS = {"log", "checkpoint"}
-RECORDS = [
-    pytest.param(r, marks=pytest.mark.xfail(
-        reason="the log and checkpoint kinds of national logs: issue 17", strict=True))
-    if r["record"]["kind"] in NATIONAL_KINDS else r
-    for r in load_json(GOLDEN_DIR / "records.json")["records"]
-]
+RECORDS = load_json(GOLDEN_DIR / "records.json")["records"]
 KEYS = load_json(GOLDEN_DIR / "keys.json")
 REJECT = load_json(GOLDEN_DIR / "codec_reject.json")["cases"]
 ORIGIN = KEYS["origin"]
-SEEDS = {"publisher": KEYS["publisher"]["seed_hex"]} | {
+SEEDS = {"publisher": KEYS["publisher"]["seed_hex"],
+         "national publisher": KEYS["national"]["publisher"]["seed_hex"]} | {
     f"station {k['station']} key {k['key']}": k["seed_hex"] for k in KEYS["stations"]
 }
 PUBLISHER = Signer(bytes.fromhex(KEYS["publisher"]["seed_hex"]))

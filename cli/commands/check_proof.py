@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ledger.auditor.national_proof import check_national
 from ledger.auditor.receipts import (
     MAX_RECEIPT_SIZE,
     CheckedReceipt,
@@ -34,9 +35,13 @@ def _read_receipt(path: str) -> Receipt:
 @click.argument("receipt", metavar="RECEIPT")
 @click.argument("station_receipt", metavar="[STATION-RECEIPT]", required=False)
 @trust_options
+@click.option("--national", nargs=2, default=None, metavar="LOG-RECEIPT CHECKPOINT-RECEIPT",
+              help="RECEIPT is of a county log: the national log's receipts of its log record "
+                   "and of the checkpoint record; --pub is then the national key.")
 @json_option
 def check_proof_command(receipt: str, station_receipt: str | None, pub: str | None,
-                        policy: str | None, as_json: bool) -> None:
+                        policy: str | None, national: tuple[str, str] | None,
+                        as_json: bool) -> None:
     """Show, offline, that the record in RECEIPT is in the log the publisher signed.
 
     A station-signed record needs STATION-RECEIPT too (the station record that registered its
@@ -46,6 +51,25 @@ def check_proof_command(receipt: str, station_receipt: str | None, pub: str | No
     """
     files = read_trust(pub, policy)
     main = _read_receipt(receipt)
+    if national is not None:
+        log_receipt, cp_receipt = (_read_receipt(path) for path in national)
+        trust = files.resolve(lambda: log_receipt.checkpoint)
+        station = None if station_receipt is None else _read_receipt(station_receipt)
+        chain = check_national(main, station, log_receipt, cp_receipt, trust.log_key,
+                               policy=trust.policy)
+        if as_json:
+            emit_json(chain.county.to_json() | {"national": {
+                "origin": chain.log.checkpoint.origin, "tree_size": chain.log.checkpoint.size,
+                "root": chain.log.checkpoint.root.hex(), "log": chain.code,
+                "log_index": chain.log.index, "checkpoint_index": chain.checkpoint.index}})
+            return
+        _print(chain.county)
+        ncp = chain.log.checkpoint
+        click.echo(f"  county log {chain.code} registered at entry {chain.log.index} and that "
+                   f"checkpoint recorded at entry {chain.checkpoint.index} of the national log "
+                   f"{ncp.origin} at tree size {ncp.size}")
+        click.echo(f"  national root {ncp.root.hex()}")
+        return
     trust = files.resolve(lambda: main.checkpoint)
     station = None if station_receipt is None else _read_receipt(station_receipt)
     checked = check_receipt(main, trust.log_key, station, policy=trust.policy)

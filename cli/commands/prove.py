@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ledger.auditor.national_proof import prove_national
 from ledger.auditor.prove import (
     STATION_KINDS,
     checkpoint_note,
@@ -14,6 +15,7 @@ from ledger.auditor.prove import (
     prove_station,
 )
 from ledger.auditor.receipts import Receipt, format_receipt
+from ledger.sources.open import open_source
 
 from ..output import emit_json, json_option
 from ..sources import open_log, sources_option
@@ -32,21 +34,37 @@ from ..trust import TrustFiles
               help="With --station: the last report in this category.")
 @click.option("--size", type=click.IntRange(min=1), default=None, metavar="N",
               help="Use the checkpoint of the block ending at size N (default: the latest).")
+@click.option("--national", metavar="NATIONAL", default=None,
+              help="With --station: SOURCE is a county log; also prove, from the national log "
+                   "NATIONAL, its log record and the checkpoint record the receipts are under.")
 @click.option("-o", "--output", "output", default=None, metavar="PATH",
               help="INDEX: the receipt file (default <index>.tlog-proof); --station: the folder "
                    "(default .).")
 @json_option
 def prove_command(source: str, index: int | None, more_sources: tuple[str, ...],
                   station: str | None, kind: str, category: str | None, size: int | None,
-                  output: str | None, as_json: bool) -> None:
+                  national: str | None, output: str | None, as_json: bool) -> None:
     """Write a receipt proving entry INDEX (or a station's record) is in the log at SOURCE."""
     if (index is None) == (station is None):
         raise click.UsageError("give either INDEX or --station ID")
     if station is None and (category is not None or kind != "report"):
         raise click.UsageError("--kind and --category go with --station")
+    if national is not None and (station is None or size is not None):
+        raise click.UsageError("--national goes with --station, without --size")
     written: list[tuple[Path, Receipt]] = []
     with open_log(source, more_sources, TrustFiles(None, None)) as log:
-        if index is not None:
+        if national is not None and station is not None:
+            with open_source(national) as national_log:
+                chain = prove_national(log, national_log, station, kind=kind, category=category)
+            folder = Path(output or ".")
+            folder.mkdir(parents=True, exist_ok=True)
+            written.append((folder / f"{station}-{kind}.tlog-proof", chain.record))
+            if chain.registration is not None:
+                written.append((folder / f"{station}-station.tlog-proof", chain.registration))
+            written.append((folder / f"national-log-{chain.code}.tlog-proof", chain.log))
+            written.append((folder / f"national-checkpoint-{chain.code}.tlog-proof",
+                            chain.checkpoint))
+        elif index is not None:
             receipt = make_receipt(log, index, checkpoint=checkpoint_note(log, size))
             written.append((Path(output or f"{index}.tlog-proof"), receipt))
         elif station is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ledger.auditor.national import verify_national
 from ledger.auditor.verify import Progress, verify
 from ledger.check.findings import AuditReport, Finding
 from ledger.files import read_bounded, write_atomic, write_new_file
@@ -46,13 +47,19 @@ from ..trust import read_trust, trust_options
 @click.option("--full", is_flag=True, help="Read the whole log even when --state matches.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes checking signatures (default: every core).")
+@click.option("--county-logs", "county_logs", metavar="PREFIX", default=None,
+              help="SOURCE is a national log: audit every county log it registers too, read "
+                   "at PREFIX/<id>/ (a directory or an http(s):// URL), side by side.")
+@click.option("--county", metavar="ID", default=None,
+              help="With --county-logs: audit only this county log (a county code).")
 @click.option("-v", "--verbose", is_flag=True, help="List every warning, not only the counts.")
 @json_option
 @click.pass_context
 def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[str, ...],
                    pub: str | None, policy: str | None,
                    trusted: str | None, state: str | None, evidence_out: str | None,
-                   save_checkpoint: str | None, full: bool, workers: int | None, verbose: bool,
+                   save_checkpoint: str | None, full: bool, workers: int | None,
+                   county_logs: str | None, county: str | None, verbose: bool,
                    as_json: bool) -> None:
     """Check every entry, signature, rule, block, checkpoint and tile of the log at SOURCE.
 
@@ -62,17 +69,29 @@ def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[s
     everything holds (warnings allowed), 1 when anything is wrong, 2 when SOURCE, the key or
     the checkpoint cannot be read at all, 3 when a ledger directory cannot be opened or the
     tables it keeps beside its entries differ from what the entries give. With
-    --policy, the checkpoints must also be cosigned to the policy's quorum.
+    --policy, the checkpoints must also be cosigned to the policy's quorum. With
+    --county-logs, SOURCE is a national log and every county log it registers is audited
+    too: each checkpoint it recorded must be a block checkpoint of that county log.
     """
+    if county is not None and county_logs is None:
+        raise click.UsageError("--county needs --county-logs")
+    if county_logs is not None and (trusted or state):
+        raise click.UsageError("--county-logs audits the whole national log: no --trusted or "
+                               "--state")
     files = read_trust(pub, policy)
     trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
                                                              "a checkpoint")
     with open_log(source, more_sources, files) as log:
         trust = files.resolve(log.read_checkpoint)
         refuse_split_sources(log, trust.log_key, evidence_out)
-        with _progress_bar() as progress:
-            report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
-                            full=full, workers=workers, progress=progress, policy=trust.policy)
+        if county_logs is not None:
+            report = verify_national(log, trust.log_key, county_logs, county=county,
+                                     policy=trust.policy, workers=workers)
+        else:
+            with _progress_bar() as progress:
+                report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
+                                full=full, workers=workers, progress=progress,
+                                policy=trust.policy)
         source_warnings(log, report)
         note_passed_over(log)
     code = exit_code_for_findings([f.category for f in report.errors])
@@ -127,6 +146,8 @@ def _print(report: AuditReport, *, log_name: str, verbose: bool) -> None:
                    f"{report.extra['trusted_from_state']:,}): the log must extend it")
     if "resumed_from" in report.extra:
         click.echo(f"  resumed from the state file at size {report.extra['resumed_from']:,}")
+    for code, county in report.extra.get("county_logs", {}).items():
+        click.echo(f"  county {code}: {_county_line(county)}")
     click.echo(f"  {plural(len(report.errors), 'error')}, "
                f"{plural(len(report.warnings), 'warning')}")
     if report.errors:
@@ -140,6 +161,16 @@ def _print(report: AuditReport, *, log_name: str, verbose: bool) -> None:
         if verbose:
             for finding in report.warnings:
                 click.echo(f"  {_warning(finding)}")
+
+
+def _county_line(county: dict[str, object]) -> str:
+    """One county log's verdict, as `ledger verify --county-logs` prints it."""
+    if "unavailable" in county:
+        return f"NOT AUDITED: {county['unavailable']}"
+    verdict = "OK" if county["ok"] else "FAILED"
+    return (f"{verdict}, tree size {county['tree_size']}, {county['entries']} entries, "
+            f"{county['recorded']} checkpoints recorded, {county['errors']} errors, "
+            f"{county['warnings']} warnings, {county['seconds']} s")
 
 
 def _warning(finding: Finding) -> str:

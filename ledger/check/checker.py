@@ -26,6 +26,7 @@ from typing import Any
 
 from ledger.check.chain import BlockState, check_block
 from ledger.check.findings import Finding
+from ledger.check.national import CountyLog, LogRules
 from ledger.check.registry import KeyRegistry
 from ledger.check.rules import RuleChecker
 from ledger.check.state import (
@@ -105,6 +106,8 @@ class EntryChecker:
         self.publisher = publisher
         self.registry = KeyRegistry(publisher.public_key)
         self.rules: RuleChecker | None = None
+        #: The national log's rules 1-3 (docs/spec.md, "One log per county").
+        self.logs = LogRules(origin)
         self.last_block: BlockState | None = None
         self._tree = CompactRange()
         self._turnout_plateaus: dict[str, Plateau] = {}
@@ -186,6 +189,8 @@ class EntryChecker:
                 e.at(index=index, kind=checked.kind, station=checked.station, block=checked.block)
                 for e in checked.errors
             ]
+        if not in_log and checked.errors and index == 1:
+            self.logs.national = None  # refused: the next entry is entry 1
         if in_log or not checked.errors:  # in the log as read, or accepted: it joins the tree
             self._tree.append(checked.leaf_hash)
             if type(checked.record) is Block:
@@ -202,6 +207,8 @@ class EntryChecker:
             checked.station = record.id
         elif type(record) is Block:
             checked.block = 0 if self.last_block is None else self.last_block.height + 1
+        if self.logs.national is None:
+            self.logs.decide(checked.index, record)
         # Step 2: the signer, then the signature.
         public_key = self.registry.check(entry.key, record)
         checked.by_publisher = public_key == self.publisher.public_key
@@ -214,7 +221,8 @@ class EntryChecker:
                 "a damaged signature, or a record signed for another log (a replay)",
                 code="bad-signature",
             )
-        # Steps 1 (duplicates), 3 and 4 by kind.
+        # The national log's rules 1-3, then steps 1 (duplicates), 3 and 4 by kind.
+        change = self.logs.check(checked.index, record)
         if type(record) is Turnout:
             self._check_turnout(checked, record)
         elif type(record) is Report or type(record) is Ballot:
@@ -226,7 +234,14 @@ class EntryChecker:
         elif type(record) is Block:
             self._check_block(checked, record)
         else:
-            self.registry.apply(record)
+            self._check_log_record(checked, record, change)
+
+    def _check_log_record(
+        self, checked: CheckedEntry, record: Record, change: CountyLog | None
+    ) -> None:
+        """A revoke, log or checkpoint record: the registry's checks, then the change."""
+        self.registry.apply(record)
+        self.logs.apply(change)
 
     def _check_turnout(self, checked: CheckedEntry, record: Turnout) -> None:
         plateau = self._turnout_plateaus.get(record.station)
@@ -309,6 +324,8 @@ class EntryChecker:
             "turnout_plateaus": plateaus_value(self._turnout_plateaus, turnout_digest),
             "v": STATE_VERSION,
         }
+        if self.logs.national is not None:
+            value["logs"] = self.logs.to_value()
         if self.rules is not None:
             value["election"] = record_to_value(self.rules.election)
             value["rules"] = self.rules.to_value()
@@ -324,7 +341,7 @@ class EntryChecker:
             MalformedError: the value is not exactly what :meth:`to_value` writes.
         """
         required = {"registry", "station_plateaus", "tree", "turnout_plateaus", "v"}
-        optional = {"election", "rules", "last_block"}
+        optional = {"election", "rules", "last_block", "logs"}
         if type(value) is not dict or not required <= value.keys() <= required | optional:
             raise bad_state("expected the map EntryChecker.to_value writes")
         if value["v"] != STATE_VERSION:
@@ -343,6 +360,8 @@ class EntryChecker:
         checker._station_plateaus = plateaus_from_value(value["station_plateaus"])
         if "last_block" in value:
             checker.last_block = BlockState.from_value(value["last_block"])
+        if "logs" in value:
+            checker.logs = LogRules.from_value(value["logs"], publisher.name)
         return checker
 
 

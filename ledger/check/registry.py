@@ -20,7 +20,9 @@ from ledger.formats.records.kinds import Election, Record, Report, Revoke, Stati
 from ledger.formats.signing import PUBLIC_KEY_SIZE, is_prime_order_key
 
 #: Record kinds only the publisher signs.
-PUBLISHER_KINDS = frozenset({"election", "ballot", "station", "revoke", "block"})
+PUBLISHER_KINDS = frozenset(
+    {"election", "ballot", "station", "revoke", "block", "log", "checkpoint"}
+)
 
 CURRENT = "current"
 REPLACED = "replaced"

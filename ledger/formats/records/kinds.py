@@ -1,4 +1,4 @@
-"""The seven record kinds of docs/records.md, "Record kinds" as frozen dataclasses, valid by
+"""The nine record kinds of docs/records.md, "Record kinds" as frozen dataclasses, valid by
 construction.
 
 Each checks its fields' exact types (bool is not int) and ranges when built, raising
@@ -105,7 +105,7 @@ def _need_competitors(kind: str, field: str, value: object) -> None:
         raise fail(kind, field, f"competitor named twice: {repeated}", "repeated-competitor")
 
 
-# --- the seven record kinds ----------------------------------------------------------------
+# --- the record kinds ----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,4 +339,36 @@ class Block:
         _need_opt_str("block", "checkpoint", self.checkpoint)
 
 
-Record: TypeAlias = Election | Ballot | Station | Revoke | Turnout | Report | Block
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Log:
+    """A national log's registration of one county log: its county code, origin and verifier
+    key (docs/spec.md, "One log per county"); what the three must be is a rule of the log."""
+
+    KIND: ClassVar[str] = "log"
+    id: str
+    origin: str
+    vkey: str
+
+    def __post_init__(self) -> None:
+        _need_str("log", "id", self.id)
+        _need_str("log", "origin", self.origin)
+        _need_str("log", "vkey", self.vkey)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogCheckpoint:
+    """A county log's signed checkpoint as it was published (cosignatures included), recorded
+    in the national log under the county log's ``log`` id."""
+
+    KIND: ClassVar[str] = "checkpoint"
+    log: str
+    note: str
+
+    def __post_init__(self) -> None:
+        _need_str("checkpoint", "log", self.log)
+        _need_str("checkpoint", "note", self.note)
+
+
+Record: TypeAlias = (
+    Election | Ballot | Station | Revoke | Turnout | Report | Block | Log | LogCheckpoint
+)

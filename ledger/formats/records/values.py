@@ -17,6 +17,8 @@ from ledger.formats.records.kinds import (
     Block,
     Category,
     Election,
+    Log,
+    LogCheckpoint,
     Record,
     Registered,
     Report,
@@ -129,6 +131,14 @@ def _block_value(r: Block) -> dict[str, Any]:
     return v
 
 
+def _log_value(r: Log) -> dict[str, Any]:
+    return {"id": r.id, "kind": "log", "origin": r.origin, "vkey": r.vkey}
+
+
+def _checkpoint_value(r: LogCheckpoint) -> dict[str, Any]:
+    return {"kind": "checkpoint", "log": r.log, "note": r.note}
+
+
 _TO_VALUE: dict[type, Callable[[Any], dict[str, Any]]] = {
     Election: _election_value,
     Ballot: _ballot_value,
@@ -137,6 +147,8 @@ _TO_VALUE: dict[type, Callable[[Any], dict[str, Any]]] = {
     Turnout: _turnout_value,
     Report: _report_value,
     Block: _block_value,
+    Log: _log_value,
+    LogCheckpoint: _checkpoint_value,
 }
 
 
@@ -257,6 +269,14 @@ def _parse_block(v: dict[str, Any]) -> Block:
     )
 
 
+def _parse_log(v: dict[str, Any]) -> Log:
+    return Log(id=v["id"], origin=v["origin"], vkey=v["vkey"])
+
+
+def _parse_checkpoint(v: dict[str, Any]) -> LogCheckpoint:
+    return LogCheckpoint(log=v["log"], note=v["note"])
+
+
 def _keys(*names: str) -> frozenset[str]:
     return frozenset(names)
 
@@ -292,6 +312,8 @@ _FROM_VALUE: dict[str, tuple[frozenset[str], frozenset[str], _Parser]] = {
         _keys("checkpoint"),
         _parse_block,
     ),
+    "log": (_keys("kind", "id", "origin", "vkey"), _keys(), _parse_log),
+    "checkpoint": (_keys("kind", "log", "note"), _keys(), _parse_checkpoint),
 }
 
 #: Per kind: (required keys, optional keys) of its map, ``kind`` included.
@@ -308,6 +330,8 @@ KINDS: Mapping[str, type[Record]] = {
     "turnout": Turnout,
     "report": Report,
     "block": Block,
+    "log": Log,
+    "checkpoint": LogCheckpoint,
 }
 
 

@@ -1,0 +1,260 @@
+"""The audit of a national log with its county logs (docs/spec.md, "One log per county under a
+national log", rule 4).
+
+The national log is audited first (rules 1-3 run in the one entry checker); what it registers
+and records is read from its accepted entries. Then every county log (``PREFIX/<id>/``, a
+directory or a URL) is audited in a process of its own, side by side on all cores, each
+streamed as usual. Every checkpoint the national log recorded must be a block checkpoint of
+the audited county log with that root, and the county log not smaller than the largest
+recorded size. Every finding about a county names it (``log``); the county audit's own findings
+also name the county log's source and give its entry indices and blocks, rule 4's give the
+national log's. A county whose source is down is one finding naming it; the others go on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.auditor.verify import verify
+from ledger.check.checker import CheckedEntry
+from ledger.check.findings import AuditReport, Finding
+from ledger.check.signatures import default_workers
+from ledger.core.merkle import root_from_nodes
+from ledger.errors import InputError, LedgerError, VerificationError, Where
+from ledger.formats.checkpoints import parse_checkpoint
+from ledger.formats.keys import VerifierKey, format_verifier_key, parse_verifier_key
+from ledger.formats.notes import parse_unverified_note
+from ledger.formats.policy import Policy
+from ledger.formats.records import Block, Log, LogCheckpoint
+from ledger.sources.open import open_source
+from ledger.sources.source import Source
+
+#: The codes of rule 4's findings -> the rule, in the specification's words.
+COUNTY_RULES: dict[str, str] = {
+    "county-checkpoint-not-at-block": "every recorded checkpoint is a block checkpoint of the "
+                                      "audited county log (rule 4)",
+    "county-checkpoint-root": "every recorded checkpoint has the root of the audited county "
+                              "log at its size (rule 4)",
+    "county-log-smaller": "the county log is not smaller than the largest recorded size "
+                          "(rule 4)",
+    "county-log-unavailable": "every registered county log is audited (rule 4)",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recorded:
+    """One ``checkpoint`` record of the national log: where, for which county, size and root."""
+
+    index: int
+    log: str
+    size: int
+    root: bytes
+    note: str
+
+
+@dataclass(slots=True, kw_only=True)
+class NationalLog:
+    """What a national log's accepted entries register and record, in log order."""
+
+    logs: dict[str, VerifierKey] = field(default_factory=dict)
+    recorded: list[Recorded] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
+
+    def observe(self, checked: CheckedEntry) -> None:
+        """The observer of the national audit: takes in one accepted entry."""
+        record = checked.record
+        if type(record) is Log:
+            self.logs[record.id] = parse_verifier_key(record.vkey)
+        elif type(record) is LogCheckpoint:
+            cp = parse_checkpoint(parse_unverified_note(record.note.encode("utf-8")).text)
+            self.recorded.append(Recorded(index=checked.index, log=record.log, size=cp.size,
+                                          root=cp.root, note=record.note))
+        elif type(record) is Block:
+            self.blocks.append(checked.index)
+
+    def block_of(self, index: int) -> int | None:
+        """The height of the national block that seals entry ``index``."""
+        height = bisect_left(self.blocks, index)
+        return height if height < len(self.blocks) else None
+
+    def latest(self, log: str) -> Recorded | None:
+        """The last checkpoint recorded for ``log`` (the largest: sizes never go down)."""
+        found = [r for r in self.recorded if r.log == log]
+        return found[-1] if found else None
+
+
+def county_spec(prefix: str, code: str) -> str:
+    """Where county log ``code`` is read: ``PREFIX/<id>/`` (a directory or a URL)."""
+    return prefix.rstrip("/") + "/" + code + "/"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CountyJob:
+    """One county audit, as sent to its process."""
+
+    code: str
+    spec: str
+    vkey: str
+    sizes: tuple[int, ...]
+    workers: int
+
+
+@dataclass(slots=True, kw_only=True)
+class CountyResult:
+    """What one county audit found: its report, and per recorded size whether a block ends
+    there and the root there (None: beyond the county log, or unreadable)."""
+
+    code: str
+    report: AuditReport | None = None
+    unavailable: str | None = None
+    at_block: dict[int, bool] = field(default_factory=dict)
+    roots: dict[int, bytes | None] = field(default_factory=dict)
+
+
+def audit_county(job: CountyJob) -> CountyResult:
+    """Audit one county log and read what rule 4 needs (runs in a process of its own)."""
+    result = CountyResult(code=job.code)
+    blocks: set[int] = set()
+    wanted = {size - 1 for size in job.sizes}
+
+    def observe(checked: CheckedEntry) -> None:
+        if checked.kind == "block" and checked.index in wanted:
+            blocks.add(checked.index)
+
+    try:
+        with open_source(job.spec) as source:
+            result.report = verify(source, parse_verifier_key(job.vkey), workers=job.workers,
+                                   observer=observe)
+            size = result.report.tree_size
+            for m in job.sizes:
+                result.at_block[m] = m - 1 in blocks
+                result.roots[m] = _root_at(source, m, size)
+    except LedgerError as e:
+        result.unavailable = str(e)
+    return result
+
+
+def _root_at(source: Source, m: int, size: int | None) -> bytes | None:
+    if size is None or m > size:
+        return None
+    try:
+        return root_from_nodes(source.node_reader(size), m)
+    except (VerificationError, ValueError, IndexError):
+        return None
+
+
+def verify_national(
+    source: Source,
+    publisher: VerifierKey,
+    county_logs: str,
+    *,
+    county: str | None = None,
+    policy: Policy | None = None,
+    workers: int | None = None,
+    progress: Callable[[str, AuditReport | None], None] | None = None,
+) -> AuditReport:
+    """Audit the national log ``source`` and every county log it registers at
+    ``county_logs/<id>/`` (only ``county`` when given); one report, county findings naming
+    their county (``log``). ``progress(code, report)`` is called as each county is done.
+
+    Raises:
+        InputError: ``county`` is not registered by the national log (exit 2), a log without
+            error that registers no county log, or one that cannot be read at all.
+    """
+    national = NationalLog()
+    report = verify(source, publisher, policy=policy, workers=workers, observer=national.observe)
+    codes = list(national.logs)
+    if not codes and report.ok:
+        raise InputError(f"{source.describe()} is not a national log: it registers no county log "
+                         "(entry 1 of a national log is a log record)")
+    if county is not None:
+        if county not in national.logs:
+            raise InputError(f"county {county!r} is not registered by the national log "
+                             f"(registered: {', '.join(codes) or 'none'})")
+        codes = [county]
+    cores = workers if workers is not None else default_workers()
+    jobs = [CountyJob(code=code, spec=county_spec(county_logs, code),
+                      vkey=format_verifier_key(national.logs[code]),
+                      sizes=tuple(sorted({r.size for r in national.recorded if r.log == code})),
+                      workers=max(1, cores // max(1, len(codes))))
+            for code in codes]
+    counties: dict[str, Any] = {}
+    for result in _run(jobs, cores):
+        counties[result.code] = _county_findings(report, national, result, county_logs)
+        if progress is not None:
+            progress(result.code, result.report)
+    report.extra["county_logs"] = dict(sorted(counties.items()))
+    return report
+
+
+def _run(jobs: Sequence[CountyJob], cores: int) -> list[CountyResult]:
+    """Each county audited in a process of its own, ``cores + 1`` at once, in order."""
+    if len(jobs) <= 1 or cores <= 1:
+        return [audit_county(job) for job in jobs]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    # As many processes as a single-log audit runs: one per core, and the one checking.
+    with ProcessPoolExecutor(max_workers=min(cores + 1, len(jobs)), mp_context=context) as pool:
+        return list(pool.map(audit_county, jobs))
+
+
+def _county_findings(
+    report: AuditReport, national: NationalLog, result: CountyResult, prefix: str
+) -> dict[str, Any]:
+    """Rule 4 for one county, into ``report``; the county's summary line."""
+    code = result.code
+    recorded = [r for r in national.recorded if r.log == code]
+
+    def error(index: int | None, finding_code: str, message: str) -> None:
+        block = None if index is None else national.block_of(index)
+        report.error(Finding(category="log", code=finding_code, message=message,
+                             where=Where(index=index, block=block, log=code)))
+
+    if result.report is None:
+        last = recorded[-1].index if recorded else None
+        error(last, "county-log-unavailable",
+              f"county log {code} could not be audited: {result.unavailable}")
+        return {"ok": False, "unavailable": result.unavailable}
+    county = result.report
+    errors_before = len(report.errors)
+    # The county audit's own findings: entry and block of the county log read from its source.
+    source = county_spec(prefix, code)
+    for finding in county.errors:
+        report.error(finding.located(log=code, source=source))
+    for finding in county.warnings:
+        report.warning(finding.located(log=code, source=source))
+    size = county.tree_size
+    largest = max(recorded, key=lambda r: (r.size, r.index), default=None)
+    if largest is not None and (size is None or largest.size > size):
+        error(largest.index, "county-log-smaller",
+              f"county log {code} has size {size}, smaller than the size {largest.size} the "
+              f"national log recorded: it was rolled back, or serves an old checkpoint")
+    for r in recorded:
+        if size is None or r.size > size:
+            continue
+        if not result.at_block.get(r.size, False):
+            error(r.index, "county-checkpoint-not-at-block",
+                  f"the recorded checkpoint of county log {code} at size {r.size} does not end "
+                  "with a block entry of the county log: it is not a block checkpoint")
+        elif result.roots.get(r.size) != r.root:
+            got = result.roots.get(r.size)
+            error(r.index, "county-checkpoint-root",
+                  f"the recorded checkpoint of county log {code} at size {r.size} has root "
+                  f"{r.root.hex()}, the audited county log {got.hex() if got else 'none'}: the "
+                  "county log was rewritten after the national log recorded it")
+    return {
+        "ok": len(report.errors) == errors_before,
+        "origin": county.origin,
+        "tree_size": size,
+        "root": None if county.root is None else county.root.hex(),
+        "entries": county.entries,
+        "errors": len(county.errors),
+        "warnings": len(county.warnings),
+        "seconds": round(county.seconds, 3),
+        "recorded": len(recorded),
+    }

@@ -1,0 +1,234 @@
+"""A national log over three county logs, each built through the `ledger` command: the county that
+rewrote its history is caught by both the national update and the audit, a county whose server
+is down is named while the others go on, and the four receipts check offline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from election_ledger_cli.app import cli
+
+from tests.http_support import Behaviour, local_server
+
+NATIONAL = "prezenta.example.ro/parlamentare2028"
+COUNTIES = ("AB", "CJ", "BV")
+ELECTION = {"kind": "election", "name": "Alegeri parlamentare 2028", "date": "2028-12-03",
+            "tz": "Europe/Bucharest", "categories": {"S": {"rules": "parliamentary",
+                                                           "scope": "county"}}}
+
+
+def run(*args: str | Path, ok: int = 0) -> Result:
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == ok, (args, result.exit_code, result.output)
+    return result
+
+
+def run_json(*args: str | Path, ok: int = 0) -> Any:
+    return json.loads(run(*args, "--json", ok=ok).stdout)
+
+
+class World:
+    """The folder of one test: keys, county ledgers, their published copies, the national log."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.keys = root / "keys"
+        self.counties = root / "counties"  # PREFIX: counties/<id>/ is each published county log
+        self.national = root / "nat"
+        self.site = root / "nat-site"
+        self.manifest = root / "election.json"
+        self.manifest.write_text(json.dumps({"election": ELECTION}), encoding="utf-8")
+        self.stations: dict[str, int] = {}
+
+    def key(self, name: str) -> Path:
+        return self.keys / f"{name}.key"
+
+    def pub(self, name: str) -> Path:
+        return self.keys / f"{name}.pub"
+
+    def county(self, code: str, *, salt: str = "") -> None:
+        """A county log (origin national/<code>): one station, its turnout, one block."""
+        ledger = self.root / f"county-{code}"
+        if not self.key(code).exists():
+            run("keygen", code, "--key-name", f"{NATIONAL}/{code}", "-o", self.keys)
+        run("init", ledger, "--origin", f"{NATIONAL}/{code}", "--key", self.key(code),
+            "--election", self.manifest)
+        self.stations[code] = 0
+        self.add_station(code, salt=salt)
+        self.seal_and_publish(code)
+
+    def add_station(self, code: str, *, salt: str = "") -> None:
+        """One more station of the county, and a turnout it signs."""
+        self.stations[code] += 1
+        station = f"{code}-{self.stations[code]}"
+        if not self.key(station).exists():
+            run("keygen", station, "-o", self.keys)
+        ledger = self.root / f"county-{code}"
+        run("station", "add", ledger, "--key", self.key(code), "--station", station, "--pub",
+            self.pub(station), "--county", code, "--number", str(self.stations[code]),
+            "--name", f"Scoala {self.stations[code]}{salt}")
+        turnout = self.root / f"{station}.json"
+        turnout.write_text(json.dumps({
+            "kind": "turnout", "station": station, "at": 1859875200000,
+            "registered": {"permanent": 900}, "counts": {"LP": 100, "LS": 5, "UM": 0, "LT": 105},
+        }), encoding="utf-8")
+        entry = self.root / f"{station}-{salt}.entry"
+        entry.unlink(missing_ok=True)
+        run("sign", "--key", self.key(station), "--origin", f"{NATIONAL}/{code}", turnout,
+            "-o", entry)
+        run("append", ledger, entry)
+
+    def seal_and_publish(self, code: str) -> None:
+        ledger = self.root / f"county-{code}"
+        run("seal", ledger, "--key", self.key(code))
+        run("publish", ledger, self.counties / code)
+
+    def grow(self, code: str) -> None:
+        self.add_station(code)
+        self.seal_and_publish(code)
+
+    def rewrite(self, code: str) -> None:
+        """The county bureau starts its log again with another history, larger than before."""
+        shutil.rmtree(self.root / f"county-{code}")
+        shutil.rmtree(self.counties / code)
+        self.county(code, salt=" (rescris)")
+        self.grow(code)
+
+    def update(self, prefix: str | Path | None = None, ok: int = 0) -> dict[str, Any]:
+        return run_json("national", "update", self.national, "--key", self.key("national"),
+                        "--county-logs", prefix or self.counties, "--evidence-dir",
+                        self.root / "evidence", ok=ok)
+
+    def verify(self, *more: str | Path, prefix: str | Path | None = None,
+               ok: int = 0) -> dict[str, Any]:
+        run("publish", self.national, self.site)
+        return run_json("verify", self.site, "--pub", self.pub("national"), "--county-logs",
+                        prefix or self.counties, *more, ok=ok)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    """Three county logs and the national log that registers them, with one round recorded."""
+    w = World(tmp_path)
+    run("keygen", "national", "--key-name", NATIONAL, "-o", w.keys)
+    run("national", "init", w.national, "--origin", NATIONAL, "--key", w.key("national"),
+        "--election", w.manifest)
+    for code in COUNTIES:
+        w.county(code)
+        run("national", "add-log", w.national, code, "--key", w.key("national"), "--origin",
+            f"{NATIONAL}/{code}", "--pub", w.pub(code))
+    report = w.update()
+    assert [c["status"] for c in report["counties"]] == ["recorded"] * 3
+    return w
+
+
+def _errors(report: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    return [(e["category"], e["code"], e["log"]) for e in report["errors"]]
+
+
+def test_national_log_of_three_county_logs_verifies_with_every_county_audited(
+    world: World,
+) -> None:
+    world.grow("AB")
+    second = world.update()
+    assert [(c["log"], c["status"]) for c in second["counties"]] == [
+        ("AB", "recorded"), ("CJ", "unchanged"), ("BV", "unchanged")]
+    report = world.verify()
+    assert report["ok"], report["errors"]
+    counties = report["summary"]["county_logs"]
+    assert sorted(counties) == sorted(COUNTIES)
+    assert counties["AB"]["recorded"] == 2
+    assert all(c["ok"] for c in counties.values())
+    one = world.verify("--county", "CJ")
+    assert list(one["summary"]["county_logs"]) == ["CJ"]
+
+
+def test_county_that_rewrote_its_history_is_refused_by_update_and_reported_by_verify(
+    world: World,
+) -> None:
+    world.rewrite("CJ")
+    world.grow("AB")
+    report = world.update(ok=1)
+    outcome = {c["log"]: c for c in report["counties"]}
+    assert outcome["CJ"]["status"] == "refused"
+    assert "forked" in outcome["CJ"]["message"]
+    assert outcome["AB"]["status"] == "recorded"  # the others go on, and are sealed
+    assert report["tree_size"] is not None
+    evidence = Path(outcome["CJ"]["evidence"])
+    proved = run("check-evidence", evidence, "--pub", world.pub("CJ"), ok=1)
+    assert "PROVED" in proved.output
+    audit = world.verify(ok=1)
+    assert _errors(audit) == [("log", "county-checkpoint-root", "CJ")]
+    assert audit["summary"]["county_logs"]["AB"]["ok"]
+
+
+def test_county_that_rolled_back_is_refused_with_both_signed_checkpoints(world: World) -> None:
+    before = world.root / "AB-before"
+    shutil.copytree(world.counties / "AB", before)
+    world.grow("AB")
+    world.update()
+    shutil.rmtree(world.counties / "AB")
+    shutil.copytree(before, world.counties / "AB")  # the server serves its old state again
+    report = world.update(ok=1)
+    outcome = {c["log"]: c for c in report["counties"]}
+    assert outcome["AB"]["status"] == "refused"
+    assert "rolled back" in outcome["AB"]["message"]
+    evidence = Path(outcome["AB"]["evidence"]).read_bytes()
+    assert evidence.startswith(b"election-ledger/rollback@v1\n\n")
+    audit = world.verify(ok=1)
+    assert _errors(audit) == [("log", "county-log-smaller", "AB")]
+
+
+def test_county_whose_server_is_down_is_named_and_the_others_are_recorded(
+    world: World,
+) -> None:
+    world.grow("AB")
+    world.grow("BV")
+    with local_server(world.counties, Behaviour(down_prefixes=("/CJ/",))) as server:
+        report = world.update(server.url, ok=1)
+        outcome = {c["log"]: c["status"] for c in report["counties"]}
+        assert outcome == {"AB": "recorded", "CJ": "unavailable", "BV": "recorded"}
+        cj = next(c for c in report["counties"] if c["log"] == "CJ")
+        assert "CJ" in cj["message"]
+        assert "/CJ/" in cj["message"]
+        audit = world.verify(prefix=server.url, ok=1)
+    assert _errors(audit) == [("log", "county-log-unavailable", "CJ")]
+    assert audit["summary"]["county_logs"]["AB"]["ok"]
+    assert audit["summary"]["county_logs"]["BV"]["ok"]
+
+
+def test_four_receipts_of_a_county_station_check_offline_with_the_national_key(
+    world: World,
+) -> None:
+    run("publish", world.national, world.site)
+    out = world.root / "chain"
+    run("prove", world.counties / "AB", "--national", world.site, "--station", "AB-1",
+        "--kind", "turnout", "-o", out)
+    names = ["AB-1-turnout", "AB-1-station", "national-log-AB", "national-checkpoint-AB"]
+    files = [out / f"{n}.tlog-proof" for n in names]
+    checked = run_json("check-proof", files[0], files[1], "--national", files[2], files[3],
+                       "--pub", world.pub("national"))
+    assert checked["station"] == "AB-1"
+    assert checked["national"]["log"] == "AB"
+    # The county's own key is not needed, and is not enough: a county key is not the national.
+    run("check-proof", files[0], files[1], "--national", files[2], files[3], "--pub",
+        world.pub("AB"), ok=1)
+
+
+def test_audit_state_of_a_national_log_resumes_with_the_county_logs_it_registered(
+    world: World,
+) -> None:
+    run("publish", world.national, world.site)
+    state = world.root / "audit.state"
+    run("verify", world.site, "--pub", world.pub("national"), "--state", state)
+    world.grow("AB")
+    world.update()
+    run("publish", world.national, world.site)
+    resumed = run_json("verify", world.site, "--pub", world.pub("national"), "--state", state)
+    assert resumed["summary"]["resumed_from"] == 8
+    assert resumed["ok"]
