@@ -1,8 +1,9 @@
 """``ledger publish``: write a log as a static C2SP tlog-tiles tree (docs/spec.md, "Published
 form").
 
-Hash tiles, entry bundles and ``ledger.json`` first, each written atomically (temp file, fsync,
-rename), then the checkpoint, atomically and last: a reader never sees a checkpoint whose tiles
+Hash tiles, entry bundles, ``ledger.json`` and the station index (``stations/``, derived from
+the same pass over the entries) first, each written atomically (temp file, fsync, rename), then
+the checkpoint, atomically and last: a reader never sees a checkpoint whose tiles
 are missing. Files already there with the right bytes are left alone, so publishing again writes
 only what is new or changed; partial tiles of every block checkpoint are written and kept.
 """
@@ -23,7 +24,8 @@ from ledger.files import fsync_dir, read_json, replace_file
 from ledger.formats.checkpoints import open_checkpoint
 from ledger.formats.keys import parse_verifier_key
 from ledger.formats.records import Block, decode_entry_record
-from ledger.publisher.tile_export import TileBuilder, TileBytes
+from ledger.formats.station_index import StationIndexBuilder
+from ledger.publisher.tile_export import TileBuilder, TileBytes, station_index_files
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.sources.open import open_source
 from ledger.sources.source import CHECKPOINT_FILE, LEDGER_JSON, Source
@@ -84,14 +86,18 @@ def publish(
     checkpoint = open_checkpoint(note, [parse_verifier_key(key)]).checkpoint
     writer = _Writer(Path(outdir))
     builder = TileBuilder()
+    stations = StationIndexBuilder()
     sizes: list[int] = []
     for done, entry in enumerate(source.iter_entries(0, checkpoint.size)):
         if progress is not None and done % 4096 == 0:
             progress(done, checkpoint.size)
         writer.put_all(builder.append(entry))
-        if isinstance(decode_entry_record(entry)[1], Block):
+        record = decode_entry_record(entry)[1]
+        if isinstance(record, Block):
             sizes.append(builder.size)
             writer.put_all(builder.partials())
+        else:
+            stations.add(done, record)
     if builder.root() != checkpoint.root:
         raise RootMismatchError(
             f"the {checkpoint.size} entries of {source.describe()} give root "
@@ -103,6 +109,8 @@ def publish(
         progress(checkpoint.size, checkpoint.size)
     info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
     writer.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
+    for path, data in station_index_files(stations):
+        writer.put(path, data)
     writer.sync_dirs()
     writer.put(CHECKPOINT_FILE, note)  # last: it makes the new tiles visible to readers
     writer.sync_dirs()

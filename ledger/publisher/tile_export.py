@@ -7,6 +7,13 @@ from collections.abc import Iterable
 from ledger.core.hashing import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 from ledger.core.merkle import subtree_root
 from ledger.formats.entries import MAX_ENTRY_SIZE
+from ledger.formats.station_index import (
+    INDEX_FILE,
+    StationIndexBuilder,
+    format_index,
+    format_station_file,
+    station_file,
+)
 from ledger.formats.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -150,5 +157,11 @@ def build_tiles(entries: Iterable[bytes], *, partial_sizes: Iterable[int] = ()) 
     return out
 
 
-
-
+def station_index_files(index: StationIndexBuilder,
+                        stations: Iterable[str] | None = None) -> list[tuple[str, bytes]]:
+    """The files of the station index (docs/spec.md, "The station index"), by path: the file
+    of each of ``stations`` (default: every station), then ``stations/index.json``."""
+    chosen = index.stations() if stations is None else stations
+    out = [(station_file(s), format_station_file(index.station_file(s))) for s in chosen]
+    out.append((INDEX_FILE, format_index(index.names)))
+    return out
