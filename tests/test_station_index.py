@@ -4,14 +4,17 @@ in a tampered one, ``prove --station`` over HTTP reading it instead of the whole
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+
+import pytest
 
 from ledger.formats.station_index import parse_station_file, station_file
 from ledger.publisher.publish import publish
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.store.store import Store
 from tests.test_sources import commit_blocks, golden_blocks
-from tests.verify_support import EXPECTED, VALID, VALID_SMALL
+from tests.verify_support import EXPECTED, VALID, VALID_SMALL, audit
 
 #: The station index of the golden small log, exactly (AB-8's key revoked at 18, registered
 #: again at 19; AB-6 registered again at 28).
@@ -76,3 +79,102 @@ def test_republishing_a_grown_log_rewrites_only_the_station_files_that_changed(
 def _published(source: Path, out: Path) -> Path:
     publish(str(source), out)
     return out
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden small log published with its station index (copied before any tampering)."""
+    return _published(VALID_SMALL, tmp_path_factory.mktemp("small") / "site")
+
+
+@pytest.fixture
+def site(small_site: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(small_site, tmp_path / "site"))
+
+
+def index_findings(site: Path) -> list[tuple[str | None, str | None, int | None]]:
+    report = audit(site)
+    assert all(f.category == "tiles" and f.code.startswith("station-index")
+               for f in report.errors), [f.to_json() for f in report.errors]
+    return [(f.where.file, f.where.station, f.where.index) for f in report.errors]
+
+
+def edit_station(site: Path, station: str, **lists: list[int]) -> None:
+    path = site / station_file(station)
+    value = json.loads(path.read_bytes())
+    value["entries"].update(lists)
+    path.write_text(json.dumps(value), encoding="utf-8")
+
+
+def test_a_published_index_that_matches_its_entries_verifies(site: Path) -> None:
+    report = audit(site)
+    assert report.ok, [f.to_json() for f in report.errors]
+    assert report.extra["station_index"] == "checked: 8 stations"
+
+
+def test_a_tree_published_before_the_index_verifies_and_says_it_has_none() -> None:
+    report = audit(VALID_SMALL)
+    assert report.ok
+    assert report.extra["station_index"] == "absent"
+
+
+def test_index_hiding_a_report_is_reported(site: Path) -> None:
+    edit_station(site, "AB-1", report=[47, 55, 59, 62])  # the last one, 65, left out
+    assert index_findings(site) == [("stations/AB-1.json", "AB-1", 65)]
+
+
+def test_index_pointing_at_another_stations_report_is_reported(site: Path) -> None:
+    edit_station(site, "AB-1", report=[47, 48, 55, 59, 62, 65])  # 48 is AB-2's
+    assert index_findings(site) == [("stations/AB-1.json", "AB-1", 48)]
+
+
+def test_index_listing_a_turnout_as_a_report_is_reported(site: Path) -> None:
+    edit_station(site, "AB-1", report=[38, 47, 55, 59, 62, 65])  # 38 is AB-1's turnout
+    assert index_findings(site) == [("stations/AB-1.json", "AB-1", 38)]
+
+
+def test_index_hiding_a_revocation_is_reported(site: Path) -> None:
+    edit_station(site, "AB-8", revoke=[])
+    assert index_findings(site) == [("stations/AB-8.json", "AB-8", 18)]
+
+
+def test_index_dropping_a_station_is_reported(site: Path) -> None:
+    names = json.loads((site / "stations/index.json").read_bytes())
+    del names["AB-3"]
+    (site / "stations/index.json").write_text(json.dumps(names), encoding="utf-8")
+    (site / station_file("AB-3")).unlink()
+    assert index_findings(site) == [("stations/index.json", "AB-3", None),
+                                    ("stations/AB-3.json", "AB-3", None)]
+
+
+def test_index_renaming_a_station_is_reported(site: Path) -> None:
+    names = json.loads((site / "stations/index.json").read_bytes())
+    names["AB-2"] = "Sala de sport"
+    (site / "stations/index.json").write_text(json.dumps(names), encoding="utf-8")
+    path = site / station_file("AB-2")
+    path.write_bytes(path.read_bytes().replace("Casa de Cultură".encode(), b"Sala de sport"))
+    assert index_findings(site) == [("stations/index.json", "AB-2", None),
+                                    ("stations/AB-2.json", "AB-2", None)]
+
+
+def test_index_listing_a_station_the_log_never_registered_is_reported(site: Path) -> None:
+    names = json.loads((site / "stations/index.json").read_bytes())
+    names["AB-99"] = "Nicăieri"
+    (site / "stations/index.json").write_text(json.dumps(names), encoding="utf-8")
+    assert index_findings(site) == [("stations/index.json", "AB-99", None)]
+
+
+def test_a_station_file_that_is_not_json_or_of_another_station_is_reported(site: Path) -> None:
+    (site / station_file("AB-4")).write_bytes(b"<html>not found</html>")
+    shutil.copy(site / station_file("AB-6"), site / station_file("AB-5"))
+    assert index_findings(site) == [("stations/AB-4.json", "AB-4", None),
+                                    ("stations/AB-5.json", "AB-5", None)]
+
+
+def test_entries_past_the_checkpoint_are_a_publish_in_progress_not_a_finding(
+        site: Path) -> None:
+    edit_station(site, "AB-1", report=[47, 55, 59, 62, 65, 68, 70])
+    assert index_findings(site) == []

@@ -45,6 +45,14 @@ from ledger.formats.checkpoints import (
 from ledger.formats.keys import VerifierKey
 from ledger.formats.notes import parse_unverified_note
 from ledger.formats.policy import Policy
+from ledger.formats.station_index import (
+    INDEX_FILE,
+    INDEX_KINDS,
+    StationIndexBuilder,
+    parse_index,
+    parse_station_file,
+    station_file,
+)
 from ledger.formats.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -54,7 +62,7 @@ from ledger.formats.tiles import (
     parse_entry_bundle,
     tiles_for_size,
 )
-from ledger.sources.source import CHECKPOINT_FILE, Source, StoredTables
+from ledger.sources.source import CHECKPOINT_FILE, Source, StationIndexReader, StoredTables
 
 #: Entries per batch of signature checks sent to one worker.
 CHUNK = 4096
@@ -68,6 +76,9 @@ READ_AHEAD = 32
 MAX_ERRORS = 10_000
 #: At most this many entry errors and warnings are kept while reading (memory stays bounded).
 MAX_FINDINGS = 100_000
+
+#: At most this many differences between the station index and the entries are listed.
+MAX_INDEX_FINDINGS = 1000
 
 #: How findings about the trusted checkpoint name it.
 TRUSTED_FILE = "trusted checkpoint"
@@ -160,6 +171,11 @@ class _Audit:
     warnings: list[Finding] = field(default_factory=list)
     blocks: list[int] = field(default_factory=list)
     read_error: VerificationError | None = None
+    #: The station index the audited entries give (a full audit of a published tree only).
+    station_index: StationIndexBuilder | None = None
+    published_index: bytes | None = None
+    #: Station files still to be hinted to the source, a few per bundle read.
+    station_hints: list[str] = field(default_factory=list)
     done: int = 0
     total: int = 0
 
@@ -339,6 +355,7 @@ class _Audit:
         or None when reading stopped early."""
         checker, tiles, start = self._resume(state)
         size = latest.size
+        self._start_station_index(start)
         held = self.source.entry_count()
         end = max(size, held) if held is not None else size
         self.total = end - start
@@ -372,6 +389,8 @@ class _Audit:
                 self.tail.append(self.read_error)
         self.warnings += checker.finish()
         self.report.stations = checker.registry.stations
+        if not stopped:
+            self._check_station_index(size)
         return snapshot
 
     def _tiles_root(self, size: int) -> bytes | None:
@@ -407,6 +426,8 @@ class _Audit:
                 hinted += isinstance(nxt, BundleId)
             if batch:
                 self.source.read_ahead(batch)
+            if self.station_hints:
+                self._hint_station_files(size, ref.index)
             try:
                 data = self.source.read_entry_bundle(ref.index, ref.width)
                 entries = parse_entry_bundle(data, ref.width, path=ref.path)
@@ -479,6 +500,8 @@ class _Audit:
             if checked.errors:
                 self._keep(self.entries, checked.errors, "errors_not_listed")
             elif index < size and tiles is not None:  # the checkpointed tree, not the tail
+                if self.station_index is not None and checked.record is not None:
+                    self.station_index.add(index, checked.record)
                 if self.observer is not None:
                     self.observer(checked)
                 if self.tally is not None:
@@ -491,6 +514,105 @@ class _Audit:
         self.done += len(chunk)
         if self.progress is not None:
             self.progress(self.done, self.total)
+
+    # --- the station index (docs/spec.md, "The station index") ------------------------------
+
+    def _start_station_index(self, start: int) -> None:
+        """A full audit of a published tree checks its station index: read ``index.json`` now,
+        so its station files can be fetched while the entries are checked."""
+        if not isinstance(self.source, StationIndexReader):
+            return
+        if start:
+            self.report.extra["station_index"] = "not checked: the audit resumed"
+            return
+        try:
+            self.published_index = self.source.read_station_index()
+        except VerificationError as e:
+            self.tail.append(e.at(file=INDEX_FILE))
+            return
+        if self.published_index is None:
+            self.report.extra["station_index"] = "absent"
+            return
+        self.station_index = StationIndexBuilder()
+        try:
+            self.station_hints = list(parse_index(self.published_index))
+        except VerificationError:
+            self.station_hints = []  # reported with the comparison
+
+    def _hint_station_files(self, size: int, bundle: int) -> None:
+        """Tell the source of the next few station files: spread over the bundles, so their
+        fetches share the pool with the bundles' instead of queueing before them."""
+        left = max(1, -(-size // TILE_WIDTH) - bundle)
+        count = -(-len(self.station_hints) // left)
+        chosen, self.station_hints = self.station_hints[:count], self.station_hints[count:]
+        if isinstance(self.source, StationIndexReader):
+            self.source.read_ahead_station_files([s for s in chosen
+                                                  if _is_station_id(s)])
+
+    def _check_station_index(self, size: int) -> None:
+        """Every difference between the published station index and the audited entries: a
+        finding of category ``tiles`` naming the file, the station and the entry."""
+        built, data = self.station_index, self.published_index
+        if built is None or data is None or not isinstance(self.source, StationIndexReader):
+            return
+        found = _IndexFindings()
+        try:
+            names = parse_index(data)
+        except VerificationError as e:
+            found.add(e)
+            names = {}
+        for station in sorted(set(built.stations()) | set(names)):
+            self._check_station_file(station, built, names, size, found)
+        self.tail += found.errors
+        if found.more:
+            self.report.extra["station_index_findings_not_listed"] = found.more
+        self.report.extra["station_index"] = f"checked: {len(names):,} stations"
+
+    def _check_station_file(self, station: str, built: StationIndexBuilder,
+                            names: dict[str, str], size: int, found: _IndexFindings) -> None:
+        path = station_file(station)
+        try:
+            data = self.source.read_station_file(station) \
+                if isinstance(self.source, StationIndexReader) else None
+            published = None if data is None else parse_station_file(data, path)
+        except VerificationError as e:
+            found.add(e.at(file=path, station=station))
+            return
+        registered = station in built.names
+        # a publish in progress writes the index before the checkpoint: entries past the
+        # checkpoint's tree are not this audit's to judge
+        pending = published is not None and any(i >= size for i in
+                                                published.entries.get("station", ()))
+        if station not in names and registered:
+            found.index_error(INDEX_FILE, station, None, f"does not list station {station}, "
+                              "registered in the log")
+        elif station in names and not registered and not pending:
+            found.index_error(INDEX_FILE, station, None, f"lists station {station}, which no "
+                              "entry of the log registers")
+        elif registered and not pending and names.get(station) != built.names[station]:
+            found.index_error(INDEX_FILE, station, None, f"names station {station} "
+                              f"{names[station]!r}, its registration {built.names[station]!r}")
+        if published is None:
+            if registered:
+                found.index_error(path, station, None, "is missing")
+            return
+        if published.station != station:
+            found.index_error(path, station, None, f"is the file of station "
+                              f"{published.station!r}")
+            return
+        if registered and not pending and published.name != built.names[station]:
+            found.index_error(path, station, None, f"names the station {published.name!r}, "
+                              f"its registration {built.names[station]!r}")
+        actual = built.lists.get(station, {})
+        for kind in INDEX_KINDS:
+            listed = {i for i in published.entries.get(kind, ()) if i < size}
+            real = set(actual.get(kind, ()))
+            for index in sorted(real - listed):
+                found.index_error(path, station, index, f"does not list entry {index}, a "
+                                  f"{kind} record of station {station}")
+            for index in sorted(listed - real):
+                found.index_error(path, station, index, f"lists entry {index} as a {kind} "
+                                  f"record of station {station}, which it is not")
 
     # --- the report ----------------------------------------------------------------------------
 
@@ -547,6 +669,33 @@ class _Audit:
 
         for warning in sorted(self.warnings, key=log_order):
             report.warning(self._finding(warning))
+
+
+class _IndexFindings:
+    """The station index's differences, at most :data:`MAX_INDEX_FINDINGS` listed."""
+
+    def __init__(self) -> None:
+        self.errors: list[VerificationError] = []
+        self.more = 0
+
+    def add(self, error: VerificationError) -> None:
+        if len(self.errors) < MAX_INDEX_FINDINGS:
+            self.errors.append(error)
+        else:
+            self.more += 1
+
+    def index_error(self, path: str, station: str, index: int | None, what: str) -> None:
+        self.add(MalformedError(f"station index {path} {what}", category="tiles",
+                                code="station-index", where=Where(file=path, station=station,
+                                                                  index=index)))
+
+
+def _is_station_id(station: str) -> bool:
+    try:
+        station_file(station)
+    except VerificationError:
+        return False
+    return True
 
 
 def _files_in_order(start: int, size: int) -> Iterator[TileId | BundleId]:
