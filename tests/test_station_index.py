@@ -8,11 +8,20 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from election_ledger_cli.app import cli
 
+from benchmarks.generator import ORIGIN, publisher_signer
+from benchmarks.workloads import PUBLISHED_DIR, ingest
+from ledger.auditor.prove import StationProof, prove_station
+from ledger.auditor.receipts import check_receipt
+from ledger.formats.keys import verifier_key_for
 from ledger.formats.station_index import parse_station_file, station_file
 from ledger.publisher.publish import publish
+from ledger.sources.http import HttpSource
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.store.store import Store
+from tests.http_support import local_server
 from tests.test_sources import commit_blocks, golden_blocks
 from tests.verify_support import EXPECTED, VALID, VALID_SMALL, audit
 
@@ -102,8 +111,9 @@ def index_findings(site: Path) -> list[tuple[str | None, str | None, int | None]
     return [(f.where.file, f.where.station, f.where.index) for f in report.errors]
 
 
-def edit_station(site: Path, station: str, **lists: list[int]) -> None:
-    path = site / station_file(station)
+def edit_station(site: Path, who: str, /, **lists: list[int]) -> None:
+    """Replace lists of ``who``'s file (``station=``, ``turnout=``, ``report=``, ``revoke=``)."""
+    path = site / station_file(who)
     value = json.loads(path.read_bytes())
     value["entries"].update(lists)
     path.write_text(json.dumps(value), encoding="utf-8")
@@ -178,3 +188,104 @@ def test_entries_past_the_checkpoint_are_a_publish_in_progress_not_a_finding(
         site: Path) -> None:
     edit_station(site, "AB-1", report=[47, 55, 59, 62, 65, 68, 70])
     assert index_findings(site) == []
+
+
+# --- prove --station over HTTP -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A published log of 3,007 entries (60 stations, 12 bundles), with its station index."""
+    folder = tmp_path_factory.mktemp("big")
+    ingest(3000, folder, 1, 0)
+    return folder / PUBLISHED_DIR
+
+
+@pytest.fixture
+def big_copy(big_site: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(big_site, tmp_path / "site"))
+
+
+BIG_PUBLISHER = verifier_key_for(ORIGIN, publisher_signer(1).public_key)
+
+
+def stations_in(site: Path) -> list[str]:
+    return list(json.loads((site / "stations/index.json").read_bytes()))
+
+
+def prove_over_http(site: Path, station: str) -> tuple[StationProof, int]:
+    """``prove --station`` against ``site`` served over HTTP: the proof and the requests made."""
+    with local_server(site) as server, HttpSource(server.url) as source:
+        proof = prove_station(source, station)
+        return proof, server.behaviour.requests
+
+
+def test_prove_station_over_http_reads_the_index_not_the_whole_log(big_site: Path,
+                                                                   tmp_path: Path) -> None:
+    station = stations_in(big_site)[7]
+    with_index, indexed_requests = prove_over_http(big_site, station)
+    old = Path(shutil.copytree(big_site, tmp_path / "old"))
+    shutil.rmtree(old / "stations")  # a tree published before the index
+    scanned, scan_requests = prove_over_http(old, station)
+    assert (with_index.lookup, scanned.lookup) == ("index", "scan")
+    assert scanned.notes == (f"station index stations/{station}.json: the source has none; "
+                             "read the whole log instead",)
+    assert with_index.record == scanned.record
+    assert with_index.registration == scanned.registration
+    assert scan_requests >= 12  # every bundle, and the tiles of the proofs
+    assert indexed_requests <= 8  # checkpoint, station file, two bundles, the proofs' tiles
+    assert indexed_requests * 2 < scan_requests
+    assert with_index.registration is not None
+    check_receipt(with_index.record, BIG_PUBLISHER, with_index.registration)
+
+
+def test_index_pointing_at_another_station_cannot_fake_a_receipt(big_copy: Path) -> None:
+    station, other = stations_in(big_copy)[3:5]
+    theirs = json.loads((big_copy / station_file(other)).read_bytes())["entries"]["report"]
+    mine = json.loads((big_copy / station_file(station)).read_bytes())["entries"]["report"]
+    edit_station(big_copy, station, report=sorted({*mine, *theirs}))
+    proof, _ = prove_over_http(big_copy, station)
+    assert proof.lookup == "scan"
+    assert f"lists entry {max(theirs)}, which is not a report of station {station}" \
+        in proof.notes[0]
+    assert proof.record.index == max(mine)
+    assert check_receipt(proof.record, BIG_PUBLISHER, proof.registration).station == station
+
+
+def test_index_pointing_at_a_forged_registration_cannot_fake_a_receipt(big_copy: Path) -> None:
+    station, other = stations_in(big_copy)[3:5]
+    theirs = json.loads((big_copy / station_file(other)).read_bytes())["entries"]["station"]
+    edit_station(big_copy, station, station=theirs)  # another station's key as this one's
+    proof, _ = prove_over_http(big_copy, station)
+    assert proof.lookup == "scan"
+    assert "which is not a station record of" in proof.notes[0]
+    assert check_receipt(proof.record, BIG_PUBLISHER, proof.registration).station == station
+
+
+def test_index_hiding_a_report_gives_no_receipt_from_the_index(big_copy: Path) -> None:
+    station = stations_in(big_copy)[2]
+    edit_station(big_copy, station, report=[])
+    proof, _ = prove_over_http(big_copy, station)
+    assert proof.lookup == "scan"  # hidden from the index, found by reading the log
+    assert proof.notes == (f"station index stations/{station}.json: it lists no report; read "
+                           "the whole log instead",)
+    assert check_receipt(proof.record, BIG_PUBLISHER, proof.registration).station == station
+
+
+def test_cli_prove_station_over_http_says_when_the_index_was_not_used(big_copy: Path,
+                                                                     tmp_path: Path) -> None:
+    station = stations_in(big_copy)[1]
+    with local_server(big_copy) as server:
+        ok = CliRunner().invoke(cli, ["prove", server.url, "--station", station, "-o",
+                                      str(tmp_path / "a"), "--json"])
+        (big_copy / station_file(station)).write_bytes(b"{}")
+        fallback = CliRunner().invoke(cli, ["prove", server.url, "--station", station, "-o",
+                                            str(tmp_path / "b")])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["lookup"] == "index"
+    assert fallback.exit_code == 0, fallback.output
+    assert f"ledger: note: station index stations/{station}.json: station index " in \
+        fallback.stderr
+    assert "read the whole log instead" in fallback.stderr
+    for name in (f"{station}-report.tlog-proof", f"{station}-station.tlog-proof"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
