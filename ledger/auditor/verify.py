@@ -47,11 +47,12 @@ from ledger.formats.notes import parse_unverified_note
 from ledger.formats.policy import Policy
 from ledger.formats.station_index import (
     INDEX_FILE,
-    INDEX_KINDS,
     StationIndexBuilder,
+    index_differences,
     parse_index,
     parse_station_file,
     station_file,
+    station_file_differences,
 )
 from ledger.formats.tiles import (
     TILE_HEIGHT,
@@ -484,6 +485,7 @@ class _Audit:
         check = checker.check
         kinds = self.report.records_by_kind
         first = checker.size
+        index_of_stations = self.station_index if tiles is not None else None
         if tiles is not None and self.on_entries is not None:
             self.on_entries(first, chunk)
         for index, (entry, ok) in enumerate(zip(chunk, verdicts, strict=True), start=first):
@@ -497,11 +499,11 @@ class _Audit:
                     self.blocks.append(index)
                     if tiles is not None and index + 1 < size:
                         tiles.check_partials()
+            if index_of_stations is not None and checked.record is not None and index < size:
+                index_of_stations.add(index, checked.record)  # every record the log holds
             if checked.errors:
                 self._keep(self.entries, checked.errors, "errors_not_listed")
             elif index < size and tiles is not None:  # the checkpointed tree, not the tail
-                if self.station_index is not None and checked.record is not None:
-                    self.station_index.add(index, checked.record)
                 if self.observer is not None:
                     self.observer(checked)
                 if self.tally is not None:
@@ -577,42 +579,17 @@ class _Audit:
             published = None if data is None else parse_station_file(data, path)
         except VerificationError as e:
             found.add(e.at(file=path, station=station))
-            return
-        registered = station in built.names
-        # a publish in progress writes the index before the checkpoint: entries past the
-        # checkpoint's tree are not this audit's to judge
+            published = None
+            data = b""
+        expected = built.station_file(station) if station in built.lists else None
         pending = published is not None and any(i >= size for i in
                                                 published.entries.get("station", ()))
-        if station not in names and registered:
-            found.index_error(INDEX_FILE, station, None, f"does not list station {station}, "
-                              "registered in the log")
-        elif station in names and not registered and not pending:
-            found.index_error(INDEX_FILE, station, None, f"lists station {station}, which no "
-                              "entry of the log registers")
-        elif registered and not pending and names.get(station) != built.names[station]:
-            found.index_error(INDEX_FILE, station, None, f"names station {station} "
-                              f"{names[station]!r}, its registration {built.names[station]!r}")
-        if published is None:
-            if registered:
-                found.index_error(path, station, None, "is missing")
-            return
-        if published.station != station:
-            found.index_error(path, station, None, f"is the file of station "
-                              f"{published.station!r}")
-            return
-        if registered and not pending and published.name != built.names[station]:
-            found.index_error(path, station, None, f"names the station {published.name!r}, "
-                              f"its registration {built.names[station]!r}")
-        actual = built.lists.get(station, {})
-        for kind in INDEX_KINDS:
-            listed = {i for i in published.entries.get(kind, ()) if i < size}
-            real = set(actual.get(kind, ()))
-            for index in sorted(real - listed):
-                found.index_error(path, station, index, f"does not list entry {index}, a "
-                                  f"{kind} record of station {station}")
-            for index in sorted(listed - real):
-                found.index_error(path, station, index, f"lists entry {index} as a {kind} "
-                                  f"record of station {station}, which it is not")
+        wrong = index_differences(station, names, expected, pending)
+        if wrong is not None:
+            found.index_error(INDEX_FILE, station, None, wrong)
+        if data is None or published is not None:
+            for index, what in station_file_differences(station, published, expected, size):
+                found.index_error(path, station, index, what)
 
     # --- the report ----------------------------------------------------------------------------
 

@@ -171,3 +171,48 @@ class StationIndexBuilder:
     def stations(self) -> Iterable[str]:
         """Every station listed, in the order first met."""
         return self.lists.keys()
+
+
+def station_file_differences(station: str, published: StationFile | None,
+                             expected: StationFile | None, size: int) -> list[tuple[int | None,
+                                                                                     str]]:
+    """How a published ``stations/<station>.json`` differs from the one the entries of the tree
+    of ``size`` give (``expected``; None when no entry names the station), as (entry index or
+    None, what is wrong) pairs; none when they agree.
+
+    Entries at or past ``size`` are not judged: a publish writes the index before the
+    checkpoint that covers them, and a station whose registration is past it is not named.
+    """
+    if published is None:
+        return [] if expected is None else [(None, "is missing")]
+    if published.station != station:
+        return [(None, f"is the file of station {published.station!r}")]
+    pending = any(i >= size for i in published.entries.get("station", ()))
+    out: list[tuple[int | None, str]] = []
+    if expected is not None and not pending and published.name != expected.name:
+        out.append((None, f"names the station {published.name!r}, its registration "
+                          f"{expected.name!r}"))
+    for kind in INDEX_KINDS:
+        listed = {i for i in published.entries.get(kind, ()) if i < size}
+        real = set(() if expected is None else expected.entries.get(kind, ()))
+        out += [(i, f"does not list entry {i}, a {kind} record of station {station}")
+                for i in sorted(real - listed)]
+        out += [(i, f"lists entry {i} as a {kind} record of station {station}, which it is not")
+                for i in sorted(listed - real)]
+    return out
+
+
+def index_differences(station: str, names: Mapping[str, str], expected: StationFile | None,
+                      pending: bool) -> str | None:
+    """How ``stations/index.json`` (``names``) is wrong about ``station``, or None;
+    ``pending``: the station's file lists a registration past the checkpoint."""
+    if station not in names:
+        return None if expected is None or not expected.entries.get("station") else \
+            f"does not list station {station}, registered in the log"
+    if pending:
+        return None
+    if expected is None or not expected.entries.get("station"):
+        return f"lists station {station}, which no entry of the log registers"
+    if names[station] != expected.name:
+        return f"names station {station} {names[station]!r}, its registration {expected.name!r}"
+    return None
