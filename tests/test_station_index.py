@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,16 @@ from ledger.auditor.prove import StationProof, prove_station
 from ledger.auditor.receipts import check_receipt
 from ledger.formats.keys import verifier_key_for
 from ledger.formats.station_index import parse_station_file, station_file
+from ledger.mirror.pull import Mirror
 from ledger.publisher.publish import publish
 from ledger.sources.http import HttpSource
 from ledger.sources.ledger_dir import LedgerDirSource
+from ledger.sources.published import PublishedDirSource
 from ledger.store.store import Store
 from tests.http_support import local_server
 from tests.test_sources import commit_blocks, golden_blocks
-from tests.verify_support import EXPECTED, VALID, VALID_SMALL, audit
+from tests.verify_support import EXPECTED, PUBLISHER, VALID, VALID_SMALL, audit
+from tests.witness_support import witness_key
 
 #: The station index of the golden small log, exactly (AB-8's key revoked at 18, registered
 #: again at 19; AB-6 registered again at 28).
@@ -289,3 +293,78 @@ def test_cli_prove_station_over_http_says_when_the_index_was_not_used(big_copy: 
     assert "read the whole log instead" in fallback.stderr
     for name in (f"{station}-report.tlog-proof", f"{station}-station.tlog-proof"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+# --- mirrors ---------------------------------------------------------------------------------
+
+
+def a_mirror(root: Path) -> Mirror:
+    return Mirror(root, PUBLISHER, witness_key("mirror.example.org/copy"))
+
+
+def growing_site(tmp_path: Path) -> tuple[Path, Callable[[], None]]:
+    """The golden log published at size 221, and a function that publishes it at 308."""
+    site, blocks = tmp_path / "site", golden_blocks(VALID, 308)
+    store = Store.create(tmp_path / "ledger", {"vkey": EXPECTED["vkey"].encode()})
+    commit_blocks(store, blocks[:4])
+    publish(LedgerDirSource.from_store(store), site)
+
+    def grow() -> None:
+        commit_blocks(store, blocks[4:])
+        publish(LedgerDirSource.from_store(store), site)
+        store.close()
+
+    return site, grow
+
+
+def test_a_mirror_serves_the_station_index_and_prove_reads_it_there(big_site: Path,
+                                                                    tmp_path: Path) -> None:
+    mirror = Mirror(tmp_path / "mirror", BIG_PUBLISHER, witness_key("mirror.example.org/copy"))
+    with local_server(big_site) as server, HttpSource(server.url) as source:
+        assert mirror.pull([source], workers=1).status == "moved"
+    assert stations_of(mirror.directory) == stations_of(big_site)
+    station = stations_in(big_site)[5]
+    proof, requests = prove_over_http(mirror.directory, station)
+    assert (proof.lookup, proof.notes) == ("index", ())
+    assert requests <= 8
+    check_receipt(proof.record, BIG_PUBLISHER, proof.registration)
+
+
+def test_a_resumed_pull_brings_the_station_index_up_to_date(tmp_path: Path) -> None:
+    site, grow = growing_site(tmp_path)
+    mirror = a_mirror(tmp_path / "mirror")
+    assert mirror.pull([PublishedDirSource(site)], workers=1).status == "moved"
+    assert stations_of(mirror.directory) == stations_of(site)
+    grow()
+    result = mirror.pull([PublishedDirSource(site)], workers=1)
+    assert (result.status, result.resumed_from) == ("moved", 221)
+    assert stations_of(mirror.directory) == stations_of(site)
+    assert json.loads((mirror.directory / "audit.json").read_bytes())["ok"] is True
+
+
+def test_a_mirror_of_a_tampered_index_serves_its_own_and_reports_the_source(
+        site: Path, tmp_path: Path) -> None:
+    edit_station(site, "AB-1", report=[47, 55, 59, 62])  # hides 65
+    mirror = a_mirror(tmp_path / "mirror")
+    result = mirror.pull([PublishedDirSource(site)], workers=1)
+    assert result.status == "moved"  # the copy is good: only the source's index is wrong
+    audit_json = json.loads((mirror.directory / "audit.json").read_bytes())
+    assert [(e["code"], e["file"], e["index"]) for e in audit_json["errors"]] == [
+        ("station-index", "stations/AB-1.json", 65)]
+    assert stations_of(mirror.directory) == stations_of(_published(VALID_SMALL,
+                                                                   tmp_path / "fresh"))
+
+
+def test_a_resumed_pull_reports_a_source_index_hiding_a_new_report(tmp_path: Path) -> None:
+    site, grow = growing_site(tmp_path)
+    mirror = a_mirror(tmp_path / "mirror")
+    assert mirror.pull([PublishedDirSource(site)], workers=1).status == "moved"
+    grow()
+    hidden = json.loads((site / station_file("AB-1")).read_bytes())["entries"]["report"]
+    edit_station(site, "AB-1", report=hidden[:-1])
+    assert mirror.pull([PublishedDirSource(site)], workers=1).status == "moved"
+    audit_json = json.loads((mirror.directory / "audit.json").read_bytes())
+    assert [(e["code"], e["file"], e["index"]) for e in audit_json["errors"]] == [
+        ("station-index", "stations/AB-1.json", hidden[-1])]
+    assert json.loads((mirror.directory / station_file("AB-1")).read_bytes())["entries"][
+        "report"] == hidden

@@ -530,7 +530,7 @@ class _Audit:
         try:
             self.published_index = self.source.read_station_index()
         except VerificationError as e:
-            self.tail.append(e.at(file=INDEX_FILE))
+            self.tail.append(_unreadable(INDEX_FILE, None, e))
             return
         if self.published_index is None:
             self.report.extra["station_index"] = "absent"
@@ -578,7 +578,8 @@ class _Audit:
                 if isinstance(self.source, StationIndexReader) else None
             published = None if data is None else parse_station_file(data, path)
         except VerificationError as e:
-            found.add(e.at(file=path, station=station))
+            found.add(e.at(file=path, station=station) if e.code.startswith("station-index")
+                      else _unreadable(path, station, e))
             published = None
             data = b""
         expected = built.station_file(station) if station in built.lists else None
@@ -665,6 +666,13 @@ class _IndexFindings:
         self.add(MalformedError(f"station index {path} {what}", category="tiles",
                                 code="station-index", where=Where(file=path, station=station,
                                                                   index=index)))
+
+
+def _unreadable(path: str, station: str | None, error: VerificationError) -> MalformedError:
+    """A station-index file the source did not serve (a finding about the index only)."""
+    return MalformedError(f"station index {path}: {error.message}", category="tiles",
+                          code="station-index-unreadable",
+                          where=Where(file=path, station=station))
 
 
 def _is_station_id(station: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,30 +131,42 @@ class StationIndexBuilder:
     registration carried that key.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, earlier: Callable[[str], StationFile | None] | None = None,
+                 owner_of: Callable[[bytes], str | None] | None = None) -> None:
+        """An index kept up to date gives ``earlier`` (a station's file as written before, met
+        again) and ``owner_of`` (the station of a key id registered before)."""
         self.names: dict[str, str] = {}
         self.lists: dict[str, dict[str, list[int]]] = {}
         self._owners: dict[bytes, str] = {}  # key id -> station
+        self._earlier = earlier
+        self._owner_of = owner_of
 
     def add(self, index: int, record: Record) -> str | None:
         """Note entry ``index``; return the station it is listed under, or None."""
-        kind = record.KIND
         if type(record) is Station:
             station: str | None = record.id
-            self.names[record.id] = record.name
-            self._owners[record.key_id] = record.id
         elif type(record) is Turnout or type(record) is Report:
             station = record.station
         elif type(record) is Revoke:
             station = self._owners.get(record.key)
+            if station is None and self._owner_of is not None:
+                station = self._owner_of(record.key)
         else:
             return None
         if station is None:
             return None
         lists = self.lists.get(station)
         if lists is None:
-            lists = self.lists[station] = {k: [] for k in INDEX_KINDS}
-        lists[kind].append(index)
+            before = None if self._earlier is None else self._earlier(station)
+            if before is not None:
+                self.extend(before)
+                lists = self.lists[station]
+            else:
+                lists = self.lists[station] = {k: [] for k in INDEX_KINDS}
+        if type(record) is Station:
+            self.names[record.id] = record.name
+            self._owners[record.key_id] = record.id
+        lists[record.KIND].append(index)
         return station
 
     def extend(self, station: StationFile) -> None:

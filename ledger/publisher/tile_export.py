@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ledger.core.hashing import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 from ledger.core.merkle import subtree_root
@@ -157,11 +157,12 @@ def build_tiles(entries: Iterable[bytes], *, partial_sizes: Iterable[int] = ()) 
     return out
 
 
-def station_index_files(index: StationIndexBuilder,
-                        stations: Iterable[str] | None = None) -> list[tuple[str, bytes]]:
+def station_index_files(index: StationIndexBuilder, *,
+                        names: Mapping[str, str] | None = None) -> list[tuple[str, bytes]]:
     """The files of the station index (docs/spec.md, "The station index"), by path: the file
-    of each of ``stations`` (default: every station), then ``stations/index.json``."""
-    chosen = index.stations() if stations is None else stations
-    out = [(station_file(s), format_station_file(index.station_file(s))) for s in chosen]
-    out.append((INDEX_FILE, format_index(index.names)))
+    of each station ``index`` lists, then ``stations/index.json`` of ``names`` (default: the
+    names ``index`` knows; an index kept up to date names stations not met again too)."""
+    out = [(station_file(s), format_station_file(index.station_file(s)))
+           for s in index.stations()]
+    out.append((INDEX_FILE, format_index(index.names if names is None else names)))
     return out
