@@ -16,6 +16,7 @@ from benchmarks.generator import ORIGIN, publisher_signer
 from benchmarks.workloads import PUBLISHED_DIR, ingest
 from ledger.auditor.prove import StationProof, prove_station
 from ledger.auditor.receipts import check_receipt
+from ledger.auditor.verify import verify
 from ledger.formats.keys import verifier_key_for
 from ledger.formats.station_index import parse_station_file, station_file
 from ledger.mirror.pull import Mirror
@@ -188,6 +189,17 @@ def test_a_station_file_that_is_not_json_or_of_another_station_is_reported(site:
                                     ("stations/AB-5.json", "AB-5", None)]
 
 
+def test_verify_over_http_fetches_the_station_files_and_reports_a_hidden_report(
+        site: Path) -> None:
+    edit_station(site, "AB-2", report=[48, 56])  # hides 63
+    with local_server(site) as server, HttpSource(server.url) as source:
+        report = verify(source, PUBLISHER, workers=1)
+        paths = set(server.behaviour.paths)
+    assert [(f.code, f.where.file, f.where.index) for f in report.errors] == [
+        ("station-index", "stations/AB-2.json", 63)]
+    assert {f"/stations/{s}.json" for s in SMALL_STATIONS} | {"/stations/index.json"} <= paths
+
+
 def test_entries_past_the_checkpoint_are_a_publish_in_progress_not_a_finding(
         site: Path) -> None:
     edit_station(site, "AB-1", report=[47, 55, 59, 62, 65, 68, 70])
@@ -302,15 +314,16 @@ def a_mirror(root: Path) -> Mirror:
     return Mirror(root, PUBLISHER, witness_key("mirror.example.org/copy"))
 
 
-def growing_site(tmp_path: Path) -> tuple[Path, Callable[[], None]]:
-    """The golden log published at size 221, and a function that publishes it at 308."""
+def growing_site(tmp_path: Path, first_blocks: int = 4) -> tuple[Path, Callable[[], None]]:
+    """The golden log published up to its ``first_blocks``-th block (4: size 221), and a
+    function that publishes it at 308."""
     site, blocks = tmp_path / "site", golden_blocks(VALID, 308)
     store = Store.create(tmp_path / "ledger", {"vkey": EXPECTED["vkey"].encode()})
-    commit_blocks(store, blocks[:4])
+    commit_blocks(store, blocks[:first_blocks])
     publish(LedgerDirSource.from_store(store), site)
 
     def grow() -> None:
-        commit_blocks(store, blocks[4:])
+        commit_blocks(store, blocks[first_blocks:])
         publish(LedgerDirSource.from_store(store), site)
         store.close()
 
@@ -330,14 +343,18 @@ def test_a_mirror_serves_the_station_index_and_prove_reads_it_there(big_site: Pa
     check_receipt(proof.record, BIG_PUBLISHER, proof.registration)
 
 
-def test_a_resumed_pull_brings_the_station_index_up_to_date(tmp_path: Path) -> None:
-    site, grow = growing_site(tmp_path)
+@pytest.mark.parametrize(("first_blocks", "resumed_at"), [(4, 221), (2, 95)])
+def test_a_resumed_pull_brings_the_station_index_up_to_date(tmp_path: Path, first_blocks: int,
+                                                            resumed_at: int) -> None:
+    # resumed at 95, the next entry revokes a key registered before: its station comes from
+    # the mirror's audit state
+    site, grow = growing_site(tmp_path, first_blocks)
     mirror = a_mirror(tmp_path / "mirror")
     assert mirror.pull([PublishedDirSource(site)], workers=1).status == "moved"
     assert stations_of(mirror.directory) == stations_of(site)
     grow()
     result = mirror.pull([PublishedDirSource(site)], workers=1)
-    assert (result.status, result.resumed_from) == ("moved", 221)
+    assert (result.status, result.resumed_from) == ("moved", resumed_at)
     assert stations_of(mirror.directory) == stations_of(site)
     assert json.loads((mirror.directory / "audit.json").read_bytes())["ok"] is True
 
