@@ -40,7 +40,7 @@ HTTP_FILE_DEADLINE = 120.0
 _READ_CHUNK = 1 << 16
 #: Files fetched at once when reading ahead (a bounded pool: a server far away is read at the
 #: pace of its bandwidth, not of its round trips), and files fetched ahead at most (memory).
-HTTP_PARALLEL = 16
+HTTP_PARALLEL = 32
 #: Redirects followed for one file (a loop ends there), and the longest Retry-After honoured.
 HTTP_MAX_REDIRECTS = 5
 HTTP_MAX_RETRY_AFTER = 10.0
