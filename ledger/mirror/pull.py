@@ -387,7 +387,11 @@ class _StationCopy:
         self._publisher = publisher
         self._checker: EntryChecker | None = None
         if state is not None:
-            self.names = parse_index(self._own(INDEX_FILE), INDEX_FILE)
+            try:
+                self.names = parse_index(self._own(INDEX_FILE), INDEX_FILE)
+            except MalformedError as e:
+                raise InputError(f"the mirror's own station index is damaged: {e.message}",
+                                 where=Where(file=str(self.directory / INDEX_FILE))) from e
         self.index = StationIndexBuilder(
             earlier=None if state is None else self._earlier,
             owner_of=None if state is None else self._owner_of)
