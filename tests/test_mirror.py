@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 from election_ledger_cli.app import cli
 
+from ledger.auditor.prove import prove_station
 from ledger.auditor.verify import verify
 from ledger.core.hashing import sha256
 from ledger.formats.checkpoints import Checkpoint, format_checkpoint, parse_checkpoint
@@ -418,6 +419,12 @@ def test_mirror_serve_serves_the_copy_for_any_reader(served: str, keys: dict[str
     report = verify(HttpSource(f"{served}/{HEX}"), PUBLISHER, workers=1)
     assert report.ok, report.errors
     assert report.tree_size == FULL
+    assert report.extra["station_index"] == "checked: 30 stations"  # the mirror's own index
+    with HttpSource(f"{served}/{HEX}") as source:
+        assert prove_station(source, "AB-1").lookup == "index"
+    with urllib.request.urlopen(f"{served}/{HEX}/stations/AB-1.json") as r:
+        assert r.headers["Cache-Control"] == "no-cache"
+        assert r.headers["Content-Type"].startswith("application/json")
     with urllib.request.urlopen(f"{served}/{HEX}/tile/0/000") as r:
         assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     with urllib.request.urlopen(f"{served}/{HEX}/checkpoint") as r:

@@ -44,7 +44,12 @@ from ..trust import TrustFiles
 def prove_command(source: str, index: int | None, more_sources: tuple[str, ...],
                   station: str | None, kind: str, category: str | None, size: int | None,
                   national: str | None, output: str | None, as_json: bool) -> None:
-    """Write a receipt proving entry INDEX (or a station's record) is in the log at SOURCE."""
+    """Write a receipt proving entry INDEX (or a station's record) is in the log at SOURCE.
+
+    With --station, a published tree's station index (stations/<id>.json) says which entries to
+    read; each is checked and proved, and an index that cannot be used is noted and the whole
+    log read instead.
+    """
     if (index is None) == (station is None):
         raise click.UsageError("give either INDEX or --station ID")
     if station is None and (category is not None or kind != "report"):
@@ -52,6 +57,7 @@ def prove_command(source: str, index: int | None, more_sources: tuple[str, ...],
     if national is not None and (station is None or size is not None):
         raise click.UsageError("--national goes with --station, without --size")
     written: list[tuple[Path, Receipt]] = []
+    lookup: str | None = None
     with open_log(source, more_sources, TrustFiles(None, None)) as log:
         if national is not None and station is not None:
             with open_source(national) as national_log:
@@ -69,6 +75,9 @@ def prove_command(source: str, index: int | None, more_sources: tuple[str, ...],
             written.append((Path(output or f"{index}.tlog-proof"), receipt))
         elif station is not None:
             proof = prove_station(log, station, kind=kind, category=category, size=size)
+            lookup = proof.lookup
+            for why in proof.notes:
+                click.echo(f"ledger: note: {why}", err=True)
             folder = Path(output or ".")
             folder.mkdir(parents=True, exist_ok=True)
             written.append((folder / f"{station}-{kind}.tlog-proof", proof.record))
@@ -80,9 +89,12 @@ def prove_command(source: str, index: int | None, more_sources: tuple[str, ...],
         if warning is not None:
             click.echo(f"ledger: warning: {path}: {warning}", err=True)
     if as_json:
-        emit_json({"ok": True, "receipts": [
+        value: dict[str, object] = {"ok": True, "receipts": [
             {"file": str(path), "index": receipt.index} for path, receipt in written
-        ]})
+        ]}
+        if lookup is not None:
+            value["lookup"] = lookup
+        emit_json(value)
         return
     for path, receipt in written:
         click.echo(f"wrote {path} (entry {receipt.index})")

@@ -18,6 +18,7 @@ from ledger.auditor.trust import Trust
 from ledger.auditor.verify import open_trusted_checkpoint
 from ledger.core.hashing import leaf_hash
 from ledger.core.merkle import (
+    NodeReader,
     consistency_proof_from_nodes,
     inclusion_proof_from_nodes,
     root_from_nodes,
@@ -44,7 +45,10 @@ from ledger.formats.records import (
     Turnout,
     decode_entry_record,
 )
-from ledger.sources.source import CHECKPOINT_FILE, Source
+from ledger.formats.records.ids import station_id_problem
+from ledger.formats.station_index import parse_station_file, station_file
+from ledger.formats.tiles import TILE_WIDTH, bundles_for_size, parse_entry_bundle
+from ledger.sources.source import CHECKPOINT_FILE, Source, StationIndexReader
 
 #: The record kinds ``ledger prove --station`` proves.
 STATION_KINDS = ("report", "turnout")
@@ -71,6 +75,11 @@ class StationProof:
     #: The receipt of the station record that registered the signing key (None when the
     #: record is publisher-signed and the station was registered by no earlier record).
     registration: Receipt | None
+    #: How the entries were found: ``index`` (the station index's entries, each proved) or
+    #: ``scan`` (every entry of the tree read).
+    lookup: str = "scan"
+    #: Why the station index was not used, when the source has one and it could not be.
+    notes: tuple[str, ...] = ()
 
 
 def _checkpoint_of(note: bytes) -> Checkpoint:
@@ -113,13 +122,8 @@ def make_receipt(source: Source, index: int, *, checkpoint: bytes) -> Receipt:
     cp = _checkpoint_of(checkpoint)
     if not 0 <= index < cp.size:
         raise InputError(f"entry {index} is not in the tree of size {cp.size}")
-    entry = next(iter(source.iter_entries(index, cp.size)))
-    proof = inclusion_proof_from_nodes(source.node_reader(cp.size), index, cp.size)
-    try:
-        verify_inclusion(leaf_hash(entry), index, cp.size, proof, cp.root)
-    except VerificationError as e:
-        raise e.at(index=index, file=source.describe()) from e
-    return Receipt(index=index, proof=tuple(proof), checkpoint=checkpoint, extra=entry)
+    entry = _EntryReader(source, cp.size).entry(index)  # one bundle, not a read ahead
+    return _proved(source, index, entry, checkpoint, source.node_reader(cp.size))
 
 
 def prove_station(
@@ -133,15 +137,32 @@ def prove_station(
     """Receipts of ``station``'s last ``kind`` entry (in ``category``) and of its key's station
     record, under the checkpoint at ``size`` (default: the latest).
 
+    A published tree with a station index (docs/spec.md, "The station index") is read at the
+    entries the index names, each checked to be that station's record of that kind and proved
+    under the checkpoint; an index that is missing, malformed, names a wrong entry or lists no
+    such entry is not used: the whole tree is read instead, and :attr:`StationProof.notes`
+    says why. So a wrong index can hide a newer record, never fake one.
+
     Raises:
-        InputError: no such entry in the tree, or a bad ``kind`` / ``category`` combination.
+        InputError: no such entry in the tree, not a station id, or a bad ``kind`` /
+            ``category`` combination.
     """
     if kind not in STATION_KINDS:
         raise InputError(f"the record kind must be one of {', '.join(STATION_KINDS)}, got {kind!r}")
     if category is not None and kind != "report":
         raise InputError("a category applies to reports only")
+    problem = station_id_problem(station)
+    if problem is not None:
+        raise InputError(f"{station[:80]!r} is not a station id: {problem}")
     note = checkpoint_note(source, size)
     tree_size = _checkpoint_of(note).size
+    notes: tuple[str, ...] = ()
+    if isinstance(source, StationIndexReader):
+        try:
+            return _from_index(source, station, kind, category, note, tree_size)
+        except _IndexNotUsed as e:
+            notes = (f"station index {station_file(station)}: {e}; read the whole log "
+                     "instead",)
     found: tuple[int, Entry] | None = None
     registrations: dict[bytes, int] = {}  # key id -> index of its station record
     latest_registration: int | None = None
@@ -162,7 +183,104 @@ def prove_station(
         kind=kind,
         record=make_receipt(source, index, checkpoint=note),
         registration=None if at is None else make_receipt(source, at, checkpoint=note),
+        notes=notes,
     )
+
+
+class _IndexNotUsed(Exception):  # noqa: N818 - internal signal, never leaves this module
+    """Why a station index cannot answer (the caller reads the whole tree instead)."""
+
+
+def _from_index(source: Source, station: str, kind: str, category: str | None,
+                note: bytes, tree_size: int) -> StationProof:
+    """The proof from the entries ``stations/<id>.json`` names, each checked before use.
+
+    Raises:
+        _IndexNotUsed: the file is missing or malformed, names an entry that is not the
+            station's record of its kind, or lists no entry of the kind asked for.
+    """
+    path = station_file(station)
+    if not isinstance(source, StationIndexReader):
+        raise _IndexNotUsed("the source has no station index")
+    try:
+        data = source.read_station_file(station)
+        if data is None:
+            raise _IndexNotUsed("the source has none")
+        listed = parse_station_file(data, path)
+    except MalformedError as e:
+        raise _IndexNotUsed(e.message) from e
+    if listed.station != station:
+        raise _IndexNotUsed(f"it is the file of station {listed.station!r}")
+    read = _EntryReader(source, tree_size)
+    found: tuple[int, Entry] | None = None
+    for index in reversed([i for i in listed.entries.get(kind, ()) if i < tree_size]):
+        entry, record = read.record(index)
+        if not _matches(record, station, kind, None):
+            raise _IndexNotUsed(f"it lists entry {index}, which is not a {kind} of station "
+                                f"{station}")
+        if category is None or (type(record) is Report and record.category == category):
+            found = (index, entry)
+            break
+    if found is None:
+        what = f"{kind} in category {category}" if category else kind
+        raise _IndexNotUsed(f"it lists no {what}")
+    registrations: dict[bytes, int] = {}
+    latest: int | None = None
+    for index in [i for i in listed.entries.get("station", ()) if i < tree_size]:
+        _, record = read.record(index)
+        if type(record) is not Station or record.id != station:
+            raise _IndexNotUsed(f"it lists entry {index}, which is not a station record of "
+                                f"{station}")
+        registrations[record.key_id] = index
+        latest = index
+    index, entry = found
+    at = registrations.get(entry.key, latest)
+    nodes = source.node_reader(tree_size)  # one reader: the two proofs share their tiles
+    return StationProof(
+        station=station, kind=kind, lookup="index",
+        record=_proved(source, index, read.entry(index), note, nodes),
+        registration=None if at is None else _proved(source, at, read.entry(at), note, nodes),
+    )
+
+
+class _EntryReader:
+    """Single entries of a tree, a bundle read once however many of its entries are asked."""
+
+    def __init__(self, source: Source, size: int) -> None:
+        self.source = source
+        self.size = size
+        self.bundles: dict[int, list[bytes]] = {}
+
+    def entry(self, index: int) -> bytes:
+        ref = next(bundles_for_size(self.size, index))
+        if ref.index not in self.bundles:
+            data = self.source.read_entry_bundle(ref.index, ref.width)
+            self.bundles[ref.index] = parse_entry_bundle(data, ref.width, path=ref.path)
+        return self.bundles[ref.index][index - ref.index * TILE_WIDTH]
+
+    def record(self, index: int) -> tuple[Entry, Record]:
+        """Entry ``index`` decoded (one that does not decode is no record of anyone's)."""
+        try:
+            return decode_entry_record(self.entry(index))
+        except MalformedError as e:
+            raise _IndexNotUsed(f"it lists entry {index}, which does not decode") from e
+
+
+def _proved(source: Source, index: int, entry: bytes, note: bytes,
+            nodes: NodeReader) -> Receipt:
+    """The receipt of ``entry`` at ``index``, its inclusion under ``note`` proved before it is
+    handed out.
+
+    Raises:
+        VerificationError: the source's tiles do not prove it (a damaged source).
+    """
+    cp = _checkpoint_of(note)
+    try:
+        proof = inclusion_proof_from_nodes(nodes, index, cp.size)
+        verify_inclusion(leaf_hash(entry), index, cp.size, proof, cp.root)
+    except VerificationError as e:
+        raise e.at(index=index, file=source.describe()) from e
+    return Receipt(index=index, proof=tuple(proof), checkpoint=note, extra=entry)
 
 
 def _matches(record: Record, station: str, kind: str, category: str | None) -> bool:

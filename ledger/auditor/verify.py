@@ -45,6 +45,15 @@ from ledger.formats.checkpoints import (
 from ledger.formats.keys import VerifierKey
 from ledger.formats.notes import parse_unverified_note
 from ledger.formats.policy import Policy
+from ledger.formats.station_index import (
+    INDEX_FILE,
+    StationIndexBuilder,
+    index_differences,
+    parse_index,
+    parse_station_file,
+    station_file,
+    station_file_differences,
+)
 from ledger.formats.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -54,7 +63,7 @@ from ledger.formats.tiles import (
     parse_entry_bundle,
     tiles_for_size,
 )
-from ledger.sources.source import CHECKPOINT_FILE, Source, StoredTables
+from ledger.sources.source import CHECKPOINT_FILE, Source, StationIndexReader, StoredTables
 
 #: Entries per batch of signature checks sent to one worker.
 CHUNK = 4096
@@ -68,6 +77,9 @@ READ_AHEAD = 32
 MAX_ERRORS = 10_000
 #: At most this many entry errors and warnings are kept while reading (memory stays bounded).
 MAX_FINDINGS = 100_000
+
+#: At most this many differences between the station index and the entries are listed.
+MAX_INDEX_FINDINGS = 1000
 
 #: How findings about the trusted checkpoint name it.
 TRUSTED_FILE = "trusted checkpoint"
@@ -160,6 +172,11 @@ class _Audit:
     warnings: list[Finding] = field(default_factory=list)
     blocks: list[int] = field(default_factory=list)
     read_error: VerificationError | None = None
+    #: The station index the audited entries give (a full audit of a published tree only).
+    station_index: StationIndexBuilder | None = None
+    published_index: bytes | None = None
+    #: Station files still to be hinted to the source, a few per bundle read.
+    station_hints: list[str] = field(default_factory=list)
     done: int = 0
     total: int = 0
 
@@ -339,6 +356,7 @@ class _Audit:
         or None when reading stopped early."""
         checker, tiles, start = self._resume(state)
         size = latest.size
+        self._start_station_index(start)
         held = self.source.entry_count()
         end = max(size, held) if held is not None else size
         self.total = end - start
@@ -372,6 +390,8 @@ class _Audit:
                 self.tail.append(self.read_error)
         self.warnings += checker.finish()
         self.report.stations = checker.registry.stations
+        if not stopped:
+            self._check_station_index(size)
         return snapshot
 
     def _tiles_root(self, size: int) -> bytes | None:
@@ -407,6 +427,8 @@ class _Audit:
                 hinted += isinstance(nxt, BundleId)
             if batch:
                 self.source.read_ahead(batch)
+            if self.station_hints:
+                self._hint_station_files(size, ref.index)
             try:
                 data = self.source.read_entry_bundle(ref.index, ref.width)
                 entries = parse_entry_bundle(data, ref.width, path=ref.path)
@@ -463,6 +485,7 @@ class _Audit:
         check = checker.check
         kinds = self.report.records_by_kind
         first = checker.size
+        index_of_stations = self.station_index if tiles is not None else None
         if tiles is not None and self.on_entries is not None:
             self.on_entries(first, chunk)
         for index, (entry, ok) in enumerate(zip(chunk, verdicts, strict=True), start=first):
@@ -476,6 +499,8 @@ class _Audit:
                     self.blocks.append(index)
                     if tiles is not None and index + 1 < size:
                         tiles.check_partials()
+            if index_of_stations is not None and checked.record is not None and index < size:
+                index_of_stations.add(index, checked.record)  # every record the log holds
             if checked.errors:
                 self._keep(self.entries, checked.errors, "errors_not_listed")
             elif index < size and tiles is not None:  # the checkpointed tree, not the tail
@@ -491,6 +516,81 @@ class _Audit:
         self.done += len(chunk)
         if self.progress is not None:
             self.progress(self.done, self.total)
+
+    # --- the station index (docs/spec.md, "The station index") ------------------------------
+
+    def _start_station_index(self, start: int) -> None:
+        """A full audit of a published tree checks its station index: read ``index.json`` now,
+        so its station files can be fetched while the entries are checked."""
+        if not isinstance(self.source, StationIndexReader):
+            return
+        if start:
+            self.report.extra["station_index"] = "not checked: the audit resumed"
+            return
+        try:
+            self.published_index = self.source.read_station_index()
+        except VerificationError as e:
+            self.tail.append(_unreadable(INDEX_FILE, None, e))
+            return
+        if self.published_index is None:
+            self.report.extra["station_index"] = "absent"
+            return
+        self.station_index = StationIndexBuilder()
+        try:
+            self.station_hints = list(parse_index(self.published_index))
+        except VerificationError:
+            self.station_hints = []  # reported with the comparison
+
+    def _hint_station_files(self, size: int, bundle: int) -> None:
+        """Tell the source of the next few station files: spread over the bundles, so their
+        fetches share the pool with the bundles' instead of queueing before them."""
+        left = max(1, -(-size // TILE_WIDTH) - bundle)
+        count = -(-len(self.station_hints) // left)
+        chosen, self.station_hints = self.station_hints[:count], self.station_hints[count:]
+        if isinstance(self.source, StationIndexReader):
+            self.source.read_ahead_station_files([s for s in chosen
+                                                  if _is_station_id(s)])
+
+    def _check_station_index(self, size: int) -> None:
+        """Every difference between the published station index and the audited entries: a
+        finding of category ``tiles`` naming the file, the station and the entry."""
+        built, data = self.station_index, self.published_index
+        if built is None or data is None or not isinstance(self.source, StationIndexReader):
+            return
+        found = _IndexFindings()
+        try:
+            names = parse_index(data)
+        except VerificationError as e:
+            found.add(e)
+            names = {}
+        for station in sorted(set(built.stations()) | set(names)):
+            self._check_station_file(station, built, names, size, found)
+        self.tail += found.errors
+        if found.more:
+            self.report.extra["station_index_findings_not_listed"] = found.more
+        self.report.extra["station_index"] = f"checked: {len(names):,} stations"
+
+    def _check_station_file(self, station: str, built: StationIndexBuilder,
+                            names: dict[str, str], size: int, found: _IndexFindings) -> None:
+        path = station_file(station)
+        try:
+            data = self.source.read_station_file(station) \
+                if isinstance(self.source, StationIndexReader) else None
+            published = None if data is None else parse_station_file(data, path)
+        except VerificationError as e:
+            found.add(e.at(file=path, station=station) if e.code.startswith("station-index")
+                      else _unreadable(path, station, e))
+            published = None
+            data = b""
+        expected = built.station_file(station) if station in built.lists else None
+        pending = published is not None and any(i >= size for i in
+                                                published.entries.get("station", ()))
+        wrong = index_differences(station, names, expected, pending)
+        if wrong is not None:
+            found.index_error(INDEX_FILE, station, None, wrong)
+        if data is None or published is not None:
+            for index, what in station_file_differences(station, published, expected, size):
+                found.index_error(path, station, index, what)
 
     # --- the report ----------------------------------------------------------------------------
 
@@ -547,6 +647,40 @@ class _Audit:
 
         for warning in sorted(self.warnings, key=log_order):
             report.warning(self._finding(warning))
+
+
+class _IndexFindings:
+    """The station index's differences, at most :data:`MAX_INDEX_FINDINGS` listed."""
+
+    def __init__(self) -> None:
+        self.errors: list[VerificationError] = []
+        self.more = 0
+
+    def add(self, error: VerificationError) -> None:
+        if len(self.errors) < MAX_INDEX_FINDINGS:
+            self.errors.append(error)
+        else:
+            self.more += 1
+
+    def index_error(self, path: str, station: str, index: int | None, what: str) -> None:
+        self.add(MalformedError(f"station index {path} {what}", category="tiles",
+                                code="station-index", where=Where(file=path, station=station,
+                                                                  index=index)))
+
+
+def _unreadable(path: str, station: str | None, error: VerificationError) -> MalformedError:
+    """A station-index file the source did not serve (a finding about the index only)."""
+    return MalformedError(f"station index {path}: {error.message}", category="tiles",
+                          code="station-index-unreadable",
+                          where=Where(file=path, station=station))
+
+
+def _is_station_id(station: str) -> bool:
+    try:
+        station_file(station)
+    except VerificationError:
+        return False
+    return True
 
 
 def _files_in_order(start: int, size: int) -> Iterator[TileId | BundleId]:

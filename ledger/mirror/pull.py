@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from ledger.auditor.evidence import make_split_view
-from ledger.auditor.state import load_state
+from ledger.auditor.state import AuditState, load_state
 from ledger.auditor.verify import verify
+from ledger.check.checker import EntryChecker
 from ledger.check.findings import AuditReport, Finding
 from ledger.core.hashing import LEDGER_FORMAT, sha256
 from ledger.core.merkle import consistency_proof_from_nodes, root_from_nodes
@@ -51,11 +52,21 @@ from ledger.formats.keys import SIG_COSIGNATURE_V1, NoteSigner, VerifierKey
 from ledger.formats.notes import cosign, format_note, parse_signature_line, parse_unverified_note
 from ledger.formats.policy import Policy
 from ledger.formats.records import Block, decode_entry_record
+from ledger.formats.station_index import (
+    INDEX_FILE,
+    StationFile,
+    StationIndexBuilder,
+    index_differences,
+    parse_index,
+    parse_station_file,
+    station_file,
+    station_file_differences,
+)
 from ledger.formats.tiles import TILE_WIDTH, bundle_path, parse_entry_bundle
-from ledger.publisher.tile_export import TileBuilder, TileBytes
+from ledger.publisher.tile_export import TileBuilder, TileBytes, station_index_files
 from ledger.sources.multi import FallbackSource, PassedOver
 from ledger.sources.published import PublishedDirSource
-from ledger.sources.source import CHECKPOINT_FILE, LEDGER_JSON, Source
+from ledger.sources.source import CHECKPOINT_FILE, LEDGER_JSON, Source, StationIndexReader
 
 AUDIT_JSON = "audit.json"
 EVIDENCE_DIR = "evidence"
@@ -180,13 +191,15 @@ class Mirror:
                 if evidence is None:
                     return replace(base, status="behind")
                 return replace(base, status="split-view", evidence=evidence)
-        if held is None:
+        if held is None or not (self.directory / INDEX_FILE).is_file():
             # a state without a served checkpoint is that of a pull killed before it moved:
-            # its files may not all be there, so the copy is made again from the start
+            # its files may not all be there, so the copy is made again from the start (and
+            # so is a copy made before mirrors kept the station index)
             self.state_path.unlink(missing_ok=True)
         state = load_state(self.state_path) if held is not None else None
         copy = _Copy(self.directory, state_size=None if state is None else state.size,
-                     state_rows=None if state is None else state.tiles)
+                     state_rows=None if state is None else state.tiles,
+                     stations=_StationCopy(self.directory, state, self.publisher))
         report = verify(log, self.publisher, trusted=None if held is None else held[0],
                         state_path=self.state_path, workers=workers, policy=self.policy,
                         now=int(self.clock()), on_entries=copy.add, state_despite_rules=True)
@@ -197,12 +210,15 @@ class Mirror:
             path = self._keep_evidence(*report.evidence)
             return replace(base, status="split-view", evidence=path)
         rules = [f for f in report.errors if f.category == "rules"]
-        if len(rules) != len(report.errors) or latest is None:
+        index = [f for f in report.errors if f.code.startswith("station-index")]
+        if len(rules) + len(index) != len(report.errors) or latest is None:
             return replace(base, status="refused", rule_errors=len(rules))
         info = {"format": LEDGER_FORMAT, "origin": self.origin, "vkey": str(self.publisher)}
         copy.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
         copy.finish(latest.size)
-        self._write_audit(report, rules, resumed is not None, latest)
+        if resumed is not None:  # a full audit compared the source's whole index already
+            index += copy.stations.compare(log, latest.size)
+        self._write_audit(report, rules + index, resumed is not None, latest)
         write_atomic(self.directory / CHECKPOINT_FILE, self._cosigned(note, latest))
         return replace(base, status="moved", rule_errors=len(rules))
 
@@ -279,27 +295,33 @@ class _Copy:
     :meth:`finish`."""
 
     def __init__(self, directory: Path, *, state_size: int | None,
-                 state_rows: list[list[bytes]] | None) -> None:
+                 state_rows: list[list[bytes]] | None, stations: _StationCopy) -> None:
         self.directory = directory
         self.state_size = state_size
         self.state_rows = state_rows
+        self.stations = stations
         self.builder: TileBuilder | None = None
         self.written: list[Path] = []
 
     def add(self, first: int, entries: list[bytes]) -> None:
         if self.builder is None:
             self.builder = self._start(first)
+            if first == 0:
+                self.stations.restart()  # the audit did not resume: nothing is kept
         if first != self.builder.size:
             raise ValueError(f"entries from {first}, the copy is at {self.builder.size}")
         builder = self.builder
-        for entry in entries:
+        index = self.stations.index
+        for number, entry in enumerate(entries, first):
             self._put_all(builder.append(entry))
             try:
-                is_block = isinstance(decode_entry_record(entry)[1], Block)
+                record = decode_entry_record(entry)[1]
             except MalformedError:
                 continue  # the audit reports it, and nothing is served
-            if is_block:
+            if isinstance(record, Block):
                 self._put_all(builder.partials())
+            else:
+                index.add(number, record)
 
     def _start(self, first: int) -> TileBuilder:
         if first == 0:
@@ -334,6 +356,8 @@ class _Copy:
             if self.builder.size != size:
                 raise ValueError(f"the copy holds {self.builder.size} entries, not {size}")
             self._put_all(self.builder.partials())
+        for name, data in self.stations.files():
+            self.put(name, data)
         for path in self.written:
             fd = os.open(path, os.O_RDONLY)
             try:
@@ -348,6 +372,104 @@ class _Copy:
             if folder.is_dir():
                 fsync_dir(folder)
         self.written = []
+
+
+class _StationCopy:
+    """The mirror's station index (docs/spec.md, "The station index"), recomputed from the
+    entries it copies, like its tiles: from nothing on a full pull; on a resumed one, each
+    station met again starts from the mirror's own file, written by an earlier pull."""
+
+    def __init__(self, directory: Path, state: AuditState | None,
+                 publisher: VerifierKey) -> None:
+        self.directory = directory
+        self.names: dict[str, str] = {}
+        self._state = state
+        self._publisher = publisher
+        self._checker: EntryChecker | None = None
+        if state is not None:
+            try:
+                self.names = parse_index(self._own(INDEX_FILE), INDEX_FILE)
+            except MalformedError as e:
+                raise InputError(f"the mirror's own station index is damaged: {e.message}",
+                                 where=Where(file=str(self.directory / INDEX_FILE))) from e
+        self.index = StationIndexBuilder(
+            earlier=None if state is None else self._earlier,
+            owner_of=None if state is None else self._owner_of)
+
+    def restart(self) -> None:
+        """Build the index from nothing (the audit reads every entry)."""
+        self.names = {}
+        self.index = StationIndexBuilder()
+
+    def _own(self, path: str) -> bytes:
+        try:
+            return (self.directory / path).read_bytes()
+        except OSError as e:
+            raise InputError(f"the mirror's own station index cannot be read: {e}",
+                             where=Where(file=str(self.directory / path))) from e
+
+    def _earlier(self, station: str) -> StationFile | None:
+        if station not in self.names:
+            return None
+        path = station_file(station)
+        try:
+            return parse_station_file(self._own(path), path)
+        except MalformedError as e:
+            raise InputError(f"the mirror's own station index is damaged: {e.message}",
+                             where=Where(file=str(self.directory / path))) from e
+
+    def _owner_of(self, key: bytes) -> str | None:
+        """The station whose key a revoke names, registered before this pull (the checker
+        of the mirror's audit state knows every key)."""
+        if self._checker is None and self._state is not None:
+            self._checker = EntryChecker.from_value(self._state.checker, self._publisher)
+        owner = None if self._checker is None else self._checker.registry.signer_for(key)
+        return None if owner is None else owner.station
+
+    def files(self) -> list[tuple[str, bytes]]:
+        """The files to write: the stations met in this pull, and the index of all."""
+        self.names.update(self.index.names)
+        return station_index_files(self.index, names=self.names)
+
+    def compare(self, source: Source, size: int) -> list[Finding]:
+        """A resumed pull: the source's files of the stations met in it, and its names of
+        them in ``index.json``, against the mirror's (findings for ``audit.json``)."""
+        if not isinstance(source, StationIndexReader):
+            return []
+        met = list(self.index.stations())
+        source.read_ahead_station_files(met)
+        out: list[Finding] = []
+        try:
+            data = source.read_station_index()
+            names = None if data is None else parse_index(data)
+        except VerificationError as e:
+            return [_index_finding(INDEX_FILE, None, None, e.message)]
+        if names is None:
+            return []  # a source without an index: nothing to compare
+        for station in met:
+            path = station_file(station)
+            expected = self.index.station_file(station)
+            try:
+                raw = source.read_station_file(station)
+                published = None if raw is None else parse_station_file(raw, path)
+            except VerificationError as e:
+                out.append(_index_finding(path, station, None, e.message))
+                continue
+            pending = published is not None and any(
+                i >= size for i in published.entries.get("station", ()))
+            wrong = index_differences(station, names, expected, pending)
+            if wrong is not None:
+                out.append(_index_finding(INDEX_FILE, station, None, wrong))
+            for index, what in station_file_differences(station, published, expected, size):
+                out.append(_index_finding(path, station, index, what))
+        return out
+
+
+def _index_finding(path: str, station: str | None, index: int | None, what: str) -> Finding:
+    return Finding(category="tiles", code="station-index",
+                   message=what if what.startswith("station index") else
+                   f"station index {path} {what}",
+                   where=Where(file=path, station=station, index=index))
 
 
 def follow(pull: Callable[[], PullResult], every: float, *,

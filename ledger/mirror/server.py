@@ -1,7 +1,8 @@
 """The mirror's HTTP server (aiohttp, as the witness's): the mirror's folder as static files.
 
 Only the tlog-tiles files of each log are served, ``GET`` and ``HEAD``: ``<hex>/checkpoint``,
-``<hex>/tile/...``, ``<hex>/ledger.json``, ``<hex>/audit.json`` and ``<hex>/evidence/<file>``;
+``<hex>/tile/...``, ``<hex>/ledger.json``, ``<hex>/audit.json``, ``<hex>/evidence/<file>`` and
+the station index ``<hex>/stations/<id>.json``;
 nothing else (the mirror's private ``.mirror`` folder included) is found. Tiles and bundles are
 immutable (``Cache-Control: public, max-age=31536000, immutable``); the rest is ``no-cache``.
 """
@@ -18,6 +19,7 @@ LOG = logging.getLogger("ledger.mirror")
 _PATH = re.compile(
     r"(?P<origin>[0-9a-f]{64})/(?P<file>checkpoint|ledger\.json|audit\.json"
     r"|evidence/evidence-[0-9a-f]{8}-[0-9]+-[0-9]+\.txt"
+    r"|stations/(?:index|[A-Z]{1,2}-C?[1-9][0-9]*)\.json"
     r"|tile/(?:[0-9]+|entries)/(?:x[0-9]{3}/)*[0-9]{3}(?:\.p/[0-9]{1,3})?)")
 IMMUTABLE = "public, max-age=31536000, immutable"
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ledger.core.hashing import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 from ledger.core.merkle import subtree_root
 from ledger.formats.entries import MAX_ENTRY_SIZE
+from ledger.formats.station_index import (
+    INDEX_FILE,
+    StationIndexBuilder,
+    format_index,
+    format_station_file,
+    station_file,
+)
 from ledger.formats.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -150,5 +157,12 @@ def build_tiles(entries: Iterable[bytes], *, partial_sizes: Iterable[int] = ()) 
     return out
 
 
-
-
+def station_index_files(index: StationIndexBuilder, *,
+                        names: Mapping[str, str] | None = None) -> list[tuple[str, bytes]]:
+    """The files of the station index (docs/spec.md, "The station index"), by path: the file
+    of each station ``index`` lists, then ``stations/index.json`` of ``names`` (default: the
+    names ``index`` knows; an index kept up to date names stations not met again too)."""
+    out = [(station_file(s), format_station_file(index.station_file(s)))
+           for s in index.stations()]
+    out.append((INDEX_FILE, format_index(index.names if names is None else names)))
+    return out

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ledger.errors import InputError, MalformedError, SourceUnavailableError, Where
+from ledger.formats.station_index import MAX_STATION_FILE_BYTES, station_file
 from ledger.formats.tiles import MAX_BUNDLE_BYTES, MAX_TILE_BYTES, BundleId, TileId
 from ledger.sources.published import PublishedTree
 from ledger.sources.source import (
@@ -39,7 +40,7 @@ HTTP_FILE_DEADLINE = 120.0
 _READ_CHUNK = 1 << 16
 #: Files fetched at once when reading ahead (a bounded pool: a server far away is read at the
 #: pace of its bandwidth, not of its round trips), and files fetched ahead at most (memory).
-HTTP_PARALLEL = 16
+HTTP_PARALLEL = 32
 #: Redirects followed for one file (a loop ends there), and the longest Retry-After honoured.
 HTTP_MAX_REDIRECTS = 5
 HTTP_MAX_RETRY_AFTER = 10.0
@@ -72,6 +73,9 @@ class HttpSource(PublishedTree):
         self.deadline = deadline
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: dict[str, Future[bytes | None]] = {}
+        #: Station files fetched ahead (small, and read only once the entries are checked,
+        #: so kept apart from the bounded read-ahead of tiles and bundles).
+        self._stations_ahead: dict[str, Future[bytes | None]] = {}
         self._pool_lock = threading.Lock()
         self._local = threading.local()
 
@@ -87,6 +91,14 @@ class HttpSource(PublishedTree):
             limit = MAX_TILE_BYTES if isinstance(ref, TileId) else MAX_BUNDLE_BYTES
             self._ahead[path] = self._executor().submit(self._fetch_now, path, limit, "tiles")
 
+    def read_ahead_station_files(self, stations: Sequence[str]) -> None:
+        """Start fetching these ``stations/<id>.json`` in the pool (kept until read)."""
+        for station in stations:
+            path = station_file(station)
+            if path not in self._stations_ahead:
+                self._stations_ahead[path] = self._executor().submit(
+                    self._fetch_now, path, MAX_STATION_FILE_BYTES, "tiles")
+
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
@@ -97,9 +109,10 @@ class HttpSource(PublishedTree):
         """Stop fetching ahead: what was not started is dropped."""
         with self._pool_lock:
             pool, self._pool = self._pool, None
-        for future in self._ahead.values():
+        for future in [*self._ahead.values(), *self._stations_ahead.values()]:
             future.cancel()
         self._ahead.clear()
+        self._stations_ahead.clear()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         for conn in self._local.__dict__.pop("connections", {}).values():
@@ -120,7 +133,7 @@ class HttpSource(PublishedTree):
         return data
 
     def _fetch(self, path: str, limit: int, category: str) -> bytes | None:
-        ahead = self._ahead.pop(path, None)
+        ahead = self._ahead.pop(path, None) or self._stations_ahead.pop(path, None)
         if ahead is not None and not ahead.cancelled():
             return ahead.result()  # what the fetch gave, or the error it raised
         return self._fetch_now(path, limit, category)

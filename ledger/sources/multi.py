@@ -24,6 +24,7 @@ from ledger.errors import (
     SourceUnavailableError,
     Where,
 )
+from ledger.formats.station_index import INDEX_FILE, station_file
 from ledger.formats.tiles import (
     TILE_WIDTH,
     BundleId,
@@ -35,7 +36,7 @@ from ledger.formats.tiles import (
     tile_path,
 )
 from ledger.sources.published import READ_AHEAD_BUNDLES
-from ledger.sources.source import ClosesOnExit, Source, missing_file
+from ledger.sources.source import ClosesOnExit, Source, StationIndexReader, missing_file
 
 T = TypeVar("T")
 
@@ -183,6 +184,40 @@ class FallbackSource(ClosesOnExit):
 
     def node_reader(self, size: int) -> NodeReader:
         return TileNodeReader(self.read_tile, size)
+
+    def read_station_index(self) -> bytes | None:
+        return self._first_answer(INDEX_FILE, lambda s: s.read_station_index())
+
+    def read_station_file(self, station: str) -> bytes | None:
+        return self._first_answer(station_file(station), lambda s: s.read_station_file(station))
+
+    def _first_answer(self, file: str, read: Callable[[StationIndexReader], bytes | None]
+                      ) -> bytes | None:
+        """An unauthenticated station-index file from the first source that answers at all
+        (that it has none is an answer too): each source keeps an index of its own."""
+        unavailable: SourceUnavailableError | None = None
+        for source in self._order():
+            if not isinstance(source, StationIndexReader):
+                continue
+            try:
+                data = read(source)
+            except SourceUnavailableError as e:
+                unavailable = unavailable or e
+                self._pass(source, file, e, "unavailable")
+                continue
+            if source is not self.sources[self._first]:
+                self._first = self.sources.index(source)  # ask it first from now on
+            return data
+        if unavailable is not None:
+            raise SourceUnavailableError(
+                f"no source could serve {file}: {unavailable.message}",
+                where=Where(file=file)) from unavailable
+        return None
+
+    def read_ahead_station_files(self, stations: Sequence[str]) -> None:
+        first = self.sources[self._first]
+        if isinstance(first, StationIndexReader):
+            first.read_ahead_station_files(stations)
 
     def entry_count(self) -> int | None:
         return self.sources[0].entry_count() if len(self.sources) == 1 else None

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ledger.core.hashing import HASH_SIZE
 from ledger.core.merkle import NodeReader
 from ledger.errors import InputError, MalformedError, Where
+from ledger.formats.station_index import (
+    INDEX_FILE,
+    MAX_INDEX_BYTES,
+    MAX_STATION_FILE_BYTES,
+    station_file,
+)
 from ledger.formats.tiles import (
     MAX_BUNDLE_BYTES,
     MAX_TILE_BYTES,
@@ -87,6 +93,16 @@ class PublishedTree(ClosesOnExit):
 
     def node_reader(self, size: int) -> NodeReader:
         return TileNodeReader(self.read_tile, size)
+
+    def read_station_index(self) -> bytes | None:
+        return self._fetch(INDEX_FILE, MAX_INDEX_BYTES, "tiles")
+
+    def read_station_file(self, station: str) -> bytes | None:
+        return self._fetch(station_file(station), MAX_STATION_FILE_BYTES, "tiles")
+
+    def read_ahead_station_files(self, stations: Sequence[str]) -> None:
+        """Nothing to do for a local tree (a remote one fetches them meanwhile)."""
+        del stations
 
     def entry_count(self) -> int | None:
         return None

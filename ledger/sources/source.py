@@ -89,6 +89,25 @@ class Source(Protocol):
 
 
 @runtime_checkable
+class StationIndexReader(Protocol):
+    """A published tree that may hold a station index (docs/spec.md, "The station index"):
+    unauthenticated files, so whoever reads one proves every entry it points at."""
+
+    def read_station_index(self) -> bytes | None:
+        """``stations/index.json``, or None when the tree has none."""
+        ...
+
+    def read_station_file(self, station: str) -> bytes | None:
+        """``stations/<station>.json``, or None when there is none (MalformedError for an id
+        that is not a station id)."""
+        ...
+
+    def read_ahead_station_files(self, stations: Sequence[str]) -> None:
+        """A hint: these station files will be read soon (a remote source may fetch them)."""
+        ...
+
+
+@runtime_checkable
 class StoredTables(Protocol):
     """A source that keeps tables derived from its entries (a ledger directory): the auditor
     has them compared with what the entries give (docs/spec.md, "Verification")."""
