@@ -48,6 +48,7 @@ from ledger.formats.policy import Policy
 from ledger.formats.station_index import (
     INDEX_FILE,
     StationIndexBuilder,
+    format_station_file,
     index_differences,
     parse_index,
     parse_station_file,
@@ -573,16 +574,22 @@ class _Audit:
     def _check_station_file(self, station: str, built: StationIndexBuilder,
                             names: dict[str, str], size: int, found: _IndexFindings) -> None:
         path = station_file(station)
+        expected = built.station_file(station) if station in built.lists else None
         try:
             data = self.source.read_station_file(station) \
                 if isinstance(self.source, StationIndexReader) else None
+            if expected is not None and data == format_station_file(expected):
+                # the usual case: the very bytes a publish of these entries writes
+                wrong = index_differences(station, names, expected, pending=False)
+                if wrong is not None:
+                    found.index_error(INDEX_FILE, station, None, wrong)
+                return
             published = None if data is None else parse_station_file(data, path)
         except VerificationError as e:
             found.add(e.at(file=path, station=station) if e.code.startswith("station-index")
                       else _unreadable(path, station, e))
             published = None
             data = b""
-        expected = built.station_file(station) if station in built.lists else None
         pending = published is not None and any(i >= size for i in
                                                 published.entries.get("station", ()))
         wrong = index_differences(station, names, expected, pending)

@@ -143,10 +143,14 @@ class StationIndexBuilder:
 
     def add(self, index: int, record: Record) -> str | None:
         """Note entry ``index``; return the station it is listed under, or None."""
-        if type(record) is Station:
-            station: str | None = record.id
-        elif type(record) is Turnout or type(record) is Report:
-            station = record.station
+        if type(record) is Turnout or type(record) is Report:  # the most of a log, first
+            station: str | None = record.station
+            known = self.lists.get(record.station)
+            if known is not None:
+                known[record.KIND].append(index)
+                return station
+        elif type(record) is Station:
+            station = record.id
         elif type(record) is Revoke:
             station = self._owners.get(record.key)
             if station is None and self._owner_of is not None:
