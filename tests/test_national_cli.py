@@ -13,6 +13,13 @@ import pytest
 from click.testing import CliRunner, Result
 from election_ledger_cli.app import cli
 
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import root
+from ledger.files import read_signer_key
+from ledger.formats.checkpoints import Checkpoint, format_checkpoint, parse_checkpoint
+from ledger.formats.notes import parse_unverified_note, sign_note
+from ledger.formats.tiles import bundle_path, format_entry_bundle, format_hash_tile, tile_path
+from ledger.sources.open import open_source
 from tests.http_support import Behaviour, local_server
 
 NATIONAL = "prezenta.example.ro/parlamentare2028"
@@ -99,6 +106,25 @@ class World:
         self.county(code, salt=" (rescris)")
         self.grow(code)
 
+    def forge_checkpoint(self, code: str, *, short: int = 0, root_of: bytes | None = None) -> int:
+        """The county bureau signs and serves a checkpoint its publisher never signed: ``short``
+        entries before its last block (the tree's true root there, with its tiles and entries),
+        or at its size with the root of other leaves (``root_of``); the size served."""
+        published = self.counties / code
+        with open_source(str(published)) as source:
+            served = parse_checkpoint(parse_unverified_note(source.read_checkpoint()).text)
+            size = served.size - short
+            entries = list(source.iter_entries(0, served.size))[:size]
+        hashes = [leaf_hash(e) for e in entries]  # the county logs of these tests fit one tile
+        for path, data in ((tile_path(0, 0, size), format_hash_tile(hashes)),
+                           (bundle_path(0, size), format_entry_bundle(entries))):
+            (published / path).parent.mkdir(parents=True, exist_ok=True)
+            (published / path).write_bytes(data)
+        tree = root(hashes) if root_of is None else leaf_hash(root_of)
+        text = format_checkpoint(Checkpoint(origin=served.origin, size=size, root=tree))
+        (published / "checkpoint").write_bytes(sign_note(text, [read_signer_key(self.key(code))]))
+        return size
+
     def update(self, prefix: str | Path | None = None, ok: int = 0) -> dict[str, Any]:
         return run_json("national", "update", self.national, "--key", self.key("national"),
                         "--county-logs", prefix or self.counties, "--evidence-dir",
@@ -182,6 +208,29 @@ def test_county_that_rolled_back_is_refused_with_both_signed_checkpoints(world: 
     assert evidence.startswith(b"election-ledger/rollback@v1\n\n")
     audit = world.verify(ok=1)
     assert _errors(audit) == [("log", "county-log-smaller", "AB")]
+
+
+def test_county_checkpoint_not_a_block_checkpoint_is_refused_by_update_not_recorded(
+    world: World,
+) -> None:
+    world.grow("AB")
+    short = world.forge_checkpoint("AB", short=1)  # signed by AB, one entry before its block
+    world.county("SB")
+    run("national", "add-log", world.national, "SB", "--key", world.key("national"), "--origin",
+        f"{NATIONAL}/SB", "--pub", world.pub("SB"))
+    world.forge_checkpoint("SB", root_of=b"another history")  # its first: no earlier to extend
+    report = world.update(ok=1)
+    outcome = {c["log"]: c for c in report["counties"]}
+    assert [(c, outcome[c]["status"]) for c in ("AB", "CJ", "BV", "SB")] == [
+        ("AB", "refused"), ("CJ", "unchanged"), ("BV", "unchanged"), ("SB", "refused")]
+    assert "county-checkpoint-not-at-block" in outcome["AB"]["message"]
+    assert f"size {short}" in outcome["AB"]["message"]
+    assert "county-checkpoint-root" in outcome["SB"]["message"]
+    assert report["tree_size"] is None  # nothing recorded, nothing sealed
+    # The national log breaks no rule 4: what the audit finds is AB's own served checkpoint.
+    audit = world.verify(ok=1)
+    assert _errors(audit) == [("checkpoint", "checkpoint-not-at-block", "AB")]
+    assert audit["errors"][0]["source"] is not None
 
 
 def test_county_whose_server_is_down_is_named_and_the_others_are_recorded(

@@ -24,13 +24,21 @@ from ledger.auditor.verify import verify
 from ledger.check.checker import CheckedEntry
 from ledger.check.findings import AuditReport, Finding
 from ledger.check.signatures import default_workers
-from ledger.core.merkle import root_from_nodes
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import inclusion_proof_from_nodes, root_from_nodes
+from ledger.core.proofs import verify_inclusion
 from ledger.errors import InputError, LedgerError, VerificationError, Where
 from ledger.formats.checkpoints import parse_checkpoint
 from ledger.formats.keys import VerifierKey, format_verifier_key, parse_verifier_key
 from ledger.formats.notes import parse_unverified_note
 from ledger.formats.policy import Policy
-from ledger.formats.records import Block, Log, LogCheckpoint
+from ledger.formats.records import (
+    Block,
+    Log,
+    LogCheckpoint,
+    decode_entry_record,
+    verify_entry_signature,
+)
 from ledger.sources.open import open_source
 from ledger.sources.source import Source
 
@@ -139,6 +147,53 @@ def audit_county(job: CountyJob) -> CountyResult:
     return result
 
 
+def block_checkpoint_problem(
+    code: str, size: int, root: bytes, at_block: bool, tree_root: bytes | None
+) -> tuple[str, str] | None:
+    """Rule 4 for one checkpoint of county log ``code`` (size and root): ``(finding code,
+    why)`` when it is not a block checkpoint of the county log with that root, else None.
+
+    ``at_block``: the county log's entry ``size - 1`` is its block record sealing at that size;
+    ``tree_root``: the county log's root at ``size`` (None: unreadable). The one check both the
+    audit and the national publisher's update make.
+    """
+    if not at_block:
+        return ("county-checkpoint-not-at-block",
+                f"checkpoint of county log {code} at size {size} does not end with a block "
+                "entry of the county log: it is not a block checkpoint")
+    if tree_root != root:
+        return ("county-checkpoint-root",
+                f"checkpoint of county log {code} at size {size} has root {root.hex()}, the "
+                f"county log {tree_root.hex() if tree_root else 'none'}")
+    return None
+
+
+def read_block_checkpoint(source: Source, key: VerifierKey, size: int) -> tuple[bool, bytes | None]:
+    """What :func:`block_checkpoint_problem` needs of a county log at ``size``, read from its
+    tiles and entry bundles without an audit: whether entry ``size - 1`` is a block record
+    signed by ``key`` that seals at ``size`` (and is in the tree), and the tree's root there.
+
+    Raises:
+        SourceUnavailableError: the county's source could not be reached.
+    """
+    if size < 1:
+        return False, None
+    try:
+        reader = source.node_reader(size)
+        tree_root = root_from_nodes(reader, size)
+    except (VerificationError, ValueError, IndexError):
+        return False, None
+    try:
+        data = next(iter(source.iter_entries(size - 1, size)))
+        entry, record = decode_entry_record(data)
+        verify_entry_signature(entry, key.name, key.public_key)
+        proof = inclusion_proof_from_nodes(reader, size - 1, size)
+        verify_inclusion(leaf_hash(data), size - 1, size, proof, tree_root)
+    except (VerificationError, ValueError, IndexError, StopIteration):
+        return False, tree_root
+    return type(record) is Block and record.first + record.count == size - 1, tree_root
+
+
 def _root_at(source: Source, m: int, size: int | None) -> bytes | None:
     if size is None or m > size:
         return None
@@ -237,16 +292,14 @@ def _county_findings(
     for r in recorded:
         if size is None or r.size > size:
             continue
-        if not result.at_block.get(r.size, False):
-            error(r.index, "county-checkpoint-not-at-block",
-                  f"the recorded checkpoint of county log {code} at size {r.size} does not end "
-                  "with a block entry of the county log: it is not a block checkpoint")
-        elif result.roots.get(r.size) != r.root:
-            got = result.roots.get(r.size)
-            error(r.index, "county-checkpoint-root",
-                  f"the recorded checkpoint of county log {code} at size {r.size} has root "
-                  f"{r.root.hex()}, the audited county log {got.hex() if got else 'none'}: the "
-                  "county log was rewritten after the national log recorded it")
+        problem = block_checkpoint_problem(code, r.size, r.root,
+                                           result.at_block.get(r.size, False),
+                                           result.roots.get(r.size))
+        if problem is not None:
+            finding_code, why = problem
+            if finding_code == "county-checkpoint-root":
+                why += ": the county log was rewritten after the national log recorded it"
+            error(r.index, finding_code, f"the recorded {why}")
     return {
         "ok": len(report.errors) == errors_before,
         "origin": county.origin,

@@ -6,8 +6,10 @@ entry 1 is a ``log`` record.
 registered county's latest checkpoint (side by side, in threads: it waits on the network),
 verifies it with the registered key, proves it consistent with the last one the national log
 recorded (a consistency proof from the county's own tiles), appends one ``checkpoint`` record
-per county that moved on, and seals. A county whose source is down, or which forked or rolled
-back, is refused and said so (with the evidence, for a fork or a rollback); the others go on.
+per county that moved on, and seals. A county whose source is down, which forked or rolled
+back, or whose checkpoint is not a block checkpoint of its log with that root (rule 4, read
+from its tiles and entry bundles), is refused and said so (with the evidence, for a fork or a
+rollback); the others go on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ledger.auditor.evidence import evidence_name, make_split_view
-from ledger.auditor.national import county_spec
+from ledger.auditor.national import (
+    block_checkpoint_problem,
+    county_spec,
+    read_block_checkpoint,
+)
 from ledger.check.national import CountyLog, open_county_checkpoint
 from ledger.core.merkle import consistency_proof_from_nodes, root_from_nodes
 from ledger.core.proofs import verify_consistency
@@ -179,6 +185,9 @@ def _check_county(
         return CountyUpdate(code=code, status=REFUSED,
                             message=f"county log {code}'s checkpoint is refused: {why}"), None
     if county.size is None or county.root is None or last_note is None:
+        refused = _not_block_checkpoint(county, source, new)
+        if refused is not None:
+            return refused, None
         return CountyUpdate(code=code, status=RECORDED, size=new.size,
                             message=f"first checkpoint, size {new.size}"), text
     old = Checkpoint(origin=county.origin, size=county.size, root=county.root)
@@ -211,8 +220,24 @@ def _check_county(
         return CountyUpdate(
             code=code, status=REFUSED, size=new.size, evidence=evidence,
             message=f"{what} the one of size {old.size} the national log recorded ({why})"), None
+    refused = _not_block_checkpoint(county, source, new)
+    if refused is not None:
+        return refused, None
     return CountyUpdate(code=code, status=RECORDED, size=new.size,
                         message=f"size {old.size} -> {new.size}, consistent"), text
+
+
+def _not_block_checkpoint(county: CountyLog, source: Source,
+                          new: Checkpoint) -> CountyUpdate | None:
+    """Rule 4 before recording: the refusal when ``new`` is not a block checkpoint of the
+    county log with its root (from the county's tiles and entry bundles), else None."""
+    at_block, tree_root = read_block_checkpoint(source, county.key, new.size)
+    problem = block_checkpoint_problem(county.id, new.size, new.root, at_block, tree_root)
+    if problem is None:
+        return None
+    return CountyUpdate(code=county.id, status=REFUSED, size=new.size,
+                        message=f"county log {county.id}'s checkpoint is refused: the {problem[1]} "
+                                f"({problem[0]}, rule 4)")
 
 
 def _fork_evidence(county: CountyLog, source: Source, older: bytes, newer: bytes,
