@@ -4,8 +4,10 @@ is down is named while the others go on, and the four receipts check offline."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,15 @@ from ledger.core.hashing import leaf_hash
 from ledger.core.merkle import root
 from ledger.files import read_signer_key
 from ledger.formats.checkpoints import Checkpoint, format_checkpoint, parse_checkpoint
-from ledger.formats.notes import parse_unverified_note, sign_note
+from ledger.formats.keys import SIG_COSIGNATURE_V1, note_signer_for
+from ledger.formats.notes import (
+    cosign,
+    format_note,
+    parse_signature_line,
+    parse_unverified_note,
+    sign_note,
+)
+from ledger.formats.signing import Signer
 from ledger.formats.tiles import bundle_path, format_entry_bundle, format_hash_tile, tile_path
 from ledger.sources.open import open_source
 from tests.http_support import Behaviour, local_server
@@ -125,10 +135,11 @@ class World:
         (published / "checkpoint").write_bytes(sign_note(text, [read_signer_key(self.key(code))]))
         return size
 
-    def update(self, prefix: str | Path | None = None, ok: int = 0) -> dict[str, Any]:
+    def update(self, prefix: str | Path | None = None, *more: str | Path,
+               ok: int = 0) -> dict[str, Any]:
         return run_json("national", "update", self.national, "--key", self.key("national"),
                         "--county-logs", prefix or self.counties, "--evidence-dir",
-                        self.root / "evidence", ok=ok)
+                        self.root / "evidence", *more, ok=ok)
 
     def verify(self, *more: str | Path, prefix: str | Path | None = None,
                ok: int = 0) -> dict[str, Any]:
@@ -231,6 +242,33 @@ def test_county_checkpoint_not_a_block_checkpoint_is_refused_by_update_not_recor
     audit = world.verify(ok=1)
     assert _errors(audit) == [("checkpoint", "checkpoint-not-at-block", "AB")]
     assert audit["errors"][0]["source"] is not None
+
+
+def test_county_checkpoint_not_cosigned_to_the_policy_quorum_is_skipped_not_recorded(
+    world: World,
+) -> None:
+    world.grow("AB")
+    world.grow("BV")
+    witness = note_signer_for("witness.example.org/w1", Signer(hashlib.sha256(b"w1").digest()),
+                              SIG_COSIGNATURE_V1)
+    served = world.counties / "AB" / "checkpoint"  # AB's witness saw it; BV's did not
+    parsed = parse_unverified_note(served.read_bytes())
+    line = parse_signature_line(cosign(parsed.text, witness, int(time.time())))
+    served.write_bytes(format_note(parsed.text, [*parsed.signatures, line]))
+    policy = world.root / "counties.policy"
+    logs = "".join(f"log {world.pub(code).read_text().strip()}\n" for code in ("AB", "BV"))
+    policy.write_text(f"{logs}witness w1 {witness.verifier_key}\nquorum w1\n", encoding="utf-8")
+    report = world.update(None, "--policy", policy, ok=1)
+    outcome = {c["log"]: c for c in report["counties"]}
+    assert [(c, outcome[c]["status"]) for c in COUNTIES] == [
+        ("AB", "recorded"), ("CJ", "unchanged"), ("BV", "unwitnessed")]
+    assert "quorum" in outcome["BV"]["message"]
+    assert report["tree_size"] is not None  # AB recorded and sealed
+    world.grow("CJ")  # CJ has no log line in the policy: the policy cannot vouch for it
+    again = {c["log"]: c for c in world.update(None, "--policy", policy, ok=1)["counties"]}
+    assert again["CJ"]["status"] == "refused"
+    assert "no log line" in again["CJ"]["message"]
+    assert again["BV"]["status"] == "unwitnessed"
 
 
 def test_county_whose_server_is_down_is_named_and_the_others_are_recorded(
