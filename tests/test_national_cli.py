@@ -319,3 +319,35 @@ def test_audit_state_of_a_national_log_resumes_with_the_county_logs_it_registere
     resumed = run_json("verify", world.site, "--pub", world.pub("national"), "--state", state)
     assert resumed["summary"]["resumed_from"] == 8
     assert resumed["ok"]
+
+
+def _same_verdict(report: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed audit must say as a fresh one does (not how long, nor how much it read)."""
+    counties = {code: {k: v for k, v in c.items() if k not in ("entries", "seconds",
+                                                                 "resumed_from")}
+                for code, c in report["summary"]["county_logs"].items()}
+    return {"ok": report["ok"], "errors": report["errors"], "tree_size": report["tree_size"],
+            "root": report["root"], "counties": counties}
+
+
+def test_national_audit_resumed_from_its_state_pays_only_for_what_is_new(world: World) -> None:
+    state = world.root / "audit.state"
+    first = world.verify("--state", state)
+    assert first["ok"], first["errors"]
+    world.grow("AB")
+    world.update()
+    resumed = world.verify("--state", state)
+    fresh = world.verify()
+    assert _same_verdict(resumed) == _same_verdict(fresh)
+    assert resumed["summary"]["resumed_from"] == first["tree_size"]
+    assert resumed["summary"]["entries"] < fresh["summary"]["entries"]
+    ab, cj = (resumed["summary"]["county_logs"][c] for c in ("AB", "CJ"))
+    assert ab["resumed_from"] == first["summary"]["county_logs"]["AB"]["tree_size"]
+    assert ab["entries"] < fresh["summary"]["county_logs"]["AB"]["entries"]
+    assert cj["entries"] == 0  # CJ did not grow: nothing of it is read again
+    assert ab["recorded"] == 2
+    # A county that rewrote its log after the audit is caught by the resumed audit too.
+    world.rewrite("CJ")
+    again = world.verify("--state", state, ok=1)
+    assert ("log", "county-checkpoint-root", "CJ") in _errors(again)
+    assert not again["summary"]["county_logs"]["CJ"]["ok"]
