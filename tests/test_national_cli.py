@@ -307,6 +307,27 @@ def test_four_receipts_of_a_county_station_check_offline_with_the_national_key(
         world.pub("AB"), ok=1)
 
 
+def test_four_receipts_under_an_earlier_national_checkpoint_with_size(world: World) -> None:
+    run("publish", world.national, world.site)
+    first = parse_checkpoint(parse_unverified_note((world.site / "checkpoint").read_bytes()).text)
+    world.grow("AB")
+    world.update()
+    run("publish", world.national, world.site)  # the national log moved on: AB at its size 7
+    out = world.root / "earlier"
+    run("prove", world.counties / "AB", "--national", world.site, "--station", "AB-1",
+        "--kind", "turnout", "--size", first.size, "-o", out)
+    names = ["AB-1-turnout", "AB-1-station", "national-log-AB", "national-checkpoint-AB"]
+    files = [out / f"{n}.tlog-proof" for n in names]
+    checked = run_json("check-proof", *files[:2], "--national", *files[2:], "--pub",
+                       world.pub("national"))
+    assert checked["national"]["log"] == "AB"
+    note = files[3].read_bytes().decode()
+    assert f"\n{first.size}\n" in note  # under the national checkpoint of that size
+    assert "\n4\n" in files[0].read_bytes().decode()  # and AB's checkpoint it recorded: size 4
+    run("prove", world.counties / "AB", "--national", world.site, "--station", "AB-1",
+        "--kind", "turnout", "--size", first.size - 1, "-o", out, ok=2)
+
+
 def test_audit_state_of_a_national_log_resumes_with_the_county_logs_it_registered(
     world: World,
 ) -> None:
