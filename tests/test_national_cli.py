@@ -4,8 +4,10 @@ is down is named while the others go on, and the four receipts check offline."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,21 @@ import pytest
 from click.testing import CliRunner, Result
 from election_ledger_cli.app import cli
 
+from ledger.core.hashing import leaf_hash
+from ledger.core.merkle import root
+from ledger.files import read_signer_key
+from ledger.formats.checkpoints import Checkpoint, format_checkpoint, parse_checkpoint
+from ledger.formats.keys import SIG_COSIGNATURE_V1, note_signer_for
+from ledger.formats.notes import (
+    cosign,
+    format_note,
+    parse_signature_line,
+    parse_unverified_note,
+    sign_note,
+)
+from ledger.formats.signing import Signer
+from ledger.formats.tiles import bundle_path, format_entry_bundle, format_hash_tile, tile_path
+from ledger.sources.open import open_source
 from tests.http_support import Behaviour, local_server
 
 NATIONAL = "prezenta.example.ro/parlamentare2028"
@@ -99,10 +116,30 @@ class World:
         self.county(code, salt=" (rescris)")
         self.grow(code)
 
-    def update(self, prefix: str | Path | None = None, ok: int = 0) -> dict[str, Any]:
+    def forge_checkpoint(self, code: str, *, short: int = 0, root_of: bytes | None = None) -> int:
+        """The county bureau signs and serves a checkpoint its publisher never signed: ``short``
+        entries before its last block (the tree's true root there, with its tiles and entries),
+        or at its size with the root of other leaves (``root_of``); the size served."""
+        published = self.counties / code
+        with open_source(str(published)) as source:
+            served = parse_checkpoint(parse_unverified_note(source.read_checkpoint()).text)
+            size = served.size - short
+            entries = list(source.iter_entries(0, served.size))[:size]
+        hashes = [leaf_hash(e) for e in entries]  # the county logs of these tests fit one tile
+        for path, data in ((tile_path(0, 0, size), format_hash_tile(hashes)),
+                           (bundle_path(0, size), format_entry_bundle(entries))):
+            (published / path).parent.mkdir(parents=True, exist_ok=True)
+            (published / path).write_bytes(data)
+        tree = root(hashes) if root_of is None else leaf_hash(root_of)
+        text = format_checkpoint(Checkpoint(origin=served.origin, size=size, root=tree))
+        (published / "checkpoint").write_bytes(sign_note(text, [read_signer_key(self.key(code))]))
+        return size
+
+    def update(self, prefix: str | Path | None = None, *more: str | Path,
+               ok: int = 0) -> dict[str, Any]:
         return run_json("national", "update", self.national, "--key", self.key("national"),
                         "--county-logs", prefix or self.counties, "--evidence-dir",
-                        self.root / "evidence", ok=ok)
+                        self.root / "evidence", *more, ok=ok)
 
     def verify(self, *more: str | Path, prefix: str | Path | None = None,
                ok: int = 0) -> dict[str, Any]:
@@ -184,6 +221,56 @@ def test_county_that_rolled_back_is_refused_with_both_signed_checkpoints(world: 
     assert _errors(audit) == [("log", "county-log-smaller", "AB")]
 
 
+def test_county_checkpoint_not_a_block_checkpoint_is_refused_by_update_not_recorded(
+    world: World,
+) -> None:
+    world.grow("AB")
+    short = world.forge_checkpoint("AB", short=1)  # signed by AB, one entry before its block
+    world.county("SB")
+    run("national", "add-log", world.national, "SB", "--key", world.key("national"), "--origin",
+        f"{NATIONAL}/SB", "--pub", world.pub("SB"))
+    world.forge_checkpoint("SB", root_of=b"another history")  # its first: no earlier to extend
+    report = world.update(ok=1)
+    outcome = {c["log"]: c for c in report["counties"]}
+    assert [(c, outcome[c]["status"]) for c in ("AB", "CJ", "BV", "SB")] == [
+        ("AB", "refused"), ("CJ", "unchanged"), ("BV", "unchanged"), ("SB", "refused")]
+    assert "county-checkpoint-not-at-block" in outcome["AB"]["message"]
+    assert f"size {short}" in outcome["AB"]["message"]
+    assert "county-checkpoint-root" in outcome["SB"]["message"]
+    assert report["tree_size"] is None  # nothing recorded, nothing sealed
+    # The national log breaks no rule 4: what the audit finds is AB's own served checkpoint.
+    audit = world.verify(ok=1)
+    assert _errors(audit) == [("checkpoint", "checkpoint-not-at-block", "AB")]
+    assert audit["errors"][0]["source"] is not None
+
+
+def test_county_checkpoint_not_cosigned_to_the_policy_quorum_is_skipped_not_recorded(
+    world: World,
+) -> None:
+    world.grow("AB")
+    world.grow("BV")
+    witness = note_signer_for("witness.example.org/w1", Signer(hashlib.sha256(b"w1").digest()),
+                              SIG_COSIGNATURE_V1)
+    served = world.counties / "AB" / "checkpoint"  # AB's witness saw it; BV's did not
+    parsed = parse_unverified_note(served.read_bytes())
+    line = parse_signature_line(cosign(parsed.text, witness, int(time.time())))
+    served.write_bytes(format_note(parsed.text, [*parsed.signatures, line]))
+    policy = world.root / "counties.policy"
+    logs = "".join(f"log {world.pub(code).read_text().strip()}\n" for code in ("AB", "BV"))
+    policy.write_text(f"{logs}witness w1 {witness.verifier_key}\nquorum w1\n", encoding="utf-8")
+    report = world.update(None, "--policy", policy, ok=1)
+    outcome = {c["log"]: c for c in report["counties"]}
+    assert [(c, outcome[c]["status"]) for c in COUNTIES] == [
+        ("AB", "recorded"), ("CJ", "unchanged"), ("BV", "unwitnessed")]
+    assert "quorum" in outcome["BV"]["message"]
+    assert report["tree_size"] is not None  # AB recorded and sealed
+    world.grow("CJ")  # CJ has no log line in the policy: the policy cannot vouch for it
+    again = {c["log"]: c for c in world.update(None, "--policy", policy, ok=1)["counties"]}
+    assert again["CJ"]["status"] == "refused"
+    assert "no log line" in again["CJ"]["message"]
+    assert again["BV"]["status"] == "unwitnessed"
+
+
 def test_county_whose_server_is_down_is_named_and_the_others_are_recorded(
     world: World,
 ) -> None:
@@ -220,6 +307,27 @@ def test_four_receipts_of_a_county_station_check_offline_with_the_national_key(
         world.pub("AB"), ok=1)
 
 
+def test_four_receipts_under_an_earlier_national_checkpoint_with_size(world: World) -> None:
+    run("publish", world.national, world.site)
+    first = parse_checkpoint(parse_unverified_note((world.site / "checkpoint").read_bytes()).text)
+    world.grow("AB")
+    world.update()
+    run("publish", world.national, world.site)  # the national log moved on: AB at its size 7
+    out = world.root / "earlier"
+    run("prove", world.counties / "AB", "--national", world.site, "--station", "AB-1",
+        "--kind", "turnout", "--size", first.size, "-o", out)
+    names = ["AB-1-turnout", "AB-1-station", "national-log-AB", "national-checkpoint-AB"]
+    files = [out / f"{n}.tlog-proof" for n in names]
+    checked = run_json("check-proof", *files[:2], "--national", *files[2:], "--pub",
+                       world.pub("national"))
+    assert checked["national"]["log"] == "AB"
+    note = files[3].read_bytes().decode()
+    assert f"\n{first.size}\n" in note  # under the national checkpoint of that size
+    assert "\n4\n" in files[0].read_bytes().decode()  # and AB's checkpoint it recorded: size 4
+    run("prove", world.counties / "AB", "--national", world.site, "--station", "AB-1",
+        "--kind", "turnout", "--size", first.size - 1, "-o", out, ok=2)
+
+
 def test_audit_state_of_a_national_log_resumes_with_the_county_logs_it_registered(
     world: World,
 ) -> None:
@@ -232,3 +340,35 @@ def test_audit_state_of_a_national_log_resumes_with_the_county_logs_it_registere
     resumed = run_json("verify", world.site, "--pub", world.pub("national"), "--state", state)
     assert resumed["summary"]["resumed_from"] == 8
     assert resumed["ok"]
+
+
+def _same_verdict(report: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed audit must say as a fresh one does (not how long, nor how much it read)."""
+    counties = {code: {k: v for k, v in c.items() if k not in ("entries", "seconds",
+                                                                 "resumed_from")}
+                for code, c in report["summary"]["county_logs"].items()}
+    return {"ok": report["ok"], "errors": report["errors"], "tree_size": report["tree_size"],
+            "root": report["root"], "counties": counties}
+
+
+def test_national_audit_resumed_from_its_state_pays_only_for_what_is_new(world: World) -> None:
+    state = world.root / "audit.state"
+    first = world.verify("--state", state)
+    assert first["ok"], first["errors"]
+    world.grow("AB")
+    world.update()
+    resumed = world.verify("--state", state)
+    fresh = world.verify()
+    assert _same_verdict(resumed) == _same_verdict(fresh)
+    assert resumed["summary"]["resumed_from"] == first["tree_size"]
+    assert resumed["summary"]["entries"] < fresh["summary"]["entries"]
+    ab, cj = (resumed["summary"]["county_logs"][c] for c in ("AB", "CJ"))
+    assert ab["resumed_from"] == first["summary"]["county_logs"]["AB"]["tree_size"]
+    assert ab["entries"] < fresh["summary"]["county_logs"]["AB"]["entries"]
+    assert cj["entries"] == 0  # CJ did not grow: nothing of it is read again
+    assert ab["recorded"] == 2
+    # A county that rewrote its log after the audit is caught by the resumed audit too.
+    world.rewrite("CJ")
+    again = world.verify("--state", state, ok=1)
+    assert ("log", "county-checkpoint-root", "CJ") in _errors(again)
+    assert not again["summary"]["county_logs"]["CJ"]["ok"]

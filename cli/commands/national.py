@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ledger.errors import InputError
-from ledger.files import read_verifier_key, write_new_file
+from ledger.files import read_policy, read_verifier_key, write_new_file
 from ledger.formats.times import parse_time
 from ledger.importers.manifest import read_manifest
 from ledger.national.writer import register_log, update
@@ -77,21 +77,29 @@ def add_log_command(ledger: str, code: str, key_file: str, origin: str, pub: str
               help="Where evidence of a county that forked or rolled back is written.")
 @click.option("--time", "time_text", default=None, metavar="TIME",
               help="Block time (default: now), as `ledger seal --time`.")
+@click.option("--policy", "policy_file", default=None, metavar="FILE",
+              help="A tlog-policy file: a county checkpoint is recorded only when cosigned to "
+                   "its quorum, and the policy's log line for the county's origin must be the "
+                   "registered key.")
 @json_option
 @click.pass_context
 def update_command(ctx: click.Context, ledger: str, key_file: str, county_logs: str,
-                   evidence_dir: str, time_text: str | None, as_json: bool) -> None:
+                   evidence_dir: str, time_text: str | None, policy_file: str | None,
+                   as_json: bool) -> None:
     """Record every registered county's latest checkpoint, then seal.
 
     Each is verified with the county's registered key and proved consistent with the one
-    recorded last (from the county's tiles). A county whose source is down, or that forked or
-    rolled back, is refused and named (exit 1, with evidence for a fork or a rollback); the
-    others are recorded all the same.
+    recorded last (from the county's tiles), and a block checkpoint of the county log with its
+    root. A county whose source is down, that forked or rolled back, whose checkpoint is not a
+    block checkpoint, or (with --policy) is not cosigned to the quorum, is named and not
+    recorded (exit 1, with evidence for a fork or a rollback); the others are recorded all the
+    same.
     """
+    policy = None if policy_file is None else read_policy(policy_file)
     with Ledger.open(ledger, signer_key(key_file)) as lg:
         time_ms = None if time_text is None else parse_time(time_text, lg.election().tz,
                                                             what="block time")
-        report = update(lg, county_logs, time=time_ms)
+        report = update(lg, county_logs, time=time_ms, policy=policy)
     written: dict[str, str] = {}
     for county in report.counties:
         if county.evidence is not None:

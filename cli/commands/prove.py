@@ -33,7 +33,8 @@ from ..trust import TrustFiles
 @click.option("--category", metavar="CODE", default=None,
               help="With --station: the last report in this category.")
 @click.option("--size", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Use the checkpoint of the block ending at size N (default: the latest).")
+              help="Use the checkpoint of the block ending at size N (default: the latest); "
+                   "with --national, the national log's.")
 @click.option("--national", metavar="NATIONAL", default=None,
               help="With --station: SOURCE is a county log; also prove, from the national log "
                    "NATIONAL, its log record and the checkpoint record the receipts are under.")
@@ -54,14 +55,15 @@ def prove_command(source: str, index: int | None, more_sources: tuple[str, ...],
         raise click.UsageError("give either INDEX or --station ID")
     if station is None and (category is not None or kind != "report"):
         raise click.UsageError("--kind and --category go with --station")
-    if national is not None and (station is None or size is not None):
-        raise click.UsageError("--national goes with --station, without --size")
+    if national is not None and station is None:
+        raise click.UsageError("--national goes with --station")
     written: list[tuple[Path, Receipt]] = []
     lookup: str | None = None
     with open_log(source, more_sources, TrustFiles(None, None)) as log:
         if national is not None and station is not None:
             with open_source(national) as national_log:
-                chain = prove_national(log, national_log, station, kind=kind, category=category)
+                chain = prove_national(log, national_log, station, kind=kind, category=category,
+                                       size=size)
             folder = Path(output or ".")
             folder.mkdir(parents=True, exist_ok=True)
             written.append((folder / f"{station}-{kind}.tlog-proof", chain.record))

@@ -71,13 +71,11 @@ def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[s
     tables it keeps beside its entries differ from what the entries give. With
     --policy, the checkpoints must also be cosigned to the policy's quorum. With
     --county-logs, SOURCE is a national log and every county log it registers is audited
-    too: each checkpoint it recorded must be a block checkpoint of that county log.
+    too: each checkpoint it recorded must be a block checkpoint of that county log (with
+    --state, each county log resumes from its own state file, FILE.<id>).
     """
     if county is not None and county_logs is None:
         raise click.UsageError("--county needs --county-logs")
-    if county_logs is not None and (trusted or state):
-        raise click.UsageError("--county-logs audits the whole national log: no --trusted or "
-                               "--state")
     files = read_trust(pub, policy)
     trusted_note = None if trusted is None else read_bounded(trusted, MAX_NOTE_SIZE,
                                                              "a checkpoint")
@@ -86,7 +84,8 @@ def verify_command(ctx: click.Context, source: str | None, more_sources: tuple[s
         refuse_split_sources(log, trust.log_key, evidence_out)
         if county_logs is not None:
             report = verify_national(log, trust.log_key, county_logs, county=county,
-                                     policy=trust.policy, workers=workers)
+                                     policy=trust.policy, workers=workers,
+                                     trusted=trusted_note, state_path=state, full=full)
         else:
             with _progress_bar() as progress:
                 report = verify(log, trust.log_key, trusted=trusted_note, state_path=state,
@@ -168,7 +167,9 @@ def _county_line(county: dict[str, object]) -> str:
     if "unavailable" in county:
         return f"NOT AUDITED: {county['unavailable']}"
     verdict = "OK" if county["ok"] else "FAILED"
-    return (f"{verdict}, tree size {county['tree_size']}, {county['entries']} entries, "
+    resumed = (f" (resumed from size {county['resumed_from']})" if "resumed_from" in county
+               else "")
+    return (f"{verdict}, tree size {county['tree_size']}{resumed}, {county['entries']} entries, "
             f"{county['recorded']} checkpoints recorded, {county['errors']} errors, "
             f"{county['warnings']} warnings, {county['seconds']} s")
 

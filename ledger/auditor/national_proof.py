@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ledger.auditor.prove import make_receipt, prove_station
+from ledger.auditor.prove import checkpoint_note, make_receipt, prove_station
 from ledger.auditor.receipts import CheckedReceipt, Receipt, check_receipt
 from ledger.check.national import CountyLog, open_county_checkpoint
 from ledger.errors import InputError, MalformedError, SignatureError, VerificationError, Where
@@ -39,19 +39,21 @@ class NationalProof:
 
 def prove_national(
     county: Source, national: Source, station: str, *, kind: str = "report",
-    category: str | None = None,
+    category: str | None = None, size: int | None = None,
 ) -> NationalProof:
     """The four receipts of ``station``'s last ``kind`` entry: under the last checkpoint the
-    national log's latest checkpoint recorded for the county log ``county``.
+    national log's latest checkpoint (or its block checkpoint at ``size``) recorded for the
+    county log ``county``.
 
     Raises:
         InputError: the national log registers no county log of ``county``'s origin, has
-            recorded no checkpoint of it, or the station has no such entry under it.
+            recorded no checkpoint of it, has no block checkpoint at ``size``, or the station
+            has no such entry under it.
         VerificationError: a source does not prove what it serves (a damaged source).
     """
     origin = parse_unverified_note(county.read_checkpoint(), category="checkpoint").text
     origin = origin.split("\n", 1)[0]
-    note = national.read_checkpoint()
+    note = checkpoint_note(national, size)
     size = int(parse_unverified_note(note, category="checkpoint").text.split("\n")[1])
     log_at: tuple[int, Log] | None = None
     recorded: tuple[int, LogCheckpoint] | None = None

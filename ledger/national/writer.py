@@ -6,8 +6,10 @@ entry 1 is a ``log`` record.
 registered county's latest checkpoint (side by side, in threads: it waits on the network),
 verifies it with the registered key, proves it consistent with the last one the national log
 recorded (a consistency proof from the county's own tiles), appends one ``checkpoint`` record
-per county that moved on, and seals. A county whose source is down, or which forked or rolled
-back, is refused and said so (with the evidence, for a fork or a rollback); the others go on.
+per county that moved on, and seals. A county whose source is down, which forked or rolled
+back, or whose checkpoint is not a block checkpoint of its log with that root (rule 4, read
+from its tiles and entry bundles), is refused and said so (with the evidence, for a fork or a
+rollback); the others go on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ledger.auditor.evidence import evidence_name, make_split_view
-from ledger.auditor.national import county_spec
+from ledger.auditor.national import (
+    block_checkpoint_problem,
+    county_spec,
+    read_block_checkpoint,
+)
+from ledger.auditor.trust import trust_for
 from ledger.check.national import CountyLog, open_county_checkpoint
 from ledger.core.merkle import consistency_proof_from_nodes, root_from_nodes
 from ledger.core.proofs import verify_consistency
@@ -29,6 +36,7 @@ from ledger.errors import (
 )
 from ledger.formats.checkpoints import Checkpoint, SignedCheckpoint
 from ledger.formats.keys import VerifierKey, format_verifier_key
+from ledger.formats.policy import Policy
 from ledger.formats.records import Log, LogCheckpoint
 from ledger.publisher.ledger import Ledger
 from ledger.sources.open import open_source
@@ -41,6 +49,8 @@ RECORDED = "recorded"
 UNCHANGED = "unchanged"
 REFUSED = "refused"
 UNAVAILABLE = "unavailable"
+#: Not cosigned to the policy's quorum: skipped this round, recorded once the witnesses saw it.
+UNWITNESSED = "unwitnessed"
 
 #: The header of rollback evidence: the checkpoint the national log recorded and the smaller one
 #: the county's source served, both signed by the county's key (docs/spec.md).
@@ -101,9 +111,12 @@ def update(
     *,
     time: int | None = None,
     open_county: Callable[[str], Source] = open_source,
+    policy: Policy | None = None,
 ) -> UpdateReport:
     """Record the latest checkpoint of every registered county log read at
-    ``county_logs/<id>/``, then seal (only when a checkpoint was recorded).
+    ``county_logs/<id>/``, then seal (only when a checkpoint was recorded). With ``policy``
+    (C2SP tlog-policy), a county checkpoint is recorded only when it is cosigned to the
+    policy's quorum and the policy's ``log`` line for the county's origin is the registered key.
 
     Raises:
         InputError: the ledger is not a national log, or registers no county log.
@@ -118,7 +131,7 @@ def update(
 
     def fetch(county: CountyLog) -> tuple[CountyUpdate, str | None]:
         return _fetch_county(county, county_spec(county_logs, county.id),
-                             last_notes[county.id], open_county)
+                             last_notes[county.id], open_county, policy)
 
     with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(counties))) as pool:
         fetched = list(pool.map(fetch, counties))
@@ -151,14 +164,15 @@ def _recorded_note(ledger: Ledger, county: CountyLog) -> str | None:
 
 
 def _fetch_county(
-    county: CountyLog, spec: str, last_note: str | None, open_county: Callable[[str], Source]
+    county: CountyLog, spec: str, last_note: str | None, open_county: Callable[[str], Source],
+    policy: Policy | None,
 ) -> tuple[CountyUpdate, str | None]:
     """One county: its outcome, and the note to record (None: nothing to record)."""
     code = county.id
     try:
         with open_county(spec) as source:
             note = source.read_checkpoint()
-            return _check_county(county, source, note, last_note)
+            return _check_county(county, source, note, last_note, policy)
     except (SourceUnavailableError, InputError) as e:
         return CountyUpdate(code=code, status=UNAVAILABLE,
                             message=f"county log {code} at {spec} could not be read: {e}"), None
@@ -168,7 +182,7 @@ def _fetch_county(
 
 
 def _check_county(
-    county: CountyLog, source: Source, note: bytes, last_note: str | None
+    county: CountyLog, source: Source, note: bytes, last_note: str | None, policy: Policy | None
 ) -> tuple[CountyUpdate, str | None]:
     code = county.id
     try:
@@ -179,6 +193,9 @@ def _check_county(
         return CountyUpdate(code=code, status=REFUSED,
                             message=f"county log {code}'s checkpoint is refused: {why}"), None
     if county.size is None or county.root is None or last_note is None:
+        refused = _not_recordable(county, source, new, note, policy)
+        if refused is not None:
+            return refused, None
         return CountyUpdate(code=code, status=RECORDED, size=new.size,
                             message=f"first checkpoint, size {new.size}"), text
     old = Checkpoint(origin=county.origin, size=county.size, root=county.root)
@@ -211,8 +228,36 @@ def _check_county(
         return CountyUpdate(
             code=code, status=REFUSED, size=new.size, evidence=evidence,
             message=f"{what} the one of size {old.size} the national log recorded ({why})"), None
+    refused = _not_recordable(county, source, new, note, policy)
+    if refused is not None:
+        return refused, None
     return CountyUpdate(code=code, status=RECORDED, size=new.size,
                         message=f"size {old.size} -> {new.size}, consistent"), text
+
+
+def _not_recordable(county: CountyLog, source: Source, new: Checkpoint, note: bytes,
+                    policy: Policy | None) -> CountyUpdate | None:
+    """What stops ``new`` being recorded, else None: rule 4 (a block checkpoint of the county
+    log with its root, from the county's tiles and entry bundles), then the policy's quorum."""
+    code = county.id
+    at_block, tree_root = read_block_checkpoint(source, county.key, new.size)
+    problem = block_checkpoint_problem(code, new.size, new.root, at_block, tree_root)
+    if problem is not None:
+        return CountyUpdate(code=code, status=REFUSED, size=new.size,
+                            message=f"county log {code}'s checkpoint is refused: the "
+                                    f"{problem[1]} ({problem[0]}, rule 4)")
+    if policy is None:
+        return None
+    try:
+        trust_for(county.key, policy, None).check_witnessed(note)
+    except InputError as e:
+        return CountyUpdate(code=code, status=REFUSED, size=new.size,
+                            message=f"county log {code} is refused by the policy: {e.message}")
+    except VerificationError as e:
+        return CountyUpdate(code=code, status=UNWITNESSED, size=new.size,
+                            message=f"county log {code}'s checkpoint of size {new.size} is not "
+                                    f"recorded: {e.message}")
+    return None
 
 
 def _fork_evidence(county: CountyLog, source: Source, older: bytes, newer: bytes,
