@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,9 @@ from ledger.errors import InputError, RootMismatchError, Where
 from ledger.files import fsync_dir, read_json, replace_file
 from ledger.formats.checkpoints import open_checkpoint
 from ledger.formats.keys import parse_verifier_key
-from ledger.formats.records import Block, decode_entry_record
+from ledger.formats.policy import Policy
+from ledger.formats.records import Block, Election, decode_entry_record
+from ledger.publisher.page import PageTrust, page_files
 from ledger.publisher.tile_export import TileBuilder, TileBytes
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.sources.open import open_source
@@ -55,6 +57,7 @@ def publish(
     outdir: str | os.PathLike[str],
     *,
     vkey: str | None = None,
+    page_policy: Policy | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PublishResult:
     """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``.
@@ -62,16 +65,19 @@ def publish(
     ``vkey`` is the publisher's verifier key; by default the one the source states. The
     checkpoint must verify with it and its root must equal the root of the entries, or it is not
     written (tiles written before the check stay, unseen without a checkpoint that needs them).
-    ``progress(done, total)`` is called every 4,096 entries.
+    ``progress(done, total)`` is called every 4,096 entries. The observer's page is written
+    too (:mod:`ledger.publisher.page`), with ``vkey`` and ``page_policy`` as its trust inputs.
 
     Raises:
         SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
         RootMismatchError: the entries do not give the checkpoint's root.
-        InputError: no publisher key is known.
+        InputError: no publisher key is known, or ``page_policy`` has no log line for the
+            origin with that key.
     """
     if isinstance(ledger_or_source, str | os.PathLike):
         with closing(open_source(os.fspath(ledger_or_source))) as opened:
-            return publish(opened, outdir, vkey=vkey, progress=progress)
+            return publish(opened, outdir, vkey=vkey, page_policy=page_policy,
+                           progress=progress)
     if isinstance(ledger_or_source, Source):
         source: Source = ledger_or_source
     else:  # the publisher's open Ledger: read its store directly
@@ -81,7 +87,11 @@ def publish(
         raise InputError(f"{source.describe()} does not state the publisher key: it must be "
                          "given")
     note = source.read_checkpoint()
-    checkpoint = open_checkpoint(note, [parse_verifier_key(key)]).checkpoint
+    publisher = parse_verifier_key(key)
+    checkpoint = open_checkpoint(note, [publisher]).checkpoint
+    page_trust = PageTrust(vkey=publisher, policy=page_policy)
+    page_files(page_trust)  # a policy that does not name this log's key fails before any write
+    election: Election | None = None
     writer = _Writer(Path(outdir))
     builder = TileBuilder()
     sizes: list[int] = []
@@ -89,7 +99,10 @@ def publish(
         if progress is not None and done % 4096 == 0:
             progress(done, checkpoint.size)
         writer.put_all(builder.append(entry))
-        if isinstance(decode_entry_record(entry)[1], Block):
+        record = decode_entry_record(entry)[1]
+        if done == 0 and isinstance(record, Election):
+            election = record
+        if isinstance(record, Block):
             sizes.append(builder.size)
             writer.put_all(builder.partials())
     if builder.root() != checkpoint.root:
@@ -103,6 +116,8 @@ def publish(
         progress(checkpoint.size, checkpoint.size)
     info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
     writer.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
+    for path, data in page_files(replace(page_trust, election=election)).items():
+        writer.put(path, data)
     writer.sync_dirs()
     writer.put(CHECKPOINT_FILE, note)  # last: it makes the new tiles visible to readers
     writer.sync_dirs()
