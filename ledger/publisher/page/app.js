@@ -782,7 +782,8 @@ window.observer = {
           ? null : String(c.stationIndex), kind: c.record.kind };
     } catch (e) {
       if (!(e instanceof CheckError)) throw e;
-      return { ok: false, code: e.code, category: e.category, message: e.text() };
+      return { ok: false, code: e.code, category: e.category, message: e.message,
+        index: e.where.index == null ? null : String(e.where.index), text: e.text() };
     }
   },
   cryptoMode: () => (crypto ? crypto.mode : null),

@@ -182,8 +182,30 @@ export function concat(...parts) {
   return out;
 }
 
+/** `verify` with its answers remembered (a pure function: a station's records, or a receipt
+ * checked again, verify the same checkpoint signature once). */
+function remembered(verify) {
+  const answers = new Map();
+  return async (publicKey, message, signature) => {
+    const id = toHexString(publicKey) + toHexString(signature) + toHexString(
+      sha256js(message));
+    if (!answers.has(id)) {
+      if (answers.size >= 4096) answers.clear();
+      answers.set(id, await verify(publicKey, message, signature));
+    }
+    return answers.get(id);
+  };
+}
+
+const toHexString = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
 /** The page's cryptography: `mode` "webcrypto" (SHA-256 and Ed25519 of the browser) or "js". */
 export async function makeCrypto(wanted) {
+  const crypto = await chooseCrypto(wanted);
+  return { ...crypto, verify: remembered(crypto.verify) };
+}
+
+async function chooseCrypto(wanted) {
   const subtle = globalThis.isSecureContext && globalThis.crypto && globalThis.crypto.subtle;
   const js = {
     mode: "js",

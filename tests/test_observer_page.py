@@ -1,0 +1,402 @@
+"""The observer's page in a real headless Chromium, against a published tree served on
+127.0.0.1: the checkpoint, receipts and a station's records verified in the browser, with
+WebCrypto and with the vendored JavaScript (``#crypto=js``), and every forgery refused with the
+answer ``ledger check-proof`` gives."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from ledger.errors import InputError
+from ledger.formats.keys import (
+    SIG_COSIGNATURE_V1,
+    format_verifier_key,
+    verifier_key_for,
+)
+from ledger.formats.policy import parse_policy
+from ledger.formats.records import Report, Station, Turnout, decode_entry_record
+from ledger.formats.signing import Signer
+from ledger.publisher.page import ASSET_DIR, ASSETS, PAGE_FILE
+from ledger.publisher.publish import publish
+from ledger.sources.published import PublishedDirSource
+from tests.browser_support import INSECURE_HOST, Verdict, chromium, open_page, verdict
+from tests.http_support import local_server
+from tests.observer_vectors import GOLDEN, VALID, VECTORS, answer, cases, flips, golden
+
+PAGE = Path(__file__).parent.parent / "ledger" / "publisher" / "page"
+EXPECTED = json.loads((VALID / "expected.json").read_text())
+WITNESS_VKEY = EXPECTED["witness_vkey"]
+OTHER_WITNESS = format_verifier_key(verifier_key_for(
+    "witness.example.net/second", Signer(bytes(range(1, 33))).public_key, SIG_COSIGNATURE_V1))
+MET = f"log {EXPECTED['vkey']}\nwitness observer {WITNESS_VKEY}\nquorum observer\n"
+UNMET = (f"log {EXPECTED['vkey']}\nwitness observer {WITNESS_VKEY}\n"
+         f"witness second {OTHER_WITNESS}\ngroup both all observer second\nquorum both\n")
+MODES = ("webcrypto", "js")
+
+
+def published(root: Path, policy: str | None = None) -> Path:
+    """The golden log published into ``root`` (page policy ``policy``), with its receipts."""
+    publish(PublishedDirSource(VALID), root,
+            page_policy=None if policy is None else parse_policy(policy.encode()))
+    shutil.copytree(VALID / "receipts", root / "receipts")
+    return root
+
+
+def station_index(root: Path) -> None:
+    """Write the station index of docs/spec.md ("Published form") from the entries."""
+    size = int((root / "checkpoint").read_bytes().split(b"\n")[1])
+    names: dict[str, str] = {}
+    lists: dict[str, dict[str, list[int]]] = {}
+    for i, entry in enumerate(PublishedDirSource(root).iter_entries(0, size)):
+        record = decode_entry_record(entry)[1]
+        if isinstance(record, Station):
+            names[record.id] = record.name
+            sid = record.id
+        elif isinstance(record, Turnout | Report):
+            sid = record.station
+        else:
+            continue
+        lists.setdefault(sid, {"station": [], "turnout": [], "report": []})[record.KIND].append(i)
+    (root / "stations").mkdir()
+    (root / "stations" / "index.json").write_text(json.dumps(names, ensure_ascii=False))
+    for sid, entries in lists.items():
+        (root / "stations" / f"{sid}.json").write_text(json.dumps(
+            {"station": sid, "name": names[sid], "entries": entries}, ensure_ascii=False))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with local_server(published(tmp_path_factory.mktemp("site"))) as server:
+        yield server.url
+
+
+def page(browser: WebDriver, url: str, check: str, mode: str, **params: str) -> Verdict:
+    if mode == "js":
+        params["crypto"] = "js"
+    got = open_page(browser, url, check, **params)
+    used = browser.execute_script("return window.observer.cryptoMode()")
+    assert used == ("js" if mode == "js" else "webcrypto")
+    return got
+
+
+# --- the files ----------------------------------------------------------------------------------
+
+
+def test_the_vendored_library_is_the_pinned_npm_file_and_the_page_is_light() -> None:
+    readme = (PAGE / "vendor" / "README.md").read_text()
+    digest = hashlib.sha256((PAGE / "vendor" / "noble-ed25519.js").read_bytes()).hexdigest()
+    assert f"`{digest}`" in readme
+    assert "3.2.0" in readme
+    assert "MIT License" in (PAGE / "vendor" / "LICENSE").read_text()
+    weight = sum((PAGE / name).stat().st_size for name in (PAGE_FILE, *ASSETS)
+                 if name.endswith((".html", ".js", ".css")))
+    assert weight < 150 * 1024, weight
+
+
+def test_a_page_policy_naming_another_log_key_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    other = format_verifier_key(verifier_key_for(EXPECTED["origin"],
+                                                 Signer(bytes(32)).public_key))
+    with pytest.raises(InputError, match="another key"):
+        publish(PublishedDirSource(VALID), tmp_path / "out",
+                page_policy=parse_policy(f"log {other}\nquorum none\n".encode()))
+    assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_the_page_reads_only_relative_urls() -> None:
+    for name in (PAGE_FILE, *ASSETS):
+        if name.endswith((".html", ".js", ".css")) and not name.startswith("vendor/"):
+            text = (PAGE / name).read_text()
+            assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+            assert "https://" not in text
+            assert 'src="/' not in text
+            assert 'href="/' not in text
+
+
+# --- the checkpoint -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_checkpoint_verifies_in_the_browser(browser: WebDriver, site: str,
+                                                mode: str) -> None:
+    got = page(browser, site, "checkpoint", mode)
+    assert got.ok, got
+    assert "308" in got.text
+    view = browser.find_element(By.ID, "checkpoint-view").text
+    assert EXPECTED["root_hex"] in view
+    assert "Europe/Bucharest" in view  # the time of the last block, in the election's zone
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_tampered_tile_fails_the_checkpoint_and_names_the_file(
+    browser: WebDriver, tmp_path: Path, mode: str
+) -> None:
+    root = published(tmp_path)
+    tile = root / "tile" / "0" / "001.p" / "52"  # holds the last entry's leaf: its proof reads it
+    data = bytearray(tile.read_bytes())
+    data[5] ^= 1
+    tile.write_bytes(bytes(data))
+    with local_server(root) as server:
+        got = page(browser, server.url, "checkpoint", mode)
+    assert not got.ok
+    assert (got.code, got.category) == ("root-mismatch", "tiles")
+    assert "tile/0/001.p/52" in got.text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_checkpoint_short_of_the_pages_quorum_is_refused(browser: WebDriver, tmp_path: Path,
+                                                          mode: str) -> None:
+    with local_server(published(tmp_path / "met", MET)) as server:
+        met = page(browser, server.url, "checkpoint", mode)
+    assert met.ok, met
+    assert "observer" in browser.find_element(By.ID, "checkpoint-view").text
+    with local_server(published(tmp_path / "unmet", UNMET)) as server:
+        unmet = page(browser, server.url, "checkpoint", mode)
+        receipt = page(browser, server.url, "receipt", mode,
+                       receipt="receipts/SR-6-report-by-publisher.tlog-proof")
+    assert not unmet.ok
+    assert (unmet.code, unmet.category, unmet.file) == ("quorum", "witness", "checkpoint")
+    assert "group both needs 2 of observer, second; cosigned by observer" in unmet.text
+    policy = parse_policy(UNMET.encode())
+    python = answer(*golden("SR-6-report-by-publisher"), policy=policy)
+    assert not receipt.ok
+    assert (receipt.code, receipt.category) == (python["code"], python["category"])
+    assert python["message"] in receipt.text
+
+
+# --- receipts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_the_demo_receipts_verify_in_the_browser(browser: WebDriver, site: str, mode: str,
+                                                 name: str) -> None:
+    main, station = GOLDEN[name]
+    params = {"receipt": f"receipts/{main}"}
+    if station is not None:
+        params["station_receipt"] = f"receipts/{station}"
+    got = page(browser, site, "receipt", mode, **params)
+    assert got.ok, got
+    view = browser.find_element(By.ID, "receipt-view").text
+    if name != "AB-1-station":  # a station record has no time
+        assert "Europe/Bucharest" in view  # times in the election's zone
+    if name == "AB-1-report":
+        assert "registered voters" in view  # a report's letters, with what they count
+        assert "revocat" in view  # what a receipt cannot show (Romanian first)
+
+
+def same_answers(browser: WebDriver, batch: list[tuple[str, bytes, bytes | None]],
+                 expected: list[dict[str, Any]]) -> list[str]:
+    """The page's check-proof on every case of ``batch``, against ``expected``: differences."""
+    b64 = [(base64.b64encode(m).decode(), None if s is None else base64.b64encode(s).decode())
+           for _, m, s in batch]
+    got = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "(async () => { const out = [];"
+        " for (const [m, s] of arguments[0]) out.push(await window.observer.checkReceipt(m, s));"
+        " return out; })().then(done, (e) => done(String(e && e.stack || e)));", b64)
+    assert isinstance(got, list), got
+    differences = []
+    for (name, _, _), page_answer, want in zip(batch, got, expected, strict=True):
+        if want["ok"]:
+            same = page_answer["ok"] and page_answer["index"] == str(want["index"])
+        else:
+            same = (not page_answer["ok"] and page_answer["code"] == want["code"]
+                    and page_answer["category"] == want["category"]
+                    and page_answer["message"] == want["message"]
+                    and page_answer["index"] == (None if want.get("index") is None
+                                                 else str(want["index"])))
+        if not same:
+            differences.append(f"{name}: page {page_answer}, check-proof {want}")
+    return differences
+
+
+def test_the_committed_receipt_vectors_are_check_proofs_answers() -> None:
+    committed = json.loads(VECTORS.read_text())["cases"]
+    assert committed == cases()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_page_answers_every_receipt_rule_as_check_proof(browser: WebDriver, site: str,
+                                                           mode: str) -> None:
+    page(browser, site, "checkpoint", mode)
+    committed = json.loads(VECTORS.read_text())["cases"]
+    batch = [(c["name"], base64.b64decode(c["receipt"]),
+              None if c["station_receipt"] is None else base64.b64decode(c["station_receipt"]))
+             for c in committed]
+    assert same_answers(browser, batch, [c["expect"] for c in committed]) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_single_byte_change_of_a_receipt_gets_check_proofs_answer(
+    browser: WebDriver, site: str, mode: str
+) -> None:
+    page(browser, site, "checkpoint", mode)
+    batch = [case for name in sorted(GOLDEN) for case in flips(name)]
+    expected = [answer(m, s) for _, m, s in batch]
+    assert sum(not e["ok"] for e in expected) > 0.9 * len(batch)
+    assert same_answers(browser, batch, expected) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_flipped_receipt_byte_and_a_receipt_of_another_log_are_refused_on_the_page(
+    browser: WebDriver, tmp_path: Path, mode: str
+) -> None:
+    root = published(tmp_path)
+    main, station = golden("AB-1-report")
+    assert station is not None
+    flipped = bytearray(main)
+    flipped[100] ^= 1  # inside the entry bytes (the extra line)
+    (root / "receipts" / "flipped.tlog-proof").write_bytes(bytes(flipped))
+    other = next(c for c in json.loads(VECTORS.read_text())["cases"]
+                 if c["name"] == "a receipt of another log")
+    (root / "receipts" / "other.tlog-proof").write_bytes(base64.b64decode(other["receipt"]))
+    with local_server(root) as server:
+        got = page(browser, server.url, "receipt", mode, receipt="receipts/flipped.tlog-proof",
+                   station_receipt="receipts/AB-1-station.tlog-proof")
+        want = answer(bytes(flipped), station)
+        assert not got.ok
+        assert (got.code, got.category) == (want["code"], want["category"])
+        assert want["message"] in got.text
+        got = page(browser, server.url, "receipt", mode, receipt="receipts/other.tlog-proof",
+                   station_receipt="receipts/AB-1-station.tlog-proof")
+        assert not got.ok
+        assert got.code == "no-known-signature"
+        assert other["expect"]["message"] in got.text
+
+
+def test_a_receipt_picked_from_a_file_is_checked(browser: WebDriver, site: str) -> None:
+    page(browser, site, "checkpoint", "webcrypto")
+    picker = browser.find_element(By.ID, "receipt-files")
+    picker.send_keys("\n".join(str(VALID / "receipts" / n) for n in GOLDEN["AB-1-report"]
+                               if n is not None))
+    got = verdict(browser, "receipt")
+    assert got.ok, got
+    assert "303" in got.text
+
+
+# --- stations -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("indexed", [False, True], ids=["bundles", "station-index"])
+def test_a_station_is_looked_up_with_its_records_proved_and_its_turnout_drawn(
+    browser: WebDriver, tmp_path: Path, mode: str, indexed: bool
+) -> None:
+    root = published(tmp_path)
+    if indexed and not (root / "stations" / "index.json").exists():
+        station_index(root)
+    with local_server(root) as server:
+        got = page(browser, server.url, "station", mode, station="AB-1")
+        assert got.ok, got
+        assert "AB-1" in got.text
+        marks = browser.find_elements(By.CSS_SELECTOR, "#station-view .report .mark.ok")
+        assert marks
+        points = browser.execute_script(
+            "return document.querySelector('#station-view svg.chart polyline')"
+            ".getAttribute('points').split(' ').length")
+        assert points >= 2
+        assert ("/stations/AB-1.json" in server.behaviour.paths) == indexed
+        # by name, through the search form
+        browser.find_element(By.ID, "search-input").send_keys("Lucian Blaga")
+        browser.find_element(By.CSS_SELECTOR, "#search button").click()
+        time.sleep(0.2)
+        by_name = verdict(browser, "station")
+        assert by_name.ok, by_name
+        assert "AB-1" in browser.find_element(By.ID, "station-view").text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_station_index_that_points_at_another_stations_entry_is_caught(
+    browser: WebDriver, tmp_path: Path, mode: str
+) -> None:
+    root = published(tmp_path)
+    station_index(root)
+    index = json.loads((root / "stations" / "AB-1.json").read_text())
+    index["entries"]["report"].append(0)  # entry 0 is the election record
+    (root / "stations" / "AB-1.json").write_text(json.dumps(index))
+    with local_server(root) as server:
+        got = page(browser, server.url, "station", mode, station="AB-1")
+    assert not got.ok
+    assert (got.code, got.category, got.file) == ("bad-index", "tiles", "stations/AB-1.json")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_tampered_bundle_fails_the_station_and_names_the_file(
+    browser: WebDriver, tmp_path: Path, mode: str
+) -> None:
+    root = published(tmp_path)
+    bundle = root / "tile" / "entries" / "000"
+    data = bytearray(bundle.read_bytes())
+    first = int.from_bytes(data[:2], "big")
+    data[2 + first + 2 + 40] ^= 1  # inside entry 1: the station record of AB-1
+    bundle.write_bytes(bytes(data))
+    with local_server(root) as server:
+        got = page(browser, server.url, "station", mode, station="AB-1")
+    assert not got.ok
+    assert "tile/entries/000" in got.text
+
+
+# --- languages, phone, secure context ---------------------------------------------------------
+
+
+def test_romanian_first_then_english_on_the_switch(browser: WebDriver, site: str) -> None:
+    page(browser, site, "checkpoint", "webcrypto")
+    assert browser.execute_script("return document.documentElement.lang") == "ro"
+    assert "Punctul de control" in browser.find_element(By.TAG_NAME, "main").text
+    browser.find_element(By.ID, "lang").click()
+    assert browser.execute_script("return document.documentElement.lang") == "en"
+    assert "The checkpoint" in browser.find_element(By.TAG_NAME, "main").text
+    english = page(browser, site, "station", "webcrypto", station="AB-1", lang="en")
+    assert english.text.startswith("Verified: Station AB-1")
+
+
+def test_the_station_view_fits_a_phone_screen(site: str) -> None:
+    with chromium(390, 844) as phone:
+        got = open_page(phone, site, "station", station="AB-1")
+        assert got.ok, got
+        overflow = phone.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+
+
+def test_without_a_secure_context_the_page_says_so_and_checks_in_javascript(site: str) -> None:
+    port = site.rsplit(":", 1)[1]
+    with chromium(insecure_host=True) as driver:
+        got = open_page(driver, f"http://{INSECURE_HOST}:{port}", "checkpoint")
+        assert got.ok, got
+        assert driver.execute_script("return window.isSecureContext") is False
+        assert driver.execute_script("return window.observer.cryptoMode()") == "js"
+        warning = driver.find_element(By.ID, "insecure")
+        assert warning.is_displayed()
+        assert "https" in warning.text
+
+
+def test_the_page_files_are_written_where_the_page_looks_for_them(tmp_path: Path) -> None:
+    root = published(tmp_path, MET)
+    assert (root / PAGE_FILE).is_file()
+    for name in ASSETS:
+        assert (root / ASSET_DIR / name).is_file(), name
+    html = (root / PAGE_FILE).read_text()
+    trust = json.loads(html.split('id="trust">', 1)[1].split("</script>", 1)[0])
+    assert trust["vkey"] == EXPECTED["vkey"]
+    assert trust["policy"]["quorum"] == "observer"
+    assert trust["tz"] == "Europe/Bucharest"
