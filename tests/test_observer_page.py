@@ -22,17 +22,22 @@ from ledger.errors import InputError
 from ledger.formats.keys import (
     SIG_COSIGNATURE_V1,
     format_verifier_key,
+    parse_verifier_key,
     verifier_key_for,
 )
 from ledger.formats.policy import parse_policy
 from ledger.formats.records import Report, Station, Turnout, decode_entry_record
 from ledger.formats.signing import Signer
-from ledger.publisher.page import ASSET_DIR, ASSETS, PAGE_FILE
+from ledger.mirror.pull import Mirror, origin_dir_name
+from ledger.mirror.server import _PATH
+from ledger.publisher.page import ASSET_DIR, ASSETS, PAGE_FILE, PAGE_FILES
 from ledger.publisher.publish import publish
+from ledger.sources.http import HttpSource
 from ledger.sources.published import PublishedDirSource
 from tests.browser_support import INSECURE_HOST, Verdict, chromium, open_page, verdict
 from tests.http_support import local_server
 from tests.observer_vectors import GOLDEN, VALID, VECTORS, answer, cases, flips, golden
+from tests.witness_support import witness_key
 
 PAGE = Path(__file__).parent.parent / "ledger" / "publisher" / "page"
 EXPECTED = json.loads((VALID / "expected.json").read_text())
@@ -400,3 +405,29 @@ def test_the_page_files_are_written_where_the_page_looks_for_them(tmp_path: Path
     assert trust["vkey"] == EXPECTED["vkey"]
     assert trust["policy"]["quorum"] == "observer"
     assert trust["tz"] == "Europe/Bucharest"
+
+
+# --- a mirror's copy ----------------------------------------------------------------------------
+
+
+def test_a_mirrors_copy_serves_the_publishers_page_and_it_verifies_there(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    root = published(tmp_path / "site", MET)
+    mirror = Mirror(tmp_path / "mirror", parse_verifier_key(EXPECTED["vkey"]),
+                    witness_key("mirror.example.org/copy"))
+    with local_server(root) as server, HttpSource(server.url) as source:
+        assert mirror.pull([source], workers=1).status == "moved"
+    copy = tmp_path / "mirror" / origin_dir_name(EXPECTED["origin"])
+    for name in PAGE_FILES:
+        assert (copy / name).read_bytes() == (root / name).read_bytes(), name
+    assert _PATH.fullmatch(f"{copy.name}/{ASSET_DIR}/app.js") is not None
+    assert _PATH.fullmatch(f"{copy.name}/") is not None
+    shutil.copytree(VALID / "receipts", copy / "receipts")
+    with local_server(tmp_path / "mirror") as server:
+        url = f"{server.url}/{copy.name}"
+        got = page(browser, url, "checkpoint", "webcrypto")
+        assert got.ok, got  # the mirror's own cosignature is a key the page does not know
+        got = page(browser, url, "receipt", "js",
+                   receipt="receipts/SR-6-report-by-publisher.tlog-proof")
+        assert got.ok, got
