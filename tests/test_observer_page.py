@@ -204,7 +204,7 @@ def test_the_demo_receipts_verify_in_the_browser(browser: WebDriver, site: str, 
     if name != "AB-1-station":  # a station record has no time
         assert "Europe/Bucharest" in view  # times in the election's zone
     if name == "AB-1-report":
-        assert "registered voters" in view  # a report's letters, with what they count
+        assert "a (alegători înscriși în liste)" in view  # a report's letters, in words
         assert "revocat" in view  # what a receipt cannot show (Romanian first)
 
 

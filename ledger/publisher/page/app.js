@@ -63,7 +63,7 @@ const T = {
       `înregistrată la intrarea ${n.index}: doar un audit complet (ledger verify) o arată`,
     kinds: { station: "înregistrarea secției", turnout: "prezența", report: "procesul-verbal",
       block: "bloc", election: "alegerea", ballot: "buletinul", revoke: "revocarea" },
-    ofStation: (what, st) => `${what} secției ${st}`,
+    ofStation: (what, st) => `${what}, secția ${st}`,
     at: "la",
     registered: "Înscriși",
     permanent: "lista permanentă",
@@ -81,7 +81,8 @@ const T = {
     stationRecord: "Secția",
     fromBundles: "(fără index de secții: citit din toate pachetele de intrări)",
     superseded: "înlocuit de o versiune ulterioară",
-    fields: {},
+    stationFields: { id: "cod", name: "nume", county: "județ", number: "număr", siruta: "SIRUTA",
+      uat: "UAT", locality: "localitate", medium: "mediu", pubkey: "cheie publică" },
   },
   en: {
     title: "Election ledger check",
@@ -153,9 +154,32 @@ const T = {
     stationRecord: "Station",
     fromBundles: "(no station index: read from every entry bundle)",
     superseded: "superseded by a later version",
-    fields: {},
+    stationFields: { id: "id", name: "name", county: "county", number: "number", siruta: "SIRUTA",
+      uat: "UAT", locality: "locality", medium: "medium", pubkey: "public key" },
   },
 };
+
+// What report letters and turnout counters count, in Romanian (the English comes with the page's
+// trust block, from the library).
+const CAME = "alegători prezentați la urne";
+const LISTS = { b1: `${CAME}, pe lista permanentă`, b2: `${CAME}, pe listele suplimentare`,
+  b3: `${CAME}, cu urna mobilă` };
+const PRESIDENTIAL_RO = { a: "alegători înscriși în liste", b: CAME, ...LISTS,
+  c: "voturi valabil exprimate", d: "voturi nule", e: "buletine de vot primite",
+  f: "buletine neîntrebuințate sau anulate" };
+const PARLIAMENTARY_RO = { a: "alegători înscriși în liste", b: CAME, ...LISTS,
+  c: "buletine de vot primite", d: "buletine neîntrebuințate sau anulate",
+  e: "voturi valabil exprimate", f: "voturi nule", g: "voturi albe" };
+const FIELDS_RO = {
+  presidential: PRESIDENTIAL_RO,
+  local: { ...PRESIDENTIAL_RO, b4: `${CAME}, pe lista complementară` },
+  parliamentary: PARLIAMENTARY_RO,
+  european: Object.fromEntries(Object.entries(PARLIAMENTARY_RO).filter(([k]) => k !== "g")),
+  mail: { d1: "voturi valabile" },
+  referendum: { 2: "participanți", 5: "voturi DA", 6: "voturi NU", 7: "voturi nule" },
+};
+const COUNTS_RO = { LP: "lista permanentă", LS: "liste suplimentare", UM: "urna mobilă",
+  LC: "lista complementară", LSC: "lista LSC", LT: "total" };
 
 const CONFIG = JSON.parse(document.getElementById("trust").textContent);
 const hash = new URLSearchParams(location.hash.slice(1));
@@ -409,7 +433,9 @@ function what(record, station) {
 function recordView(record) {
   const box = el("div", { class: "record" });
   if (record.kind === "report") {
-    const meanings = (CONFIG.fields || {})[(CONFIG.categories || {})[record.category]] || {};
+    const rules = (CONFIG.categories || {})[record.category];
+    const meanings = (lang === "ro" ? FIELDS_RO[rules] : null) || (CONFIG.fields || {})[rules] ||
+      {};
     box.append(el("p", {}, `${what(record, record.station)}: ${record.category}, ` +
       `${t("version")} ${record.version}, ${t("stage")} ${record.stage}, ${t("at")} ` +
       when(record.at)));
@@ -428,13 +454,15 @@ function recordView(record) {
       (reg.has("complementary") ? `, ${num(reg.get("complementary"))} ${t("complementary")}`
         : "")]];
     for (const [k, n] of record.counts) {
-      rows.push([`${t("came")}: ${k} (${(CONFIG.counts || {})[k] || k})`, num(n)]);
+      const meaning = (lang === "ro" ? COUNTS_RO[k] : null) || (CONFIG.counts || {})[k] || k;
+      rows.push([`${t("came")}: ${k} (${meaning})`, num(n)]);
     }
     box.append(table(rows));
   } else if (record.kind === "station") {
-    box.append(table([["id", record.id], ["name", record.name], ["county", record.county],
-      ...["uat", "locality", "medium"].filter((f) => record[f] !== undefined)
-        .map((f) => [f, record[f]]), ["pubkey", toHex(record.pubkey)]]));
+    const label = t("stationFields");
+    box.append(table([...["id", "name", "county", "number", "siruta", "uat", "locality",
+      "medium"].filter((f) => record[f] !== undefined).map((f) => [label[f], String(record[f])]),
+    [label.pubkey, toHex(record.pubkey)]]));
   } else {
     box.append(el("p", {}, record.kind));
   }
