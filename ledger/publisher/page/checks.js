@@ -426,15 +426,16 @@ export class TileReader {
     return this.tiles.get(path);
   }
 
-  /** The entries of bundle `index` (as wide as the tree makes it). */
-  async bundle(index) {
+  /** The entries of bundle `index` (as wide as the tree makes it); kept, unless `keep` is
+   * false (a scan of every bundle). */
+  async bundle(index, keep = true) {
     const width = tileWidth(0, index, this.size);
     const path = bundlePath(index, width);
-    if (!this.bundles.has(path)) {
-      this.bundles.set(path, (async () => ({ path,
-        entries: parseEntryBundle(await this.fetchBytes(path), width, path) }))());
-    }
-    return this.bundles.get(path);
+    if (this.bundles.has(path)) return this.bundles.get(path);
+    const read = (async () => ({ path,
+      entries: parseEntryBundle(await this.fetchBytes(path), width, path) }))();
+    if (keep) this.bundles.set(path, read);
+    return read;
   }
 
   async entry(i) {
