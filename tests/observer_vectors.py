@@ -16,13 +16,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp
+
 from ledger.auditor.prove import checkpoint_note, make_receipt
-from ledger.auditor.receipts import check_receipt, format_receipt, parse_receipt
+from ledger.auditor.receipts import Receipt, check_receipt, format_receipt, parse_receipt
+from ledger.core.hashing import key_id, leaf_hash
+from ledger.core.merkle import inclusion_proof
+from ledger.core.merkle import root as merkle_root
 from ledger.errors import InputError, VerificationError
+from ledger.formats.checkpoints import Checkpoint, format_checkpoint
 from ledger.formats.keys import note_signer_for, parse_verifier_key
 from ledger.formats.notes import parse_unverified_note, sign_note
 from ledger.formats.policy import Policy
-from ledger.formats.records import Report, Station, Turnout, decode_entry_record
+from ledger.formats.records import (
+    Entry,
+    Report,
+    Station,
+    Turnout,
+    decode_entry_record,
+    encode_entry,
+    encode_record,
+    sign_record,
+)
 from ledger.formats.signing import Signer
 from ledger.sources.published import PublishedDirSource
 from tests.conftest import GOLDEN_DIR, load_json
@@ -91,6 +106,34 @@ def _other_log(data: bytes) -> bytes:
         text.replace(origin, other, 1), [signer])))
 
 
+#: The identity point: a "key" for which anyone makes a signature that OpenSSL accepts.
+IDENTITY = bytes([1]) + bytes(31)
+
+
+def _weak_key_receipts() -> tuple[bytes, bytes]:
+    """A report "signed" by a station key of small order (the identity), in a log the golden
+    publisher signed: the receipt and its station receipt. Without the key rule, check-proof
+    would accept it (OpenSSL's equation holds for R = B, s = 1 on every message)."""
+    keys = load_json(GOLDEN_DIR / "keys.json")
+    origin = keys["origin"]
+    publisher = Signer(bytes.fromhex(keys["publisher"]["seed_hex"]))
+    first = next(iter(PublishedDirSource(VALID).iter_entries(0, 308)))
+    station = Station(id="AB-1", county="ALBA", number=1, name="Liceul", pubkey=IDENTITY)
+    report = Report(station="AB-1", category="PRSD", version=1, stage="PROV", at=1747634400000,
+                    fields={"a": 10}, votes={"A": 1})
+    forged = Entry(body=encode_record(report), key=key_id(IDENTITY),
+                   sig=crypto_scalarmult_ed25519_base_noclamp((1).to_bytes(32, "little"))
+                   + (1).to_bytes(32, "little"))
+    entries = [first, encode_entry(sign_record(publisher, origin, station)), encode_entry(forged)]
+    leaves = [leaf_hash(e) for e in entries]
+    note = sign_note(format_checkpoint(Checkpoint(origin=origin, size=3, root=merkle_root(leaves))),
+                     [note_signer_for(origin, publisher)])
+    receipt, registration = (format_receipt(Receipt(
+        index=i, proof=tuple(inclusion_proof(leaves, i, 3)), checkpoint=note, extra=entries[i]))
+        for i in (2, 1))
+    return receipt, registration
+
+
 def cases() -> list[dict[str, Any]]:
     """Every rule case: name, receipt, station receipt (base64), and check-proof's answer."""
     source = PublishedDirSource(VALID)
@@ -147,6 +190,7 @@ def cases() -> list[dict[str, Any]]:
          sr6, format_receipt(make_receipt(source, 1, checkpoint=older))),
         ("a receipt under an older checkpoint",
          format_receipt(make_receipt(source, 1, checkpoint=older)), None),
+        ("a report signed by a station key of small order", *_weak_key_receipts()),
     ]
     return [{"name": name, "receipt": base64.b64encode(main).decode(),
              "station_receipt": None if second is None else base64.b64encode(second).decode(),
