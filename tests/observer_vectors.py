@@ -110,7 +110,7 @@ def _other_log(data: bytes) -> bytes:
 IDENTITY = bytes([1]) + bytes(31)
 
 
-def _weak_key_receipts() -> tuple[bytes, bytes]:
+def weak_key_receipts() -> tuple[bytes, bytes]:
     """A report "signed" by a station key of small order (the identity), in a log the golden
     publisher signed: the receipt and its station receipt. Without the key rule, check-proof
     would accept it (OpenSSL's equation holds for R = B, s = 1 on every message)."""
@@ -190,7 +190,7 @@ def cases() -> list[dict[str, Any]]:
          sr6, format_receipt(make_receipt(source, 1, checkpoint=older))),
         ("a receipt under an older checkpoint",
          format_receipt(make_receipt(source, 1, checkpoint=older)), None),
-        ("a report signed by a station key of small order", *_weak_key_receipts()),
+        ("a report signed by a station key of small order", *weak_key_receipts()),
     ]
     return [{"name": name, "receipt": base64.b64encode(main).decode(),
              "station_receipt": None if second is None else base64.b64encode(second).decode(),
