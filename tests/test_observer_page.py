@@ -19,7 +19,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from ledger.errors import InputError
+from ledger.errors import InputError, VerificationError
+from ledger.formats.codec import decode_value
 from ledger.formats.keys import (
     SIG_COSIGNATURE_V1,
     format_verifier_key,
@@ -27,7 +28,16 @@ from ledger.formats.keys import (
     verifier_key_for,
 )
 from ledger.formats.policy import parse_policy
-from ledger.formats.records import Report, Station, Turnout, decode_entry_record
+from ledger.formats.records import (
+    KINDS,
+    Report,
+    Station,
+    Turnout,
+    decode_entry_record,
+    decode_record,
+    encode_record,
+    record_from_json,
+)
 from ledger.formats.signing import Signer
 from ledger.mirror.pull import Mirror, origin_dir_name
 from ledger.mirror.server import _PATH
@@ -438,3 +448,35 @@ def test_a_mirrors_copy_serves_the_publishers_page_and_it_verifies_there(
         got = page(browser, url, "receipt", "js",
                    receipt="receipts/SR-6-report-by-publisher.tlog-proof")
         assert got.ok, got
+
+
+def _python_decode(data: bytes, kind: str) -> dict[str, Any]:
+    try:
+        if kind == "value":
+            decode_value(data)
+        elif kind == "record":
+            decode_record(data)
+        else:
+            decode_entry_record(data)
+    except VerificationError as e:
+        return {"ok": False, "code": e.code, "category": e.category, "message": e.message}
+    return {"ok": True}
+
+
+def test_the_page_decodes_as_strictly_as_the_library(browser: WebDriver, site: str) -> None:
+    page(browser, site, "checkpoint", "webcrypto")
+    rejects = json.loads((VALID.parent / "codec_reject.json").read_text())["cases"]
+    records = json.loads((VALID.parent / "records.json").read_text())["records"]
+    cases = [(c["name"], c["hex"], c["decode_as"]) for c in rejects]
+    cases += [(r["name"], encode_record(record_from_json(r["record"])).hex(), "record")
+              for r in records if r["kind"] in KINDS]
+    size = int((VALID / "checkpoint").read_bytes().split(b"\n")[1])
+    cases += [(f"entry {i}", e.hex(), "entry")
+              for i, e in enumerate(PublishedDirSource(VALID).iter_entries(0, size))]
+    got = browser.execute_script(
+        "return arguments[0].map(([, hex, as]) => window.observer.decode(hex, as));", cases)
+    differences = [f"{name}: page {g}, library {w}" for (name, hex_, kind), g in
+                   zip(cases, got, strict=True)
+                   if g != (w := _python_decode(bytes.fromhex(hex_), kind))]
+    assert differences == []
+    assert sum(not g["ok"] for g in got) == len(rejects)

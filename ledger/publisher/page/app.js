@@ -3,7 +3,9 @@
 // nothing but the static files beside it. Romanian first, English on the switch.
 
 import { isPrimeOrderKey, makeCrypto } from "./crypto.js";
-import { CheckError, decodeEntryRecord, toHex, utf8 } from "./codec.js";
+import {
+  CheckError, decodeEntryRecord, decodeValue, recordFromValue, toHex, utf8,
+} from "./codec.js";
 import {
   MAX_RECEIPT_SIZE, TileReader, checkReceipt, checkWitnessed, leafHash, loadPolicy,
   openLedgerCheckpoint, parseReceipt, parseUnverifiedNote, parseVerifierKey,
@@ -856,6 +858,19 @@ window.observer = {
       if (!(e instanceof CheckError)) throw e;
       return { ok: false, code: e.code, category: e.category, message: e.message,
         index: e.where.index == null ? null : String(e.where.index), text: e.text() };
+    }
+  },
+  /** The page's strict decoder on hex bytes, as `value`, `record` or `entry` (with its record). */
+  decode(hex, as) {
+    const bytes = Uint8Array.from(hex.match(/../g) || [], (h) => parseInt(h, 16));
+    try {
+      if (as === "value") decodeValue(bytes);
+      else if (as === "record") recordFromValue(decodeValue(bytes));
+      else decodeEntryRecord(bytes);
+      return { ok: true };
+    } catch (e) {
+      if (!(e instanceof CheckError)) throw e;
+      return { ok: false, code: e.code, category: e.category, message: e.message };
     }
   },
   cryptoMode: () => (crypto ? crypto.mode : null),

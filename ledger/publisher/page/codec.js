@@ -105,6 +105,36 @@ export function pyRepr(s) {
 export const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** Why `bytes` are not UTF-8, in the words of Python's decoder, or null when they are. */
+export function utf8Problem(bytes) {
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i];
+    let n;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b < 0x80) n = 0;
+    else if (b >= 0xc2 && b <= 0xdf) n = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      n = 2;
+      if (b === 0xe0) lo = 0xa0;
+      if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3;
+      if (b === 0xf0) lo = 0x90;
+      if (b === 0xf4) hi = 0x8f;
+    } else return "invalid start byte";
+    for (let j = 1; j <= n; j++) {
+      if (i + j >= bytes.length) return "unexpected end of data";
+      const c = bytes[i + j];
+      if (c < (j === 1 ? lo : 0x80) || c > (j === 1 ? hi : 0xbf)) {
+        return "invalid continuation byte";
+      }
+    }
+    i += n + 1;
+  }
+  return null;
+}
+
 /** UTF-8 text of `bytes`, or null when they are not valid UTF-8. */
 export function decodeUtf8(bytes) {
   try {
@@ -204,8 +234,11 @@ class Scan {
     }
     if (kind === "bin") return this.take(n, path).slice();
     if (kind === "str") {
-      const text = decodeUtf8(this.take(n, path));
-      if (text === null) throw this.error(at, path, "str is not UTF-8", "invalid-utf8");
+      const chunk = this.take(n, path);
+      const text = decodeUtf8(chunk);
+      if (text === null) {
+        throw this.error(at, path, `str is not UTF-8: ${utf8Problem(chunk)}`, "invalid-utf8");
+      }
       return text;
     }
     if (n > MAX_ITEMS) {
