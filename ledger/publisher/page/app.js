@@ -873,6 +873,12 @@ window.observer = {
       return { ok: false, code: e.code, category: e.category, message: e.message };
     }
   },
+  /** The page's Ed25519 verdict (hex key, message and signature), on the crypto path in use. */
+  async verify(pub, msg, sig) {
+    await trust();
+    const bytes = (hex) => Uint8Array.from(hex.match(/../g) || [], (h) => parseInt(h, 16));
+    return crypto.verify(bytes(pub), bytes(msg), bytes(sig));
+  },
   cryptoMode: () => (crypto ? crypto.mode : null),
   timings: () => ({ ...timings }),
   utf8: (s) => utf8.encode(s),

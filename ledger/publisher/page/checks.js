@@ -3,7 +3,7 @@
 // cosignature/v1, RFC 9162 inclusion proofs, tlog-tiles, and `ledger check-proof` on receipts.
 // Each failure is a CheckError with the library's message, category and code.
 
-import { concat } from "./crypto.js";
+import { concat, isPrimeOrderKey } from "./crypto.js";
 import {
   CheckError, MAX_ENTRY_SIZE, MAX_TREE_SIZE, decodeBase64, decodeEntryRecord, decodeUtf8,
   malformed, parseDecimal, pyRepr, sameBytes, toHex, utf8,
@@ -60,6 +60,11 @@ export async function parseVerifierKey(crypto, text) {
   if (toHex(key.keyHash) !== hex8) {
     throw new CheckError(`verifier key hash ${hex8} does not match the key`,
       { category: "input", code: "input" });
+  }
+  if (!isPrimeOrderKey(key.publicKey)) {
+    throw new CheckError(`verifier key ${pyRepr(pySlice(name, 80))} is not a point of prime ` +
+      "order (a small-order, mixed-order or non-canonical key, for which signatures can be " +
+      "forged)", { category: "input", code: "input" });
   }
   return key;
 }
