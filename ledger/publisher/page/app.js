@@ -217,7 +217,9 @@ const MAX_FILE = 256 * (2 + 65535);
 async function fetchBytes(path) {
   let response;
   try {
-    response = await fetch(new URL(path, document.baseURI), { cache: "no-cache" });
+    // Tiles and bundles are immutable: the browser's cache may keep them; the rest is asked again.
+    const cache = path.startsWith("tile/") ? "default" : "no-cache";
+    response = await fetch(new URL(path, document.baseURI), { cache });
   } catch (e) {
     throw new CheckError(`could not be fetched: ${e.message}`,
       { category: "source", code: "fetch", where: { file: path } });
@@ -884,6 +886,11 @@ window.observer = {
   utf8: (s) => utf8.encode(s),
 };
 
-wire();
-applyLanguage();
-route();
+// Opened as `<mirror>/<hex>` (no final slash), relative URLs would leave the log's folder.
+if (!location.pathname.endsWith("/") && !location.pathname.endsWith(".html")) {
+  location.replace(location.pathname + "/" + location.search + location.hash);
+} else {
+  wire();
+  applyLanguage();
+  route();
+}
