@@ -87,7 +87,8 @@ def trust_json(trust: PageTrust) -> dict[str, Any]:
         "election": None if election is None else election.name,
         "tz": None if election is None else election.tz,
         "categories": categories,
-        "fields": {rules: dict(meanings) for rules, meanings in FIELD_MEANINGS.items()},
+        "fields": {rules: dict(meanings) for rules, meanings in FIELD_MEANINGS.items()
+                   if rules in categories.values()},
         "counts": dict(COUNT_MEANINGS),
     }
 
