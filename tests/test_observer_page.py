@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from election_ledger_cli.app import cli as ledger_cli
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -511,3 +513,20 @@ def test_the_pages_ed25519_accepts_what_openssl_accepts(browser: WebDriver, site
                    and not (mode == "js" and not is_prime_order_key(c.public_key))]
     assert differences == []
     assert sum(got) > 400
+
+
+def test_publish_page_policy_on_the_command_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good, bad = tmp_path / "observers.policy", tmp_path / "other.policy"
+    good.write_text(MET)
+    bad.write_text(MET.replace(EXPECTED["vkey"], format_verifier_key(verifier_key_for(
+        EXPECTED["origin"], Signer(bytes(32)).public_key))))
+    refused = runner.invoke(ledger_cli, ["publish", str(VALID), str(tmp_path / "no"),
+                                         "--page-policy", str(bad)])
+    assert refused.exit_code == 2, refused.output
+    assert "another key" in refused.output
+    assert not (tmp_path / "no" / "checkpoint").exists()
+    done = runner.invoke(ledger_cli, ["publish", str(VALID), str(tmp_path / "out"),
+                                      "--page-policy", str(good)])
+    assert done.exit_code == 0, done.output
+    assert '"quorum": "observer"' in (tmp_path / "out" / PAGE_FILE).read_text()
