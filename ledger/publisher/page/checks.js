@@ -21,6 +21,8 @@ const CONTROL = /[\x00-\x09\x0b-\x1f]/;
 const EM_DASH = "\u2014 ";
 const RECEIPT_HEADER = "c2sp.org/tlog-proof@v1";
 
+// What Python's str.isspace() calls a space (the library's key-name rule).
+const PY_SPACE = /[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 const pySlice = (s, n) => Array.from(s).slice(0, n).join("");
 const sigError = (message, category = "signature", code = "bad-signature", where = {}) =>
   new CheckError(message, { category, code, where });
@@ -30,7 +32,7 @@ const sigError = (message, category = "signature", code = "bad-signature", where
 export function isValidKeyName(name) {
   if (!name) return false;
   if (/^[\x00-\x7f]*$/.test(name)) return !/[\x00-\x20+]/.test(name);
-  return !name.includes("+") && !/\s/u.test(name) && !CONTROL.test(name) &&
+  return !name.includes("+") && !PY_SPACE.test(name) && !CONTROL.test(name) &&
     !/[\ud800-\udfff]/.test(name.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ""));
 }
 

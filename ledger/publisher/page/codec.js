@@ -96,8 +96,11 @@ export function pyRepr(s) {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
-    else out += ch;
+    else if (ch !== " " && /[\p{C}\p{Z}]/u.test(ch)) { // not printable, as Python says it
+      out += c < 0x100 ? "\\x" + c.toString(16).padStart(2, "0")
+        : c < 0x10000 ? "\\u" + c.toString(16).padStart(4, "0")
+          : "\\U" + c.toString(16).padStart(8, "0");
+    } else out += ch;
   }
   return quote + out + quote;
 }
