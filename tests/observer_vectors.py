@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -211,6 +212,35 @@ def flips(name: str) -> list[tuple[str, bytes, bytes | None]]:
             changed = bytearray(station)
             changed[i] ^= 1
             out.append((f"{name} station byte {i}", main, bytes(changed)))
+    return out
+
+
+def mutations(count: int, seed: int) -> list[tuple[str, bytes, bytes | None]]:
+    """Seeded random changes of the golden receipts (or of the station receipt given with one):
+    a byte set to any value, deleted or inserted, the file cut short, or a run of its own bytes
+    repeated elsewhere."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        name = rng.choice(sorted(GOLDEN))
+        main, station = golden(name)
+        second = station is not None and rng.random() < 0.3
+        data = bytearray(station if second and station is not None else main)
+        op = rng.choice(["set", "delete", "insert", "cut", "repeat"])
+        i = rng.randrange(len(data))
+        if op == "set":
+            data[i] = rng.randrange(256)
+        elif op == "delete":
+            del data[i]
+        elif op == "insert":
+            data.insert(i, rng.choice([0, 10, 32, 43, 61, 0xE2, rng.randrange(256)]))
+        elif op == "cut":
+            del data[i:]
+        else:
+            j = rng.randrange(len(data))
+            data[i:i] = data[j : j + rng.randrange(1, 40)]
+        label = f"{name}{' station receipt' if second else ''} {op} at {i}"
+        out.append((label, main, bytes(data)) if second else (label, bytes(data), station))
     return out
 
 

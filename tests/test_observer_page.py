@@ -50,7 +50,16 @@ from ledger.sources.http import HttpSource
 from ledger.sources.published import PublishedDirSource
 from tests.browser_support import INSECURE_HOST, Verdict, chromium, open_page, verdict
 from tests.http_support import local_server
-from tests.observer_vectors import GOLDEN, VALID, VECTORS, answer, cases, flips, golden
+from tests.observer_vectors import (
+    GOLDEN,
+    VALID,
+    VECTORS,
+    answer,
+    cases,
+    flips,
+    golden,
+    mutations,
+)
 from tests.witness_support import witness_key
 
 PAGE = Path(__file__).parent.parent / "ledger" / "publisher" / "page"
@@ -281,6 +290,15 @@ def test_every_single_byte_change_of_a_receipt_gets_check_proofs_answer(
     page(browser, site, "checkpoint", mode)
     batch, expected = flipped()
     assert sum(not e["ok"] for e in expected) > 0.9 * len(batch)
+    assert same_answers(browser, batch, expected) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_random_changes_of_a_receipt_get_check_proofs_answer(browser: WebDriver, site: str,
+                                                            mode: str) -> None:
+    page(browser, site, "checkpoint", mode)
+    batch = mutations(1500, seed=15 if mode == "js" else 16)
+    expected = [answer(m, s) for _, m, s in batch]
     assert same_answers(browser, batch, expected) == []
 
 

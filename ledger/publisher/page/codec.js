@@ -43,8 +43,6 @@ export const malformed = (message, code = "malformed", category = "encoding", wh
 // --- text scalars -------------------------------------------------------------------------
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64_FORM = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 export function encodeBase64(bytes) {
   let out = "";
   for (let i = 0; i < bytes.length; i += 3) {
@@ -56,17 +54,40 @@ export function encodeBase64(bytes) {
   return out;
 }
 
-/** Standard padded base64, canonical only (re-encoding must give the text back). */
-export function decodeBase64(text, what, category = "encoding") {
-  if (!B64_FORM.test(text)) throw malformed(`${what} is not valid base64`, "malformed", category);
-  const pads = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - pads);
-  let at = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    const v = [0, 1, 2, 3].map((j) => (text[i + j] === "=" ? 0 : B64.indexOf(text[i + j])));
-    const n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    for (const b of [n >> 16, (n >> 8) & 255, n & 255]) if (at < out.length) out[at++] = b;
+/** The bytes of base64 `text` as Python's strict decoder reads them (binascii.a2b_base64 with
+ * strict_mode, what base64.b64decode(text, validate=True) calls), or null where it refuses. */
+function strictBase64(text) {
+  const out = [];
+  let quad = 0;
+  let pads = 0;
+  let padding = false;
+  let left = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === "=") {
+      padding = true;
+      if (i === 0) return null; // leading padding
+      if (quad >= 2 && quad + ++pads >= 4) {
+        return i + 1 < text.length ? null : Uint8Array.from(out); // data after the padding
+      }
+      continue;
+    }
+    const v = B64.indexOf(ch);
+    if (v < 0 || padding) return null; // not base64, or discontinuous padding
+    if (quad === 0) left = v;
+    else if (quad === 1) out.push(((left << 2) | (v >> 4)) & 255), left = v & 0x0f;
+    else if (quad === 2) out.push(((left << 4) | (v >> 2)) & 255), left = v & 0x03;
+    else out.push(((left << 6) | v) & 255);
+    quad = (quad + 1) % 4;
   }
+  return quad === 0 ? Uint8Array.from(out) : null; // a partial group: incorrect padding
+}
+
+/** Standard padded base64, canonical only (re-encoding must give the text back), "not valid"
+ * and "not canonical" exactly where the library says which. */
+export function decodeBase64(text, what, category = "encoding") {
+  const out = strictBase64(text);
+  if (out === null) throw malformed(`${what} is not valid base64`, "malformed", category);
   if (encodeBase64(out) !== text) {
     throw malformed(`${what} is not canonical base64`, "malformed", category);
   }
