@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-quick bench-witness election-night bec2019 fuzz clean
+.PHONY: demo test browser screenshots lint typecheck bench bench-quick bench-witness election-night bec2019 fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,24 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check ledger cli tests benchmarks
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(PY) -m pytest -q -n 2 tests
+
+# The observer's page is tested in a real headless Chromium (Debian's chromium and
+# chromium-driver; no browser download): installed here when missing and we are root (CI),
+# otherwise we stop and say what to install.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else \
+		echo "make test needs Chromium and its driver: sudo apt-get install chromium chromium-driver" >&2; \
+		exit 1; \
+	fi
+
+# Pictures of the observer's page (docs/observer.md), desktop and phone sizes.
+screenshots: $(STAMP) browser
+	$(PY) -m tests.observer_screenshots docs/images
 
 BENCH_STAMP := $(VENV)/.installed-bench
 

@@ -328,7 +328,10 @@ def audit(paths: Paths, publisher: NoteSigner, station: str) -> None:
     result = publish(paths.ledger, paths.published, vkey=str(vkey))
     size = sum(f.stat().st_size for f in paths.published.rglob("*") if f.is_file())
     say(f"published to {paths.published}: {result.written:,} files, {size / 2**20:.1f} MiB "
-        f"(checkpoint, tiles, entry bundles, ledger.json), tree size {result.tree_size:,}")
+        f"(checkpoint, tiles, entry bundles, ledger.json, the page), "
+        f"tree size {result.tree_size:,}")
+    say(f"the observer's page: {paths.published / 'index.html'} (serve the folder over http and "
+        "open it: the browser checks the checkpoint, receipts and stations; docs/observer.md)")
     source = PublishedDirSource(paths.published)
     with closing(source):
         report = verify(source, vkey)

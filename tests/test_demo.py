@@ -30,7 +30,7 @@ def test_demo_tells_the_whole_story_and_every_step_holds(tmp_path: Path) -> None
         "warnings by rule: PV-PRSD-CD-EQ-B 6, PV-PRSD-E-EQ-CDF 5",
         "the PART report of AB-1", "signed by the key registered at entry 1",
         "not shown offline: that station AB-1's key",
-        "extends the noon checkpoint",
+        "extends the noon checkpoint", "the observer's page: demo-out/published/index.html",
         "$ ledger publish demo-out/ledger demo-out/published", "0 files written",
         "$ ledger verify demo-out/published --pub demo-out/keys/publisher.pub",
         "OK: demo-out/published (prezenta.example.ro/prezidentiale18052025), tree size 32,616",

@@ -372,3 +372,14 @@ def test_a_receipt_other_readers_cannot_read_is_said_so() -> None:
     large = Receipt(index=0, proof=(), checkpoint=b"note", extra=bytes(PORTABLE_ENTRY_SIZE + 1))
     assert portability_warning(small) is None
     assert "49,146 bytes" in (portability_warning(large) or "")
+
+
+def test_a_report_forged_under_a_small_order_station_key_is_refused() -> None:
+    # With the identity as a station's "key", R = B and s = 1 verify on every message under
+    # OpenSSL's equation: the key rule (docs/spec.md, "Identity and keys") stops the forgery.
+    from tests.observer_vectors import weak_key_receipts
+
+    receipt, registration = weak_key_receipts()
+    with pytest.raises(SignatureError, match="not a point of prime order") as e:
+        check_receipt(parse_receipt(receipt), PUBLISHER, parse_receipt(registration))
+    assert (e.value.category, e.value.code) == ("keys", "key-weak")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import socket
 import subprocess
@@ -21,8 +22,10 @@ import ledger.sources.http as sources
 from ledger.core.hashing import leaf_hash
 from ledger.core.merkle import root_from_nodes
 from ledger.errors import InputError, MalformedError, SourceUnavailableError
-from ledger.formats.records import Block, decode_entry_record
+from ledger.formats.keys import parse_verifier_key
+from ledger.formats.records import Block, Election, decode_entry_record
 from ledger.formats.tiles import bundles_for_size, parse_entry_bundle, tiles_for_size
+from ledger.publisher.page import PageTrust, page_files
 from ledger.sources.http import HttpSource
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.sources.open import open_source
@@ -53,7 +56,17 @@ def published_files(directory: Path) -> dict[str, bytes]:
     }
     for name in ("checkpoint", "ledger.json"):
         files[name] = (directory / name).read_bytes()
-    return files
+    return files | page_files_of(directory)
+
+
+def page_files_of(directory: Path) -> dict[str, bytes]:
+    """The observer's page a publish of the golden ``directory`` writes beside its tiles."""
+    vkey = parse_verifier_key(json.loads((directory / "ledger.json").read_text())["vkey"])
+    size = int((directory / "checkpoint").read_bytes().split(b"\n")[1])
+    first = next(iter(PublishedDirSource(directory).iter_entries(0, size)))
+    election = decode_entry_record(first)[1]
+    assert isinstance(election, Election)
+    return page_files(PageTrust(vkey=vkey, election=election))
 
 
 def publisher_only(note: bytes) -> bytes:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger.publisher.page import ASSETS, PAGE_FILE
+
 ROOT = Path(__file__).resolve().parent.parent
 STEP_TIMEOUT = 300
 #: The runtime dependencies but lmdb (pyproject.toml), for the auditor's install.
@@ -70,6 +72,9 @@ def test_the_wheel_ships_the_cli_under_its_own_name_with_the_demo_data(wheel: Pa
     assert "election_ledger_cli/demo_data/pv_part_cntry_prsd_sample.csv" in names
     assert "election_ledger_cli/app.py" in names
     assert "ledger/py.typed" in names
+    # the observer's page, written into every published tree, with its vendored library
+    for name in (PAGE_FILE, *ASSETS):
+        assert f"ledger/publisher/page/{name}" in names, name
     assert not any(n.startswith("cli/") for n in names), "a generic top-level `cli` package"
     assert not any(n.startswith("tests/") for n in names)
 

@@ -21,6 +21,9 @@ from ..output import emit_json, json_option, terminal_progress
 @click.argument("outdir", type=click.Path(file_okay=False, writable=True), metavar="OUTDIR")
 @click.option("--witnesses", "witnesses", metavar="FILE",
               help="A tlog-policy file of the witnesses to ask for cosignatures (their URLs).")
+@click.option("--page-policy", "page_policy", metavar="FILE",
+              help="A tlog-policy file written into the observer's page: the witnesses and "
+                   "quorum observers should require (its log line must be this log's key).")
 @click.option("--witness-timeout", type=click.FloatRange(min=0.1, max=600),
               default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time each witness has to answer (a 409 retry gets as long again).")
@@ -28,8 +31,8 @@ from ..output import emit_json, json_option, terminal_progress
               help="Also tally the published tree (the audit anyone runs) and write "
                    "results.json beside the tiles.")
 @json_option
-def publish_command(ledger: str, outdir: str, witnesses: str | None, witness_timeout: float,
-                    results: bool, as_json: bool) -> None:
+def publish_command(ledger: str, outdir: str, witnesses: str | None, page_policy: str | None,
+                    witness_timeout: float, results: bool, as_json: bool) -> None:
     """Publish LEDGER (a ledger directory, or any published tree or URL to mirror) into OUTDIR.
 
     Tiles, entry bundles and ledger.json are written first, the checkpoint last; files already
@@ -37,14 +40,18 @@ def publish_command(ledger: str, outdir: str, witnesses: str | None, witness_tim
     With --witnesses, LEDGER must be a ledger directory: its latest checkpoint is first sent to
     every witness of the file that has a URL, and published with the cosignatures they gave.
     With --results, the published tree is then audited and tallied, and results.json written.
+    The observer's page (index.html and observer/) is written too, with the publisher's key and,
+    with --page-policy, the witnesses and quorum observers should require.
     """
     progress = terminal_progress("publishing entries")
+    observers = None if page_policy is None else read_policy(page_policy)
     cosigned: Cosigned | None = None
     if witnesses is not None:
         cosigned, result = publish_cosigned(ledger, outdir, read_policy(witnesses),
-                                            timeout=witness_timeout, progress=progress)
+                                            timeout=witness_timeout, progress=progress,
+                                            page_policy=observers)
     else:
-        result = publish(ledger, outdir, progress=progress)
+        result = publish(ledger, outdir, progress=progress, page_policy=observers)
     tally = None
     if results:
         tally = publish_results(outdir, read_published_vkey(outdir))

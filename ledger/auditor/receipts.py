@@ -37,6 +37,7 @@ from ledger.formats.records import (
     record_to_json,
     verify_entry_signature,
 )
+from ledger.formats.signing import is_prime_order_key
 from ledger.formats.text import decode_base64, encode_base64, parse_decimal
 
 HEADER = b"c2sp.org/tlog-proof@v1"
@@ -218,6 +219,10 @@ def _station_record(
         raise _key_error(f"entry {receipt.index} is not signed by the key station {station_id} "
                          f"registered at entry {at}", "station-key-mismatch", receipt.index,
                          station_id)
+    if not is_prime_order_key(reg.record.pubkey):
+        raise _key_error(f"the key station {station_id} registered at entry {at} is not a point "
+                         "of prime order (a small-order, mixed-order or non-canonical key, for "
+                         "which signatures can be forged)", "key-weak", at, station_id)
     return at, reg.record
 
 

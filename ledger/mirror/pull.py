@@ -63,12 +63,15 @@ from ledger.formats.station_index import (
     station_file_differences,
 )
 from ledger.formats.tiles import TILE_WIDTH, bundle_path, parse_entry_bundle
+from ledger.publisher.page import PAGE_FILES, PageTrust, page_files
 from ledger.publisher.tile_export import TileBuilder, TileBytes, station_index_files
 from ledger.sources.multi import FallbackSource, PassedOver
-from ledger.sources.published import PublishedDirSource
+from ledger.sources.published import PublishedDirSource, PublishedTree
 from ledger.sources.source import CHECKPOINT_FILE, LEDGER_JSON, Source, StationIndexReader
 
 AUDIT_JSON = "audit.json"
+#: Largest file of the observer's page a mirror copies.
+MAX_PAGE_FILE = 1 << 20
 EVIDENCE_DIR = "evidence"
 #: The mirror's own files (audit states), beside the copies and never served.
 PRIVATE_DIR = ".mirror"
@@ -218,9 +221,28 @@ class Mirror:
         copy.finish(latest.size)
         if resumed is not None:  # a full audit compared the source's whole index already
             index += copy.stations.compare(log, latest.size)
+        self._copy_page([log.answered, *(s for s in sources if s is not log.answered)])
         self._write_audit(report, rules + index, resumed is not None, latest)
         write_atomic(self.directory / CHECKPOINT_FILE, self._cosigned(note, latest))
         return replace(base, status="moved", rule_errors=len(rules))
+
+    def _copy_page(self, sources: Sequence[Source]) -> None:
+        """Serve the observer's page beside the copy: the publisher's own page, byte for byte,
+        from the first source that serves all of its files (its trust inputs are the
+        publisher's); when none does, a page with the publisher key the mirror trusts and no
+        policy."""
+        files: dict[str, bytes] = {}
+        for source in sources:
+            files = _page_of(source)
+            if files:
+                break
+        if not files:
+            files = page_files(PageTrust(vkey=self.publisher))
+        for path, data in files.items():
+            target = self.directory / path
+            if not target.is_file() or target.read_bytes() != data:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(target, data)
 
     def _refusal(self, note: bytes) -> str | None:
         return checkpoint_refusal(note, self.publisher)
@@ -273,6 +295,23 @@ class Mirror:
                  "errors": errors, "warnings_by_rule": report.warnings_by_rule()}
         write_atomic(self.directory / AUDIT_JSON,
                      (json.dumps(value, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def _page_of(source: Source) -> dict[str, bytes]:
+    """The observer's page a source serves, every file of it, or {} (none, part of it, or the
+    source stopped answering: the next source is asked, then the mirror writes its own)."""
+    if not isinstance(source, PublishedTree):
+        return {}
+    files: dict[str, bytes] = {}
+    for path in PAGE_FILES:
+        try:
+            data = source.read_file_if_present(path, MAX_PAGE_FILE)
+        except (SourceUnavailableError, VerificationError):
+            return {}
+        if data is None:
+            return {}
+        files[path] = data
+    return files
 
 
 def _opened(note: bytes, publisher: VerifierKey) -> Checkpoint | None:

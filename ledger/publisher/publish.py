@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,8 +25,10 @@ from ledger.errors import InputError, RootMismatchError, Where
 from ledger.files import fsync_dir, read_json, replace_file
 from ledger.formats.checkpoints import Checkpoint, open_checkpoint
 from ledger.formats.keys import parse_verifier_key
-from ledger.formats.records import Block, decode_entry_record
+from ledger.formats.policy import Policy
+from ledger.formats.records import Block, Election, decode_entry_record
 from ledger.formats.station_index import StationIndexBuilder
+from ledger.publisher.page import PageTrust, page_files
 from ledger.publisher.tile_export import TileBuilder, TileBytes, station_index_files
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.sources.open import open_source
@@ -59,6 +61,7 @@ def publish(
     outdir: str | os.PathLike[str],
     *,
     vkey: str | None = None,
+    page_policy: Policy | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PublishResult:
     """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``.
@@ -66,16 +69,19 @@ def publish(
     ``vkey`` is the publisher's verifier key; by default the one the source states. The
     checkpoint must verify with it and its root must equal the root of the entries, or it is not
     written (tiles written before the check stay, unseen without a checkpoint that needs them).
-    ``progress(done, total)`` is called every 4,096 entries.
+    ``progress(done, total)`` is called every 4,096 entries. The observer's page is written
+    too (:mod:`ledger.publisher.page`), with ``vkey`` and ``page_policy`` as its trust inputs.
 
     Raises:
         SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
         RootMismatchError: the entries do not give the checkpoint's root.
-        InputError: no publisher key is known.
+        InputError: no publisher key is known, or ``page_policy`` has no log line for the
+            origin with that key.
     """
     if isinstance(ledger_or_source, str | os.PathLike):
         with closing(open_source(os.fspath(ledger_or_source))) as opened:
-            return publish(opened, outdir, vkey=vkey, progress=progress)
+            return publish(opened, outdir, vkey=vkey, page_policy=page_policy,
+                           progress=progress)
     if isinstance(ledger_or_source, Source):
         source: Source = ledger_or_source
     else:  # the publisher's open Ledger: read its store directly
@@ -85,9 +91,12 @@ def publish(
         raise InputError(f"{source.describe()} does not state the publisher key: it must be "
                          "given")
     note = source.read_checkpoint()
-    checkpoint = open_checkpoint(note, [parse_verifier_key(key)]).checkpoint
+    publisher = parse_verifier_key(key)
+    checkpoint = open_checkpoint(note, [publisher]).checkpoint
+    page_trust = PageTrust(vkey=publisher, policy=page_policy)
+    page_files(page_trust)  # a policy that does not name this log's key fails before any write
     with _Writer(Path(outdir)) as writer:
-        sizes = _write_tree(source, checkpoint, note, key, writer, progress)
+        sizes = _write_tree(source, checkpoint, note, key, page_trust, writer, progress)
     return PublishResult(
         outdir=writer.root,
         origin=checkpoint.origin,
@@ -98,9 +107,11 @@ def publish(
     )
 
 
-def _write_tree(source: Source, checkpoint: Checkpoint, note: bytes, key: str, writer: _Writer,
+def _write_tree(source: Source, checkpoint: Checkpoint, note: bytes, key: str,
+                page_trust: PageTrust, writer: _Writer,
                 progress: Callable[[int, int], None] | None) -> list[int]:
     """Every file of the published tree, the checkpoint last; the block checkpoint sizes."""
+    election: Election | None = None
     builder = TileBuilder()
     stations = StationIndexBuilder()
     sizes: list[int] = []
@@ -109,6 +120,8 @@ def _write_tree(source: Source, checkpoint: Checkpoint, note: bytes, key: str, w
             progress(done, checkpoint.size)
         writer.put_all(builder.append(entry))
         record = decode_entry_record(entry)[1]
+        if done == 0 and isinstance(record, Election):
+            election = record
         if isinstance(record, Block):
             sizes.append(builder.size)
             writer.put_all(builder.partials())
@@ -125,7 +138,8 @@ def _write_tree(source: Source, checkpoint: Checkpoint, note: bytes, key: str, w
         progress(checkpoint.size, checkpoint.size)
     info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
     writer.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
-    for path, data in station_index_files(stations):
+    for path, data in [*station_index_files(stations),
+                       *page_files(replace(page_trust, election=election)).items()]:
         writer.put(path, data)
     writer.sync_dirs()
     writer.put(CHECKPOINT_FILE, note, now=True)  # last: it makes the new tiles visible

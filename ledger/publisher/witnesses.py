@@ -389,6 +389,7 @@ def _merge(ledger: Ledger, text: str, note: bytes, new: dict[str, NoteSignature]
 def publish_cosigned(
     ledger: str | os.PathLike[str], outdir: str | os.PathLike[str], witnesses: Policy, *,
     timeout: float = DEFAULT_TIMEOUT, progress: Callable[[int, int], None] | None = None,
+    page_policy: Policy | None = None,
 ) -> tuple[Cosigned, PublishResult]:
     """Open the ledger directory for writing, collect the witnesses' cosignatures of its latest
     checkpoint (:func:`collect_cosignatures`), then publish it with them into ``outdir``.
@@ -404,5 +405,5 @@ def publish_cosigned(
                          f"{os.fspath(ledger)} is not one")
     with Ledger.open(ledger) as opened:
         cosigned = collect_cosignatures(opened, witnesses, timeout=timeout)
-        result = publish(opened, outdir, progress=progress)
+        result = publish(opened, outdir, progress=progress, page_policy=page_policy)
     return cosigned, result

@@ -49,6 +49,10 @@ class PublishedTree(ClosesOnExit):
         """Bytes at ``path`` (at most ``limit``), or None if it does not exist."""
         raise NotImplementedError
 
+    def read_file_if_present(self, path: str, limit: int) -> bytes | None:
+        """Any other file of the tree (the observer's page), unchecked, or None if absent."""
+        return self._fetch(path, limit, "source")
+
     def read_checkpoint(self) -> bytes:
         data = self._fetch(CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES, "checkpoint")
         if data is None:
