@@ -611,6 +611,15 @@ const PARSERS = {
     needOptStr("block", "checkpoint", v.get("checkpoint"));
     return Object.fromEntries(v);
   }],
+  log: [["kind", "id", "origin", "vkey"], [], (v) => {
+    for (const f of ["id", "origin", "vkey"]) needStr("log", f, v.get(f));
+    return Object.fromEntries(v);
+  }],
+  checkpoint: [["kind", "log", "note"], [], (v) => {
+    needStr("checkpoint", "log", v.get("log"));
+    needStr("checkpoint", "note", v.get("note"));
+    return Object.fromEntries(v);
+  }],
 };
 
 /** The record a decoded value holds: exact kind, exact fields, exact types. */
