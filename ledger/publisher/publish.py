@@ -1,32 +1,49 @@
 """``ledger publish``: write a log as a static C2SP tlog-tiles tree (docs/spec.md, "Published
-form").
+form"), into a directory or an S3-compatible object store (:mod:`ledger.publisher.destination`).
 
-Hash tiles, entry bundles and ``ledger.json`` first, each written atomically (temp file, fsync,
-rename), then the checkpoint, atomically and last: a reader never sees a checkpoint whose tiles
-are missing. Files already there with the right bytes are left alone, so publishing again writes
-only what is new or changed; partial tiles of every block checkpoint are written and kept.
+One algorithm for both: hash tiles, entry bundles and ``ledger.json`` first (the immutable files
+several at once, bounded), then, once every one of them is durable, the checkpoint, replaced
+whole and last: a reader never sees a checkpoint whose tiles are missing, and a publish stopped
+at any point leaves the previous checkpoint with every file it needs. What is already there is
+not written again: the previous checkpoint at the destination says which tiles and bundles a
+complete publish put there (checked once, cheaply, at its right edge), and the rest is compared;
+partial tiles of every block checkpoint are written and kept.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ledger.core.hashing import LEDGER_FORMAT
-from ledger.errors import InputError, RootMismatchError, Where
-from ledger.files import fsync_dir, read_json, replace_file
-from ledger.formats.checkpoints import open_checkpoint
-from ledger.formats.keys import parse_verifier_key
+from ledger.core.hashing import HASH_SIZE, LEDGER_FORMAT
+from ledger.errors import (
+    ConsistencyError,
+    InputError,
+    RootMismatchError,
+    VerificationError,
+    Where,
+)
+from ledger.formats.checkpoints import Checkpoint, open_checkpoint
+from ledger.formats.keys import VerifierKey, parse_verifier_key
 from ledger.formats.records import Block, decode_entry_record
+from ledger.formats.tiles import TILE_HEIGHT, TILE_WIDTH, BundleId, TileId, tile_levels
+from ledger.publisher.destination import Destination, open_destination
 from ledger.publisher.tile_export import TileBuilder, TileBytes
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.sources.open import open_source
-from ledger.sources.source import CHECKPOINT_FILE, LEDGER_JSON, Source
+from ledger.sources.source import (
+    CHECKPOINT_FILE,
+    LEDGER_JSON,
+    MAX_CHECKPOINT_BYTES,
+    MAX_LEDGER_JSON_BYTES,
+    Source,
+)
 
 if TYPE_CHECKING:
     from ledger.publisher.ledger import Ledger
@@ -37,7 +54,7 @@ if TYPE_CHECKING:
 class PublishResult:
     """What one publish did: the tree published and which files it wrote or found in place."""
 
-    outdir: Path
+    outdir: str  # the directory or s3:// URL published to
     origin: str
     tree_size: int
     checkpoint_sizes: tuple[int, ...]
@@ -52,12 +69,15 @@ class PublishResult:
 
 def publish(
     ledger_or_source: Ledger | Source | str | os.PathLike[str],
-    outdir: str | os.PathLike[str],
+    outdir: str | os.PathLike[str] | Destination,
     *,
     vkey: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    endpoint_url: str | None = None,
 ) -> PublishResult:
-    """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``.
+    """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``:
+    a directory, an ``s3://BUCKET/PREFIX`` (at ``endpoint_url``, else where the AWS tools'
+    settings say), or a :class:`~ledger.publisher.destination.Destination`.
 
     ``vkey`` is the publisher's verifier key; by default the one the source states. The
     checkpoint must verify with it and its root must equal the root of the entries, or it is not
@@ -67,11 +87,18 @@ def publish(
     Raises:
         SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
         RootMismatchError: the entries do not give the checkpoint's root.
+        ConsistencyError: the destination holds a checkpoint of this log, signed with ``vkey``,
+            that these entries do not give (a fork: it is not replaced).
         InputError: no publisher key is known.
+        SourceUnavailableError: an object store that cannot be written (exit 4).
     """
     if isinstance(ledger_or_source, str | os.PathLike):
         with closing(open_source(os.fspath(ledger_or_source))) as opened:
-            return publish(opened, outdir, vkey=vkey, progress=progress)
+            return publish(opened, outdir, vkey=vkey, progress=progress,
+                           endpoint_url=endpoint_url)
+    if isinstance(outdir, str | os.PathLike):
+        with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
+            return publish(ledger_or_source, destination, vkey=vkey, progress=progress)
     if isinstance(ledger_or_source, Source):
         source: Source = ledger_or_source
     else:  # the publisher's open Ledger: read its store directly
@@ -81,101 +108,172 @@ def publish(
         raise InputError(f"{source.describe()} does not state the publisher key: it must be "
                          "given")
     note = source.read_checkpoint()
-    checkpoint = open_checkpoint(note, [parse_verifier_key(key)]).checkpoint
-    writer = _Writer(Path(outdir))
-    builder = TileBuilder()
-    sizes: list[int] = []
-    for done, entry in enumerate(source.iter_entries(0, checkpoint.size)):
-        if progress is not None and done % 4096 == 0:
-            progress(done, checkpoint.size)
-        writer.put_all(builder.append(entry))
-        if isinstance(decode_entry_record(entry)[1], Block):
-            sizes.append(builder.size)
-            writer.put_all(builder.partials())
-    if builder.root() != checkpoint.root:
-        raise RootMismatchError(
-            f"the {checkpoint.size} entries of {source.describe()} give root "
-            f"{builder.root().hex()}, the checkpoint says {checkpoint.root.hex()}: not published",
-            where=Where(file=CHECKPOINT_FILE),
-        )
-    writer.put_all(builder.partials())
-    if progress is not None:
-        progress(checkpoint.size, checkpoint.size)
-    info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
-    writer.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
-    writer.sync_dirs()
-    writer.put(CHECKPOINT_FILE, note)  # last: it makes the new tiles visible to readers
-    writer.sync_dirs()
+    verifier = parse_verifier_key(key)
+    checkpoint = open_checkpoint(note, [verifier]).checkpoint
+    previous = _previous_checkpoint(outdir, verifier, checkpoint)
+    presumed = _presumed_size(outdir, previous)
+    with _Uploads(outdir) as uploads:
+        builder = TileBuilder()
+        sizes: list[int] = []
+        for done, entry in enumerate(source.iter_entries(0, checkpoint.size)):
+            if progress is not None and done % 4096 == 0:
+                progress(done, checkpoint.size)
+            uploads.put_all(builder.append(entry), presumed=builder.size <= presumed)
+            if isinstance(decode_entry_record(entry)[1], Block):
+                sizes.append(builder.size)
+                uploads.put_all(builder.partials(), presumed=builder.size <= presumed)
+            if previous is not None and builder.size == previous.size:
+                _same_log(outdir, previous, builder.root())
+        if builder.root() != checkpoint.root:
+            raise RootMismatchError(
+                f"the {checkpoint.size} entries of {source.describe()} give root "
+                f"{builder.root().hex()}, the checkpoint says {checkpoint.root.hex()}: not "
+                "published", where=Where(file=CHECKPOINT_FILE))
+        uploads.put_all(builder.partials(), presumed=builder.size <= presumed)
+        if progress is not None:
+            progress(checkpoint.size, checkpoint.size)
+        info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
+        uploads.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
+        uploads.wait()  # every file the checkpoint needs is there and durable ...
+        uploads.put(CHECKPOINT_FILE, note)  # ... before the checkpoint that makes them visible
+        uploads.wait()
     return PublishResult(
-        outdir=writer.root,
+        outdir=outdir.describe(),
         origin=checkpoint.origin,
         tree_size=checkpoint.size,
         checkpoint_sizes=tuple(sizes),
-        paths_written=tuple(writer.written),
-        skipped=writer.skipped,
+        paths_written=tuple(uploads.written),
+        skipped=uploads.skipped,
     )
 
 
-def read_published_vkey(outdir: str | os.PathLike[str]) -> str:
+def publish_file(outdir: str | os.PathLike[str] | Destination, path: str, data: bytes, *,
+                 endpoint_url: str | None = None) -> bool:
+    """Write one file that is not a tile beside a published tree (``results.json``, the station
+    index, ...) unless it already holds ``data``; True when it was written."""
+    if isinstance(outdir, str | os.PathLike):
+        with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
+            return publish_file(destination, path, data)
+    if outdir.is_current(path, data, presumed=False):
+        return False
+    outdir.put(path, data)
+    outdir.flush()
+    return True
+
+
+def read_published_vkey(outdir: str | os.PathLike[str] | Destination, *,
+                        endpoint_url: str | None = None) -> str:
     """The publisher's verifier key as :func:`publish` wrote it in ``outdir/ledger.json``.
 
     Raises:
         InputError: no readable ``ledger.json`` with a ``vkey`` there.
     """
-    path = Path(outdir) / LEDGER_JSON
-    info = read_json(path, "a ledger.json")
+    if isinstance(outdir, str | os.PathLike):
+        with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
+            return read_published_vkey(destination)
+    where = Where(file=f"{outdir.describe().rstrip('/')}/{LEDGER_JSON}")
+    data = outdir.read(LEDGER_JSON, MAX_LEDGER_JSON_BYTES)
+    if data is None:
+        raise InputError("no ledger.json there", where=where)
+    try:
+        info = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"ledger.json is not JSON: {e}", where=where) from e
     vkey = info.get("vkey") if isinstance(info, dict) else None
     if type(vkey) is not str:
-        raise InputError("ledger.json has no vkey", where=Where(file=str(path)))
+        raise InputError("ledger.json has no vkey", where=where)
     return vkey
 
 
-class _Writer:
-    """Writes files under ``root`` atomically, skipping those already holding the same bytes."""
+def _previous_checkpoint(outdir: Destination, key: VerifierKey,
+                         checkpoint: Checkpoint) -> Checkpoint | None:
+    """The checkpoint the destination serves, when it is one of this log (same origin, signed
+    with ``key``) no larger than the one published now; None otherwise (nothing presumed)."""
+    note = outdir.read(CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES)
+    if note is None:
+        return None
+    try:
+        previous = open_checkpoint(note, [key]).checkpoint
+    except VerificationError:
+        return None  # not ours: every file is looked at, none presumed
+    if previous.origin != checkpoint.origin or previous.size > checkpoint.size:
+        return None
+    return previous
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+
+def _presumed_size(outdir: Destination, previous: Checkpoint | None) -> int:
+    """The size whose tiles and bundles are taken as there: the previous checkpoint's, when
+    the files at its right edge (one per tile level, and the last bundle) are there with the
+    right sizes; else 0 (something was removed behind the publisher's back)."""
+    if previous is None or previous.size == 0:
+        return 0
+    for ref, size in _right_edge(previous.size):
+        found = outdir.size_of(ref.path)
+        if found is None or (size is not None and found != size):
+            return 0
+    return previous.size
+
+
+def _right_edge(size: int) -> list[tuple[TileId | BundleId, int | None]]:
+    """The last tile of each level and the last bundle of a tree of ``size`` (> 0), with the
+    tile sizes (a bundle's depends on its entries)."""
+    edge: list[tuple[TileId | BundleId, int | None]] = []
+    for level in range(tile_levels(size)):
+        nodes = size >> (TILE_HEIGHT * level)
+        index = (nodes - 1) // TILE_WIDTH
+        width = nodes - index * TILE_WIDTH
+        edge.append((TileId(level=level, index=index, width=width), width * HASH_SIZE))
+    index = (size - 1) // TILE_WIDTH
+    edge.append((BundleId(index=index, width=size - index * TILE_WIDTH), None))
+    return edge
+
+
+def _same_log(outdir: Destination, previous: Checkpoint, root: bytes) -> None:
+    if root != previous.root:
+        raise ConsistencyError(
+            f"{outdir.describe()} serves a checkpoint of size {previous.size} with root "
+            f"{previous.root.hex()}, but these entries give {root.hex()} at that size: a fork "
+            "of the log, not published over it", where=Where(file=CHECKPOINT_FILE))
+
+
+class _Uploads:
+    """The files of one publish, written through a bounded pool: at most ``2 * parallel`` in
+    flight; the first failure stops the publish (raised by the next call, or by :meth:`wait`)."""
+
+    def __init__(self, outdir: Destination) -> None:
+        self.outdir = outdir
         self.written: list[str] = []
         self.skipped = 0
         self._seen: set[str] = set()  # a partial tile can be the same at two checkpoint sizes
-        self._dirty_dirs: set[Path] = set()
-        root.mkdir(parents=True, exist_ok=True)
+        self._pool = ThreadPoolExecutor(outdir.parallel, thread_name_prefix="ledger-publish")
+        self._pending: deque[Future[None]] = deque()
 
-    def put_all(self, files: Iterable[TileBytes]) -> None:
+    def __enter__(self) -> _Uploads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def put_all(self, files: Iterable[TileBytes], *, presumed: bool) -> None:
         for ref, data in files:
-            self.put(ref.path, data)
+            self.put(ref.path, data, presumed=presumed)
 
-    def put(self, path: str, data: bytes) -> None:
+    def put(self, path: str, data: bytes, *, presumed: bool = False) -> None:
         if path in self._seen:
             return
         self._seen.add(path)
-        target = self.root / path
-        if _same_bytes(target, data):
+        if self.outdir.is_current(path, data, presumed=presumed):
             self.skipped += 1
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(target, data)
         self.written.append(path)
-        self._dirty_dirs.update(_parents_up_to(target.parent, self.root))
+        self._pending.append(self._pool.submit(self.outdir.put, path, data))
+        while len(self._pending) > 2 * self.outdir.parallel:  # bounded: in order, oldest first
+            self._pending.popleft().result()
 
-    def sync_dirs(self) -> None:
-        """fsync every directory that got a new name, deepest first, so the renames are durable."""
-        for directory in sorted(self._dirty_dirs, key=lambda p: len(p.parts), reverse=True):
-            fsync_dir(directory)
-        self._dirty_dirs.clear()
-
-
-def _parents_up_to(directory: Path, root: Path) -> Iterator[Path]:
-    yield directory
-    while directory != root and root in directory.parents:
-        directory = directory.parent
-        yield directory
-
-
-def _same_bytes(path: Path, data: bytes) -> bool:
-    try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
-    except FileNotFoundError:
-        return False
+    def wait(self) -> None:
+        """Every file put so far written and durable (the first failure raised)."""
+        while self._pending:
+            self._pending.popleft().result()
+        self.outdir.flush()
