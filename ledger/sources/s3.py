@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -94,11 +96,11 @@ class S3Bucket:
     def __init__(self, url: str, *, endpoint_url: str | None = None,
                  signed: bool | None = None) -> None:
         self.url = S3Url.parse(url)
-        session = boto3.session.Session()
+        session = _session()
         if signed is None:  # a reader with no credentials reads a public bucket unsigned
             signed = session.get_credentials() is not None
         config = Config(
-            max_pool_connections=S3_PARALLEL, connect_timeout=S3_CONNECT_TIMEOUT,
+            max_pool_connections=S3_PARALLEL + 4, connect_timeout=S3_CONNECT_TIMEOUT,
             read_timeout=S3_READ_TIMEOUT, retries={"max_attempts": S3_ATTEMPTS, "mode": "standard"},
             **({} if signed else {"signature_version": UNSIGNED}))
         self._client: Any = session.client("s3", endpoint_url=endpoint_url, config=config)
@@ -168,6 +170,20 @@ class S3Bucket:
 
 #: What the store (or the way to it) can fail with; anything else is a bug, raised as it is.
 _STORE_ERRORS = (BotoCoreError, ClientError, OSError)
+
+
+#: botocore's reader of its service descriptions, shared by every session of this process: it
+#: caches what it read, and reading the S3 description again costs most of a client's start.
+_LOADER = botocore.loaders.create_loader()
+_LOADER_LOCK = threading.Lock()
+
+
+def _session() -> Any:
+    """A new session (the AWS tools' settings as they are now) that reuses :data:`_LOADER`."""
+    core = botocore.session.Session()
+    with _LOADER_LOCK:
+        core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core)
 
 
 def _not_found(e: Exception) -> bool:
