@@ -25,6 +25,7 @@ from ledger.formats.notes import parse_unverified_note, sign_note
 from ledger.formats.tiles import MAX_TILE_BYTES
 from ledger.mirror.pull import origin_dir_name
 from ledger.publisher.publish import publish
+from ledger.sources.published import PublishedDirSource
 from ledger.sources.s3 import S3Bucket, S3Source
 from tests.http_support import local_server
 from tests.s3_support import BUCKET, S3Server, apply, aws_settings, s3_client, s3_server
@@ -161,14 +162,28 @@ def test_every_reading_command_reads_s3(aws: S3Server, pub: Path, tmp_path: Path
 # --- incremental, and never listing the bucket --------------------------------------------------
 
 
-def test_republishing_uploads_only_the_new_files(
+class _Reading(PublishedDirSource):
+    """A published directory that notes where each read of the entries starts."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.starts: list[int] = []
+
+    def iter_entries(self, start: int, size: int) -> Iterator[bytes]:
+        self.starts.append(start)
+        return super().iter_entries(start, size)
+
+
+def test_republishing_uploads_only_the_new_files_and_reads_only_the_new_entries(
         aws: S3Server, small_site: Path, request: pytest.FixtureRequest) -> None:
     prefix = prefix_of(request)
     url = f"s3://{BUCKET}/{prefix}"
     first = publish(small_site, url)
     assert sorted(aws.puts(prefix)) == sorted(f"{prefix}/{p}" for p in first.paths_written)
     before = files_under(aws.folder(prefix))
-    grown = publish(VALID, url)
+    source = _Reading(VALID)
+    grown = publish(source, url)
+    assert source.starts == [SMALL]  # the tiles at the old size come from the source
     new = {p for p, data in published_files(VALID).items() if before.get(p) != data}
     uploads = aws.puts(prefix)[len(first.paths_written):]
     assert sorted(uploads) == sorted(f"{prefix}/{p}" for p in new)  # counted by the server

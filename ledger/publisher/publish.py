@@ -32,7 +32,14 @@ from ledger.errors import (
 from ledger.formats.checkpoints import Checkpoint, open_checkpoint
 from ledger.formats.keys import VerifierKey, parse_verifier_key
 from ledger.formats.records import Block, decode_entry_record
-from ledger.formats.tiles import TILE_HEIGHT, TILE_WIDTH, BundleId, TileId, tile_levels
+from ledger.formats.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    BundleId,
+    TileId,
+    parse_entry_bundle,
+    tile_levels,
+)
 from ledger.publisher.destination import Destination, open_destination
 from ledger.publisher.tile_export import TileBuilder, TileBytes
 from ledger.sources.ledger_dir import LedgerDirSource
@@ -82,7 +89,9 @@ def publish(
     ``vkey`` is the publisher's verifier key; by default the one the source states. The
     checkpoint must verify with it and its root must equal the root of the entries, or it is not
     written (tiles written before the check stay, unseen without a checkpoint that needs them).
-    ``progress(done, total)`` is called every 4,096 entries.
+    ``progress(done, total)`` is called every 4,096 entries. Into an object store that already
+    serves a checkpoint of this log, only the entries after it are read (the tiles at its size
+    come from the source); a directory is gone through from the first entry, every file compared.
 
     Raises:
         SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
@@ -112,10 +121,11 @@ def publish(
     checkpoint = open_checkpoint(note, [verifier]).checkpoint
     previous = _previous_checkpoint(outdir, verifier, checkpoint)
     presumed = _presumed_size(outdir, previous)
+    builder = _resumed(outdir, source, previous, presumed)
     with _Uploads(outdir) as uploads:
-        builder = TileBuilder()
         sizes: list[int] = []
-        for done, entry in enumerate(source.iter_entries(0, checkpoint.size)):
+        start = builder.size
+        for done, entry in enumerate(source.iter_entries(start, checkpoint.size), start):
             if progress is not None and done % 4096 == 0:
                 progress(done, checkpoint.size)
             uploads.put_all(builder.append(entry), presumed=builder.size <= presumed)
@@ -212,6 +222,33 @@ def _presumed_size(outdir: Destination, previous: Checkpoint | None) -> int:
         if found is None or (size is not None and found != size):
             return 0
     return previous.size
+
+
+def _resumed(outdir: Destination, source: Source, previous: Checkpoint | None,
+             presumed: int) -> TileBuilder:
+    """Where the tile builder starts: at the previous checkpoint's size when the destination
+    takes its files as there (an object store) and the source gives the tiles at that size's
+    right edge, whose root must be the previous checkpoint's (else a fork); at 0 otherwise (a
+    directory looks at every file, which repairs a damaged one)."""
+    if previous is None or presumed == 0 or not outdir.trusts_previous:
+        return TileBuilder()
+    try:
+        rows: list[list[bytes]] = []
+        for level in range(tile_levels(presumed)):
+            nodes = presumed >> (TILE_HEIGHT * level)
+            width = nodes % TILE_WIDTH
+            tile = source.read_tile(level, nodes // TILE_WIDTH, width) if width else b""
+            rows.append([tile[i:i + HASH_SIZE] for i in range(0, len(tile), HASH_SIZE)])
+        entries: list[bytes] = []
+        if presumed % TILE_WIDTH:
+            ref = BundleId(index=presumed // TILE_WIDTH, width=presumed % TILE_WIDTH)
+            entries = parse_entry_bundle(source.read_entry_bundle(ref.index, ref.width),
+                                         ref.width, path=ref.path)
+    except VerificationError:
+        return TileBuilder()  # the source lacks those tiles: build from the first entry
+    builder = TileBuilder.resume(presumed, rows, entries)
+    _same_log(outdir, previous, builder.root())
+    return builder
 
 
 def _right_edge(size: int) -> list[tuple[TileId | BundleId, int | None]]:
