@@ -6,7 +6,8 @@ a folder on the same disk as the directory, so the difference is the S3 API's (o
 file, 16 in flight), not the disk's. Four publishes of the same ledger, each timed: to nowhere
 (the tiles built and thrown away: the cost of reading the ledger and hashing, the same in every
 case), to a directory, to the bucket, and to the bucket again (nothing new: what knowing what is
-there costs).
+there costs); then the same files alone, without building them, put into a directory (4 writers)
+and into the bucket (16 PUTs in flight): the destinations' own rates.
 
 As a workload of ``benchmarks.run`` (``publish-s3``, after ``ingest``, whose ledger it
 publishes), or alone: ``python -m benchmarks.publish_s3 --size 1000000 [--workdir DIR]``, which
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from typing import Any
 from benchmarks.limits import machine
 from benchmarks.timing import NotAvailableError, Row
 from benchmarks.workloads import LEDGER_DIR, ingest
+from ledger.publisher.destination import Destination, DirectoryDestination, open_destination
 from ledger.publisher.publish import publish
 from ledger.sources.source import Source
 
@@ -135,6 +138,16 @@ def _row(op: str, files: int, size: int, seconds: float, tree: int) -> Row:
                       else 0.0, "tree_size": tree})
 
 
+def _upload_all(files: dict[str, bytes], destination: Destination) -> float:
+    """Seconds to put every file through ``destination``, as many at once as it takes."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(destination.parallel) as pool:
+        for future in [pool.submit(destination.put, p, d) for p, d in files.items()]:
+            future.result()
+    destination.flush()
+    return time.perf_counter() - started
+
+
 def publish_s3(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     """Publish the ingest workload's ledger to nowhere, a directory, the bucket, the bucket
     again; one row each (count = files written)."""
@@ -163,7 +176,13 @@ def publish_s3(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     took = time.perf_counter() - started
     _, size = _tree_bytes(directory)
     rows.append(_row("to a directory", done.written, size, took, done.tree_size))
+    files = {p.relative_to(directory).as_posix(): p.read_bytes()
+             for p in directory.rglob("*") if p.is_file()}
     shutil.rmtree(directory, ignore_errors=True)
+    copy = DirectoryDestination(workdir / "upload-dir")
+    took = _upload_all(files, copy)
+    rows.append(_row("files only, to a directory", len(files), size, took, done.tree_size))
+    shutil.rmtree(workdir / "upload-dir", ignore_errors=True)
     store = workdir / "publish-s3"
     shutil.rmtree(store, ignore_errors=True)
     try:
@@ -180,6 +199,12 @@ def publish_s3(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
             rows.append(Row(figure="publish", op="to S3 again (nothing new)", impl="ours",
                             count=again.skipped, seconds=time.perf_counter() - started,
                             extra={"written": again.written, "tree_size": again.tree_size}))
+            bucket = open_destination(f"s3://{BUCKET}/files-only", endpoint_url=endpoint)
+            try:
+                took = _upload_all(files, bucket)
+            finally:
+                bucket.close()
+            rows.append(_row("files only, to S3", len(files), size, took, done.tree_size))
     finally:
         shutil.rmtree(store, ignore_errors=True)
     return rows
