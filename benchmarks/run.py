@@ -27,7 +27,8 @@ from benchmarks.table import limits_lines, markdown_table, text_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ("sequencing", "proofs", "peer-sqlite", "peer-inmemory", "ingest", "audit", "witness")
+ORDER = ("sequencing", "proofs", "peer-sqlite", "peer-inmemory", "ingest", "audit", "publish-s3",
+         "witness")
 PEERS = ("peer-sqlite", "peer-inmemory")
 #: A workload at one N that runs longer than this is stopped and reported as failed.
 WORKER_TIMEOUT = 3 * 3600

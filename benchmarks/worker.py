@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmarks.memory import AnonSampler, memory_report
 from benchmarks.peer import peer_inmemory, peer_sqlite
+from benchmarks.publish_s3 import publish_s3
 from benchmarks.timing import NotAvailableError, Row
 from benchmarks.witness import witness
 from benchmarks.workloads import WORKLOADS
@@ -24,7 +25,8 @@ from benchmarks.workloads import WORKLOADS
 Workload = Callable[[int, Path, int, float], list[Row]]
 
 ALL: dict[str, Workload] = {**WORKLOADS, "peer-sqlite": peer_sqlite,
-                            "peer-inmemory": peer_inmemory, "witness": witness}
+                            "peer-inmemory": peer_inmemory, "witness": witness,
+                            "publish-s3": publish_s3}
 
 
 def run_workload(name: str, n: int, workdir: Path, seed: int, seconds: float) -> dict[str, Any]:

@@ -38,6 +38,10 @@ def test_harness_measures_every_workload_at_n_200_against_its_limit(
                 ("witness", "add-checkpoint, 43 origins")]:
         assert rows[key]["rate"] > 0, key  # every request answered 200, or the worker failed
     assert rows[("witness", "add-checkpoint, 43 origins")]["target"] == ">= 1,000/s"
+    for key in [("publish", "to a directory"), ("publish", "to S3 (rclone serve s3)")]:
+        assert rows[key]["rate"] > 0, key
+        assert rows[key]["count"] == rows[("publish", "tiles built, not written")]["count"], key
+    assert rows[("publish", "to S3 again (nothing new)")]["extra"]["written"] == 0
     assert rows[("audit", "verify")]["extra"]["ok"] is True
     assert rows[("audit", "verify")]["count"] == rows[("ingest", "append+seal")]["extra"][
         "tree_size"]

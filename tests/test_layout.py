@@ -34,6 +34,9 @@ LIBRARY_HOMES = {
     "click": set(),  # only cli/
     # the HTTP servers: the witness's and the mirror's (one server choice, two roles)
     "aiohttp": {"ledger.witness.server", "ledger.mirror.server"},
+    # the S3 client (the s3 extra): reading an object store, and publishing to one through it
+    "boto3": {"ledger.sources.s3"},
+    "botocore": {"ledger.sources.s3"},
 }
 
 

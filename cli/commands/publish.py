@@ -1,14 +1,17 @@
 """`ledger publish LEDGER OUTDIR [--witnesses FILE]`: write the log as a static C2SP tlog-tiles
-tree, with the witness cosignatures collected first when a witnesses' policy is given."""
+tree (a directory or an ``s3://`` object store), with the witness cosignatures collected first
+when a witnesses' policy is given."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from contextlib import closing
 from typing import Any
 
 import click
 
 from ledger.files import read_policy
+from ledger.publisher.destination import open_destination
 from ledger.publisher.publish import PublishResult, publish, read_published_vkey
 from ledger.publisher.results import RESULTS_FILE, publish_results
 from ledger.publisher.witnesses import DEFAULT_TIMEOUT, Cosigned, publish_cosigned
@@ -18,7 +21,10 @@ from ..output import emit_json, json_option, terminal_progress
 
 @click.command("publish", short_help="Write the static tlog-tiles tree.")
 @click.argument("ledger", metavar="LEDGER")
-@click.argument("outdir", type=click.Path(file_okay=False, writable=True), metavar="OUTDIR")
+@click.argument("outdir", metavar="OUTDIR")
+@click.option("--endpoint-url", metavar="URL",
+              help="The S3 endpoint of an s3:// OUTDIR that is not AWS (default: as the AWS "
+                   "tools read it, AWS_ENDPOINT_URL or ~/.aws/config).")
 @click.option("--witnesses", "witnesses", metavar="FILE",
               help="A tlog-policy file of the witnesses to ask for cosignatures (their URLs).")
 @click.option("--page-policy", "page_policy", metavar="FILE",
@@ -31,12 +37,17 @@ from ..output import emit_json, json_option, terminal_progress
               help="Also tally the published tree (the audit anyone runs) and write "
                    "results.json beside the tiles.")
 @json_option
-def publish_command(ledger: str, outdir: str, witnesses: str | None, page_policy: str | None,
-                    witness_timeout: float, results: bool, as_json: bool) -> None:
-    """Publish LEDGER (a ledger directory, or any published tree or URL to mirror) into OUTDIR.
+def publish_command(ledger: str, outdir: str, endpoint_url: str | None, witnesses: str | None,
+                    page_policy: str | None, witness_timeout: float, results: bool,
+                    as_json: bool) -> None:
+    """Publish LEDGER (a ledger directory, or any published tree or URL to mirror) into OUTDIR,
+    a directory or s3://BUCKET/PREFIX of an S3-compatible object store.
 
     Tiles, entry bundles and ledger.json are written first, the checkpoint last; files already
     in OUTDIR with the same bytes are left alone, so publishing again writes only what changed.
+    In an object store, tiles and bundles are uploaded 16 at a time with Cache-Control "public,
+    max-age=31536000, immutable", every other file with "no-cache"; credentials and region are
+    read as the AWS tools read them (AWS_* variables, ~/.aws/config, ~/.aws/credentials).
     With --witnesses, LEDGER must be a ledger directory: its latest checkpoint is first sent to
     every witness of the file that has a URL, and published with the cosignatures they gave.
     With --results, the published tree is then audited and tallied, and results.json written.
@@ -49,15 +60,17 @@ def publish_command(ledger: str, outdir: str, witnesses: str | None, page_policy
     if witnesses is not None:
         cosigned, result = publish_cosigned(ledger, outdir, read_policy(witnesses),
                                             timeout=witness_timeout, progress=progress,
-                                            page_policy=observers)
+                                            page_policy=observers, endpoint_url=endpoint_url)
     else:
-        result = publish(ledger, outdir, progress=progress, page_policy=observers)
+        result = publish(ledger, outdir, progress=progress, page_policy=observers,
+                         endpoint_url=endpoint_url)
     tally = None
     if results:
-        tally = publish_results(outdir, read_published_vkey(outdir))
+        with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
+            tally = publish_results(destination, read_published_vkey(destination))
     if as_json:
         emit_json(_json(result, cosigned) | (
-            {} if tally is None else {"results": str(Path(outdir) / RESULTS_FILE)}))
+            {} if tally is None else {"results": _beside(result.outdir, RESULTS_FILE)}))
         return
     if cosigned is not None:
         for r in cosigned.results:
@@ -99,3 +112,8 @@ def _json(result: PublishResult, cosigned: Cosigned | None) -> dict[str, Any]:
             for r in cosigned.results]
         out["not_asked"] = list(cosigned.not_asked)
     return out
+
+
+def _beside(outdir: str, name: str) -> str:
+    """The path or URL of ``name`` in the tree published at ``outdir``."""
+    return outdir.rstrip("/") + "/" + name if "://" in outdir else os.path.join(outdir, name)

@@ -1,11 +1,14 @@
 """``ledger publish``: write a log as a static C2SP tlog-tiles tree (docs/spec.md, "Published
-form").
+form"), into a directory or an S3-compatible object store (:mod:`ledger.publisher.destination`).
 
-Hash tiles, entry bundles, ``ledger.json`` and the station index (``stations/``, derived from
-the same pass over the entries) first, each written atomically (temp file, fsync, rename), then
-the checkpoint, atomically and last: a reader never sees a checkpoint whose tiles
-are missing. Files already there with the right bytes are left alone, so publishing again writes
-only what is new or changed; partial tiles of every block checkpoint are written and kept.
+One algorithm for both: hash tiles, entry bundles, ``ledger.json``, the station index
+(``stations/``, derived from every entry: docs/spec.md, "The station index") and the observer's
+page first (several files at once, bounded), then, once every one of them is durable, the
+checkpoint, replaced whole and last: a reader never sees a checkpoint whose tiles are missing,
+and a publish stopped at any point leaves the previous checkpoint with every file it needs. What
+is already there is not written again: the previous checkpoint at the destination says which
+tiles and bundles a complete publish put there (checked once, cheaply, at its right edge), and
+the rest is compared; partial tiles of every block checkpoint are written and kept.
 """
 
 from __future__ import annotations
@@ -13,26 +16,45 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ledger.core.hashing import LEDGER_FORMAT
-from ledger.errors import InputError, RootMismatchError, Where
-from ledger.files import fsync_dir, read_json, replace_file
+from ledger.core.hashing import HASH_SIZE, LEDGER_FORMAT
+from ledger.errors import (
+    ConsistencyError,
+    InputError,
+    RootMismatchError,
+    VerificationError,
+    Where,
+)
 from ledger.formats.checkpoints import Checkpoint, open_checkpoint
-from ledger.formats.keys import parse_verifier_key
+from ledger.formats.keys import VerifierKey, parse_verifier_key
 from ledger.formats.policy import Policy
 from ledger.formats.records import Block, Election, decode_entry_record
 from ledger.formats.station_index import StationIndexBuilder
+from ledger.formats.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    BundleId,
+    TileId,
+    parse_entry_bundle,
+    tile_levels,
+)
+from ledger.publisher.destination import Destination, open_destination
 from ledger.publisher.page import PageTrust, page_files
 from ledger.publisher.tile_export import TileBuilder, TileBytes, station_index_files
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.sources.open import open_source
-from ledger.sources.source import CHECKPOINT_FILE, LEDGER_JSON, Source
+from ledger.sources.source import (
+    CHECKPOINT_FILE,
+    LEDGER_JSON,
+    MAX_CHECKPOINT_BYTES,
+    MAX_LEDGER_JSON_BYTES,
+    Source,
+)
 
 if TYPE_CHECKING:
     from ledger.publisher.ledger import Ledger
@@ -43,7 +65,7 @@ if TYPE_CHECKING:
 class PublishResult:
     """What one publish did: the tree published and which files it wrote or found in place."""
 
-    outdir: Path
+    outdir: str  # the directory or s3:// URL published to
     origin: str
     tree_size: int
     checkpoint_sizes: tuple[int, ...]
@@ -58,29 +80,42 @@ class PublishResult:
 
 def publish(
     ledger_or_source: Ledger | Source | str | os.PathLike[str],
-    outdir: str | os.PathLike[str],
+    outdir: str | os.PathLike[str] | Destination,
     *,
     vkey: str | None = None,
     page_policy: Policy | None = None,
     progress: Callable[[int, int], None] | None = None,
+    endpoint_url: str | None = None,
 ) -> PublishResult:
-    """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``.
+    """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``:
+    a directory, an ``s3://BUCKET/PREFIX`` (at ``endpoint_url``, else where the AWS tools'
+    settings say), or a :class:`~ledger.publisher.destination.Destination`.
 
     ``vkey`` is the publisher's verifier key; by default the one the source states. The
     checkpoint must verify with it and its root must equal the root of the entries, or it is not
     written (tiles written before the check stay, unseen without a checkpoint that needs them).
-    ``progress(done, total)`` is called every 4,096 entries. The observer's page is written
+    ``progress(done, total)`` is called every 4,096 entries. Into an object store that already
+    serves a checkpoint of this log, only the entries after it are read (the tiles at its size
+    come from the source); a directory is gone through from the first entry, every file compared.
+    The station index is derived from every entry either way. The observer's page is written
     too (:mod:`ledger.publisher.page`), with ``vkey`` and ``page_policy`` as its trust inputs.
 
     Raises:
         SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
         RootMismatchError: the entries do not give the checkpoint's root.
+        ConsistencyError: the destination holds a checkpoint of this log, signed with ``vkey``,
+            that these entries do not give (a fork: it is not replaced).
         InputError: no publisher key is known, or ``page_policy`` has no log line for the
             origin with that key.
+        SourceUnavailableError: an object store that cannot be written (exit 4).
     """
     if isinstance(ledger_or_source, str | os.PathLike):
         with closing(open_source(os.fspath(ledger_or_source))) as opened:
             return publish(opened, outdir, vkey=vkey, page_policy=page_policy,
+                           progress=progress, endpoint_url=endpoint_url)
+    if isinstance(outdir, str | os.PathLike):
+        with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
+            return publish(ledger_or_source, destination, vkey=vkey, page_policy=page_policy,
                            progress=progress)
     if isinstance(ledger_or_source, Source):
         source: Source = ledger_or_source
@@ -91,163 +126,217 @@ def publish(
         raise InputError(f"{source.describe()} does not state the publisher key: it must be "
                          "given")
     note = source.read_checkpoint()
-    publisher = parse_verifier_key(key)
-    checkpoint = open_checkpoint(note, [publisher]).checkpoint
-    page_trust = PageTrust(vkey=publisher, policy=page_policy)
+    verifier = parse_verifier_key(key)
+    checkpoint = open_checkpoint(note, [verifier]).checkpoint
+    page_trust = PageTrust(vkey=verifier, policy=page_policy)
     page_files(page_trust)  # a policy that does not name this log's key fails before any write
-    with _Writer(Path(outdir)) as writer:
-        sizes = _write_tree(source, checkpoint, note, key, page_trust, writer, progress)
+    previous = _previous_checkpoint(outdir, verifier, checkpoint)
+    presumed = _presumed_size(outdir, previous)
+    builder = _resumed(outdir, source, previous, presumed)
+    stations = StationIndexBuilder()
+    election: Election | None = None
+    start = builder.size
+    # The tiles before ``start`` are there already; the station index still needs each entry.
+    for done, entry in enumerate(source.iter_entries(0, start) if start else ()):
+        record = decode_entry_record(entry)[1]
+        election = record if done == 0 and isinstance(record, Election) else election
+        if not isinstance(record, Block):
+            stations.add(done, record)
+    with _Uploads(outdir) as uploads:
+        sizes: list[int] = []
+        for done, entry in enumerate(source.iter_entries(start, checkpoint.size), start):
+            if progress is not None and done % 4096 == 0:
+                progress(done, checkpoint.size)
+            uploads.put_all(builder.append(entry), presumed=builder.size <= presumed)
+            record = decode_entry_record(entry)[1]
+            election = record if done == 0 and isinstance(record, Election) else election
+            if not isinstance(record, Block):
+                stations.add(done, record)
+            else:
+                sizes.append(builder.size)
+                uploads.put_all(builder.partials(), presumed=builder.size <= presumed)
+            if previous is not None and builder.size == previous.size:
+                _same_log(outdir, previous, builder.root())
+        if builder.root() != checkpoint.root:
+            raise RootMismatchError(
+                f"the {checkpoint.size} entries of {source.describe()} give root "
+                f"{builder.root().hex()}, the checkpoint says {checkpoint.root.hex()}: not "
+                "published", where=Where(file=CHECKPOINT_FILE))
+        uploads.put_all(builder.partials(), presumed=builder.size <= presumed)
+        if progress is not None:
+            progress(checkpoint.size, checkpoint.size)
+        info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
+        uploads.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
+        for path, data in [*station_index_files(stations),
+                           *page_files(replace(page_trust, election=election)).items()]:
+            uploads.put(path, data)
+        uploads.wait()  # every file the checkpoint needs is there and durable ...
+        uploads.put(CHECKPOINT_FILE, note)  # ... before the checkpoint that makes them visible
+        uploads.wait()
     return PublishResult(
-        outdir=writer.root,
+        outdir=outdir.describe(),
         origin=checkpoint.origin,
         tree_size=checkpoint.size,
         checkpoint_sizes=tuple(sizes),
-        paths_written=tuple(writer.written),
-        skipped=writer.skipped,
+        paths_written=tuple(uploads.written),
+        skipped=uploads.skipped,
     )
 
 
-def _write_tree(source: Source, checkpoint: Checkpoint, note: bytes, key: str,
-                page_trust: PageTrust, writer: _Writer,
-                progress: Callable[[int, int], None] | None) -> list[int]:
-    """Every file of the published tree, the checkpoint last; the block checkpoint sizes."""
-    election: Election | None = None
-    builder = TileBuilder()
-    stations = StationIndexBuilder()
-    sizes: list[int] = []
-    for done, entry in enumerate(source.iter_entries(0, checkpoint.size)):
-        if progress is not None and done % 4096 == 0:
-            progress(done, checkpoint.size)
-        writer.put_all(builder.append(entry))
-        record = decode_entry_record(entry)[1]
-        if done == 0 and isinstance(record, Election):
-            election = record
-        if isinstance(record, Block):
-            sizes.append(builder.size)
-            writer.put_all(builder.partials())
-        else:
-            stations.add(done, record)
-    if builder.root() != checkpoint.root:
-        raise RootMismatchError(
-            f"the {checkpoint.size} entries of {source.describe()} give root "
-            f"{builder.root().hex()}, the checkpoint says {checkpoint.root.hex()}: not published",
-            where=Where(file=CHECKPOINT_FILE),
-        )
-    writer.put_all(builder.partials())
-    if progress is not None:
-        progress(checkpoint.size, checkpoint.size)
-    info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
-    writer.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
-    for path, data in [*station_index_files(stations),
-                       *page_files(replace(page_trust, election=election)).items()]:
-        writer.put(path, data)
-    writer.sync_dirs()
-    writer.put(CHECKPOINT_FILE, note, now=True)  # last: it makes the new tiles visible
-    writer.sync_dirs()
-    return sizes
+def publish_file(outdir: str | os.PathLike[str] | Destination, path: str, data: bytes, *,
+                 endpoint_url: str | None = None) -> bool:
+    """Write one file that is not a tile beside a published tree (``results.json``, the station
+    index, ...) unless it already holds ``data``; True when it was written."""
+    if isinstance(outdir, str | os.PathLike):
+        with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
+            return publish_file(destination, path, data)
+    if outdir.is_current(path, data, presumed=False):
+        return False
+    outdir.put(path, data)
+    outdir.flush()
+    return True
 
 
-def read_published_vkey(outdir: str | os.PathLike[str]) -> str:
+def read_published_vkey(outdir: str | os.PathLike[str] | Destination, *,
+                        endpoint_url: str | None = None) -> str:
     """The publisher's verifier key as :func:`publish` wrote it in ``outdir/ledger.json``.
 
     Raises:
         InputError: no readable ``ledger.json`` with a ``vkey`` there.
     """
-    path = Path(outdir) / LEDGER_JSON
-    info = read_json(path, "a ledger.json")
+    if isinstance(outdir, str | os.PathLike):
+        with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
+            return read_published_vkey(destination)
+    where = Where(file=f"{outdir.describe().rstrip('/')}/{LEDGER_JSON}")
+    data = outdir.read(LEDGER_JSON, MAX_LEDGER_JSON_BYTES)
+    if data is None:
+        raise InputError("no ledger.json there", where=where)
+    try:
+        info = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"ledger.json is not JSON: {e}", where=where) from e
     vkey = info.get("vkey") if isinstance(info, dict) else None
     if type(vkey) is not str:
-        raise InputError("ledger.json has no vkey", where=Where(file=str(path)))
+        raise InputError("ledger.json has no vkey", where=where)
     return vkey
 
 
-class _Writer:
-    """Writes files under ``root`` atomically, skipping those already holding the same bytes.
+def _previous_checkpoint(outdir: Destination, key: VerifierKey,
+                         checkpoint: Checkpoint) -> Checkpoint | None:
+    """The checkpoint the destination serves, when it is one of this log (same origin, signed
+    with ``key``) no larger than the one published now; None otherwise (nothing presumed)."""
+    note = outdir.read(CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES)
+    if note is None:
+        return None
+    try:
+        previous = open_checkpoint(note, [key]).checkpoint
+    except VerificationError:
+        return None  # not ours: every file is looked at, none presumed
+    if previous.origin != checkpoint.origin or previous.size > checkpoint.size:
+        return None
+    return previous
 
-    Each file is written under a temporary name, flushed and renamed into place
-    (:func:`~ledger.files.replace_file`) by a pool of threads: a file system commits concurrent
-    flushes together, and replacing an existing file costs a flush of its own on ext4, so for
-    thousands of small station files this is several times faster than one after another.
-    :meth:`sync_dirs` waits for them all, then flushes their folders, before the checkpoint
-    that makes them visible is written.
-    """
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+def _presumed_size(outdir: Destination, previous: Checkpoint | None) -> int:
+    """The size whose tiles and bundles are taken as there: the previous checkpoint's, when
+    the files at its right edge (one per tile level, and the last bundle) are there with the
+    right sizes; else 0 (something was removed behind the publisher's back)."""
+    if previous is None or previous.size == 0:
+        return 0
+    for ref, size in _right_edge(previous.size):
+        found = outdir.size_of(ref.path)
+        if found is None or (size is not None and found != size):
+            return 0
+    return previous.size
+
+
+def _resumed(outdir: Destination, source: Source, previous: Checkpoint | None,
+             presumed: int) -> TileBuilder:
+    """Where the tile builder starts: at the previous checkpoint's size when the destination
+    takes its files as there (an object store) and the source gives the tiles at that size's
+    right edge, whose root must be the previous checkpoint's (else a fork); at 0 otherwise (a
+    directory looks at every file, which repairs a damaged one)."""
+    if previous is None or presumed == 0 or not outdir.trusts_previous:
+        return TileBuilder()
+    try:
+        rows: list[list[bytes]] = []
+        for level in range(tile_levels(presumed)):
+            nodes = presumed >> (TILE_HEIGHT * level)
+            width = nodes % TILE_WIDTH
+            tile = source.read_tile(level, nodes // TILE_WIDTH, width) if width else b""
+            rows.append([tile[i:i + HASH_SIZE] for i in range(0, len(tile), HASH_SIZE)])
+        entries: list[bytes] = []
+        if presumed % TILE_WIDTH:
+            ref = BundleId(index=presumed // TILE_WIDTH, width=presumed % TILE_WIDTH)
+            entries = parse_entry_bundle(source.read_entry_bundle(ref.index, ref.width),
+                                         ref.width, path=ref.path)
+    except VerificationError:
+        return TileBuilder()  # the source lacks those tiles: build from the first entry
+    builder = TileBuilder.resume(presumed, rows, entries)
+    _same_log(outdir, previous, builder.root())
+    return builder
+
+
+def _right_edge(size: int) -> list[tuple[TileId | BundleId, int | None]]:
+    """The last tile of each level and the last bundle of a tree of ``size`` (> 0), with the
+    tile sizes (a bundle's depends on its entries)."""
+    edge: list[tuple[TileId | BundleId, int | None]] = []
+    for level in range(tile_levels(size)):
+        nodes = size >> (TILE_HEIGHT * level)
+        index = (nodes - 1) // TILE_WIDTH
+        width = nodes - index * TILE_WIDTH
+        edge.append((TileId(level=level, index=index, width=width), width * HASH_SIZE))
+    index = (size - 1) // TILE_WIDTH
+    edge.append((BundleId(index=index, width=size - index * TILE_WIDTH), None))
+    return edge
+
+
+def _same_log(outdir: Destination, previous: Checkpoint, root: bytes) -> None:
+    if root != previous.root:
+        raise ConsistencyError(
+            f"{outdir.describe()} serves a checkpoint of size {previous.size} with root "
+            f"{previous.root.hex()}, but these entries give {root.hex()} at that size: a fork "
+            "of the log, not published over it", where=Where(file=CHECKPOINT_FILE))
+
+
+class _Uploads:
+    """The files of one publish, written through a bounded pool: at most ``2 * parallel`` in
+    flight; the first failure stops the publish (raised by the next call, or by :meth:`wait`)."""
+
+    def __init__(self, outdir: Destination) -> None:
+        self.outdir = outdir
         self.written: list[str] = []
         self.skipped = 0
         self._seen: set[str] = set()  # a partial tile can be the same at two checkpoint sizes
-        self._dirty_dirs: set[Path] = set()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = ThreadPoolExecutor(outdir.parallel, thread_name_prefix="ledger-publish")
         self._pending: deque[Future[None]] = deque()
-        root.mkdir(parents=True, exist_ok=True)
 
-    def __enter__(self) -> _Writer:
+    def __enter__(self) -> _Uploads:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Stop the pool (on an error, the files handed to it are written or dropped)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def put_all(self, files: Iterable[TileBytes]) -> None:
+    def put_all(self, files: Iterable[TileBytes], *, presumed: bool) -> None:
         for ref, data in files:
-            self.put(ref.path, data)
+            self.put(ref.path, data, presumed=presumed)
 
-    def put(self, path: str, data: bytes, *, now: bool = False) -> None:
-        """Write ``path`` unless it holds ``data``: in the pool, or here and now (``now``)."""
+    def put(self, path: str, data: bytes, *, presumed: bool = False) -> None:
         if path in self._seen:
             return
         self._seen.add(path)
-        target = self.root / path
-        if _same_bytes(target, data):
+        if self.outdir.is_current(path, data, presumed=presumed):
             self.skipped += 1
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
         self.written.append(path)
-        self._dirty_dirs.update(_parents_up_to(target.parent, self.root))
-        if now:
-            replace_file(target, data)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(_WRITE_THREADS, thread_name_prefix="ledger-write")
-        while len(self._pending) >= _WRITES_IN_FLIGHT:  # bounded: memory stays small
+        self._pending.append(self._pool.submit(self.outdir.put, path, data))
+        while len(self._pending) > 2 * self.outdir.parallel:  # bounded: in order, oldest first
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(replace_file, target, data))
 
-    def sync_dirs(self) -> None:
-        """Wait for every file written (raising the first failure), then fsync every
-        directory that got a new name, deepest first, so the renames are durable."""
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
-        for directory in sorted(self._dirty_dirs, key=lambda p: len(p.parts), reverse=True):
-            fsync_dir(directory)
-        self._dirty_dirs.clear()
-
-
-#: Threads writing files at once (each waits on the disk, not on this process), and files
-#: handed to them and not yet written at most.
-_WRITE_THREADS = 16
-_WRITES_IN_FLIGHT = 256
-
-
-def _parents_up_to(directory: Path, root: Path) -> Iterator[Path]:
-    yield directory
-    while directory != root and root in directory.parents:
-        directory = directory.parent
-        yield directory
-
-
-def _same_bytes(path: Path, data: bytes) -> bool:
-    try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
-    except FileNotFoundError:
-        return False
+    def wait(self) -> None:
+        """Every file put so far written and durable (the first failure raised)."""
+        while self._pending:
+            self._pending.popleft().result()
+        self.outdir.flush()

@@ -6,28 +6,33 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+from contextlib import closing
 
 from ledger.auditor.tally import Tally, TallyBuilder
 from ledger.auditor.verify import verify
 from ledger.errors import VerificationError, Where
-from ledger.files import write_atomic
 from ledger.formats.keys import parse_verifier_key
-from ledger.sources.published import PublishedDirSource
+from ledger.publisher.destination import Destination, open_destination
+from ledger.publisher.publish import publish_file
 
 RESULTS_FILE = "results.json"
 
 
-def publish_results(outdir: str | os.PathLike[str], vkey: str) -> Tally:
-    """Tally the tree published in ``outdir`` (audited with the publisher's ``vkey``) and write
-    it atomically as ``outdir/results.json``, labelled as the publisher's at that tree size.
+def publish_results(outdir: str | os.PathLike[str] | Destination, vkey: str, *,
+                    endpoint_url: str | None = None) -> Tally:
+    """Tally the tree published in ``outdir`` (a directory or ``s3://`` URL, audited with the
+    publisher's ``vkey``, read back from there) and write it whole as ``outdir/results.json``,
+    labelled as the publisher's at that tree size.
 
     Raises:
         VerificationError: the published tree does not verify (nothing is written).
     """
+    if isinstance(outdir, str | os.PathLike):
+        with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
+            return publish_results(destination, vkey)
     key = parse_verifier_key(vkey)
     builder = TallyBuilder()
-    with PublishedDirSource(Path(outdir)) as source:
+    with outdir.source() as source:
         report = verify(source, key, observer=builder.add)
     if not report.ok:
         first = report.errors[0]
@@ -43,5 +48,5 @@ def publish_results(outdir: str | os.PathLike[str], vkey: str) -> Tally:
                      "to results\")",
     }
     text = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    write_atomic(Path(outdir) / RESULTS_FILE, text.encode("utf-8"))
+    publish_file(outdir, RESULTS_FILE, text.encode("utf-8"))
     return tally

@@ -389,10 +389,11 @@ def _merge(ledger: Ledger, text: str, note: bytes, new: dict[str, NoteSignature]
 def publish_cosigned(
     ledger: str | os.PathLike[str], outdir: str | os.PathLike[str], witnesses: Policy, *,
     timeout: float = DEFAULT_TIMEOUT, progress: Callable[[int, int], None] | None = None,
-    page_policy: Policy | None = None,
+    page_policy: Policy | None = None, endpoint_url: str | None = None,
 ) -> tuple[Cosigned, PublishResult]:
     """Open the ledger directory for writing, collect the witnesses' cosignatures of its latest
-    checkpoint (:func:`collect_cosignatures`), then publish it with them into ``outdir``.
+    checkpoint (:func:`collect_cosignatures`), then publish it with them into ``outdir`` (a
+    directory, or an ``s3://`` URL at ``endpoint_url``).
 
     Raises what :func:`collect_cosignatures` and :func:`~ledger.publisher.publish.publish`
     raise; InputError when ``ledger`` is not a ledger directory; StoreLockedError when another
@@ -405,5 +406,6 @@ def publish_cosigned(
                          f"{os.fspath(ledger)} is not one")
     with Ledger.open(ledger) as opened:
         cosigned = collect_cosignatures(opened, witnesses, timeout=timeout)
-        result = publish(opened, outdir, progress=progress, page_policy=page_policy)
+        result = publish(opened, outdir, progress=progress, page_policy=page_policy,
+                         endpoint_url=endpoint_url)
     return cosigned, result
