@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ledger.core.hashing import sha256
 from ledger.errors import StoreError
+from ledger.files import fsync_dir, replace_file
 from ledger.formats.notes import MAX_NOTE_SIZE
 
 JOURNAL = "journal"
@@ -220,19 +221,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _replace_durably(directory: Path, name: str, data: bytes) -> None:
-    tmp = directory / f".{name}.{os.getpid()}.tmp"
+    """The project's atomic replace (temp file flushed, renamed), then the folder flushed."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, directory / name)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_file(directory / name, data)
+        fsync_dir(directory)
     except OSError as e:
         raise StoreError(f"cannot write {directory / name}: {e.strerror}") from e
