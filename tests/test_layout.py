@@ -29,6 +29,8 @@ IO_MODULES = {"io", "pathlib", "shutil", "socket", "tempfile", "urllib", "http",
 LIBRARY_HOMES = {
     "lmdb": {"ledger.store.store"},
     "msgpack": {"ledger.formats.codec"},
+    # typed decoding of the turnout records, held to the codec's answers
+    "msgspec": {"ledger.formats.records.fast"},
     "cryptography": {"ledger.formats.signing"},
     "nacl": {"ledger.formats.signing"},
     "click": set(),  # only cli/

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ledger.errors import MalformedError
 from ledger.formats.codec import decode_value, encode_checked, encode_value
 from ledger.formats.records import Record, decode_entry_envelope, encode_record, record_from_value
-from ledger.formats.records.fast import record_if_canonical
+from ledger.formats.records.fast import _typed_turnout, record_if_canonical
 from ledger.sources.published import PublishedDirSource
 from tests.conftest import GOLDEN_DIR, load_json
 from tests.test_records import records, reports, stations, turnouts
@@ -168,3 +168,67 @@ def test_a_turnout_naming_a_station_outside_the_id_grammar_is_refused_on_both_pa
     body = encode_value(value)
     assert _strict(body) is None
     assert record_if_canonical(body) is None
+
+
+# The typed (msgspec) path accepts a turnout only when its own encoding gives the same bytes:
+# that is sound only if msgspec writes every integer, string and map header in the shortest
+# form the canonical codec writes. These are the boundaries of each MessagePack family.
+INT_BOUNDARIES = [0, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32, 2**64 - 1]
+STR_BOUNDARIES = [1, 31, 32, 255, 256, 65_535 - 200]
+BUCKET_COUNTS = [1, 14, 15, 16, 17, 5_000]
+
+
+@pytest.mark.parametrize("number", INT_BOUNDARIES)
+def test_the_typed_path_reads_every_integer_width_as_the_codec_writes_it(number: int) -> None:
+    value = _with(("counts", "LP"), number)
+    value["at"] = number
+    body = encode_value(value)
+    assert record_if_canonical(body) == _strict(body) is not None
+    assert _typed_turnout(body) == _strict(body)
+
+
+@pytest.mark.parametrize("length", STR_BOUNDARIES)
+def test_the_typed_path_reads_every_string_width_as_the_codec_writes_it(length: int) -> None:
+    value = _with(("buckets",), {"F" * length: 1})
+    body = encode_value(value)
+    assert _typed_turnout(body) == _strict(body) is not None
+
+
+@pytest.mark.parametrize("count", BUCKET_COUNTS)
+def test_the_typed_path_reads_every_map_width_as_the_codec_writes_it(count: int) -> None:
+    value = _with(("buckets",), {f"b{i:05}": i for i in range(count)})
+    body = encode_value(value)
+    assert _typed_turnout(body) == _strict(body) is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        bytes.fromhex("cd0080"),  # a header, not a map
+        # the canonical turnout with `at` = 1 written as uint8 (0xcc 0x01), not a fixint
+        encode_value(_turnout_value()).replace(b"\xa2at\x01", b"\xa2at\xcc\x01"),
+        # ... and with its `counts` map header as map16 (0xde 0x00 0x04)
+        encode_value(_turnout_value()).replace(b"\xa6counts\x84", b"\xa6counts\xde\x00\x04"),
+    ],
+    ids=["not a map", "long integer header", "long map header"],
+)
+def test_a_turnout_in_a_longer_form_than_canonical_is_refused_by_the_typed_path(
+    body: bytes,
+) -> None:
+    assert _typed_turnout(body) is None
+    assert record_if_canonical(body) is None
+    assert _strict(body) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_a_mutated_turnout_is_never_accepted_by_the_typed_path_where_the_strict_path_refuses(
+    data: st.DataObject,
+) -> None:
+    body = bytearray(encode_value(_turnout_value()))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        at = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
+        body[at] = data.draw(st.integers(min_value=0, max_value=255))
+    typed = _typed_turnout(bytes(body))
+    if typed is not None:
+        assert typed == _strict(bytes(body))

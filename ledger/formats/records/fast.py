@@ -1,18 +1,23 @@
 """The auditor's fast path from canonical bytes to a record, for the kinds a log is made of.
 
-Station, turnout and report records (all but a handful of a log's entries) are decoded by one
-msgpack unpack and one re-encode compared with the bytes, then checked field by field against
-the exact key layouts of docs/records.md, "Record kinds". Anything else, or anything this path does
-not accept, goes the strict way (:func:`ledger.formats.codec.decode_value`, then
-:func:`ledger.formats.records.values.record_from_value`), which also says what is wrong: the two
-give the same record or the same refusal.
+Turnout records (most of a log's entries) are decoded and typed in C by msgspec against the
+exact key layout of docs/records.md, "Record kinds", and encoded again: the bytes must come back
+the same, so only the one canonical form passes. Station and report records (and a turnout
+msgspec does not take) are decoded by one msgpack unpack and one re-encode compared with the
+bytes, then checked field by field. Anything else, or anything these paths do not accept, goes
+the strict way (:func:`ledger.formats.codec.decode_value`, then
+:func:`ledger.formats.records.values.record_from_value`), which also says what is wrong: the
+paths give the same record or the same refusal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from itertools import combinations
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from ledger.errors import MalformedError
 from ledger.formats.codec import UINT_MAX, unpack_shortest
@@ -37,6 +42,9 @@ def record_if_canonical(body: bytes) -> Record | None:
     ``record_from_value(decode_value(body))`` walks the value generically first. On None, that
     strict path decides, and says what is wrong.
     """
+    turnout = _typed_turnout(body)
+    if turnout is not None:
+        return turnout
     value = unpack_shortest(body)
     if type(value) is not dict or None in value.values():  # no nil: an optional key is left out
         return None
@@ -47,6 +55,77 @@ def record_if_canonical(body: bytes) -> Record | None:
         return parse(value)
     except MalformedError:
         return None  # the strict path names the field
+
+
+_UInt = Annotated[int, msgspec.Meta(ge=0)]  # msgpack holds no integer above uint64
+
+
+class _Registered(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """The ``registered`` map: fields in canonical key order, an absent key left out."""
+
+    complementary: _UInt | None = None
+    permanent: _UInt
+
+
+class _Turnout(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """A turnout record's map as msgspec types it: fields in canonical key order."""
+
+    at: _UInt
+    buckets: dict[str, _UInt] | None = None
+    correction: str | None = None
+    counts: dict[str, _UInt]
+    kind: Literal["turnout"]
+    registered: _Registered
+    station: str
+
+
+_decode_turnout = msgspec.msgpack.Decoder(_Turnout).decode
+_encode_typed = msgspec.msgpack.Encoder().encode
+
+
+@lru_cache(maxsize=1 << 16)
+def _is_station_id(station: str) -> bool:
+    """Station ids repeat in every turnout of a station: checked once each."""
+    return station_id_problem(station) is None
+
+
+@lru_cache(maxsize=1 << 10)
+def _layout_in_order(keys: tuple[str, ...]) -> bool:
+    """A map's keys in canonical order: a station's bucket layout repeats in every turnout."""
+    return list(keys) == sorted(keys)
+
+
+def _typed_turnout(body: bytes) -> Turnout | None:
+    """The turnout in ``body`` if msgspec decodes it to exactly these bytes and the field checks
+    the types do not say (counter layout, bucket order, station id, a non-empty correction)
+    pass; None otherwise (another kind, or a decision left to the other paths)."""
+    try:
+        value = _decode_turnout(body)
+    except msgspec.DecodeError:  # also its ValidationError: another kind, a wrong type
+        return None
+    # Equal bytes: every header and integer in its shortest form, the struct's keys present
+    # exactly once and in order, no nil (an absent optional key is left out, never written).
+    if _encode_typed(value) != body:
+        return None
+    counts, buckets, correction = value.counts, value.buckets, value.correction
+    if (
+        tuple(counts) not in _COUNTS_LAYOUTS
+        or (buckets is not None and not _layout_in_order(tuple(buckets)))
+        or correction == ""
+        or not _is_station_id(value.station)
+    ):
+        return None
+    registered = _new(Registered)
+    _set(registered, "permanent", value.registered.permanent)
+    _set(registered, "complementary", value.registered.complementary)
+    record = _new(Turnout)
+    _set(record, "station", value.station)
+    _set(record, "at", value.at)
+    _set(record, "registered", registered)
+    _set(record, "counts", counts)
+    _set(record, "buckets", buckets)
+    _set(record, "correction", correction)
+    return record
 
 
 def _in_order(mapping: dict[str, Any]) -> bool:
