@@ -51,6 +51,18 @@ def test_harness_measures_every_workload_at_n_200_against_its_limit(
         "cores:")
 
 
+def test_two_runs_are_compared_row_by_row(report: dict[str, Any]) -> None:
+    from benchmarks.compare import compare
+
+    slower = {**report, "rows": [{**r, "rate": r["rate"] / 2} for r in report["rows"]
+                                  if r["available"] and r["figure"] == "audit"]}
+    table = compare(slower, report).splitlines()
+    audit = [line for line in table if line.startswith("| audit | verify | ours | 200 |")]
+    assert len(audit) == 1
+    assert audit[0].endswith("| 2.00x |")
+    assert len(table) == 2 + sum(1 for r in report["rows"] if r["available"])
+
+
 def test_plot_draws_the_smoke_results(report: dict[str, Any], tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from benchmarks import plot
