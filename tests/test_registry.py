@@ -147,6 +147,26 @@ def test_registering_a_small_order_or_non_canonical_station_key_is_refused(
     assert (error.category, error.code) == ("keys", "key-weak")
 
 
+def test_a_station_key_is_checked_for_prime_order_once_per_record_not_per_pass(
+    registry: KeyRegistry, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The point check costs as much as a signature check: check() then apply() run it once.
+    import ledger.check.registry as module
+
+    calls: list[bytes] = []
+    real = module.is_prime_order_key
+    monkeypatch.setattr(module, "is_prime_order_key", lambda k: calls.append(k) or real(k))
+    accept(registry, PUBLISHER, station("CJ-1", STRANGER))
+    assert calls == [STRANGER.public_key]
+
+
+def test_a_weak_key_right_after_a_checked_one_is_still_refused(registry: KeyRegistry) -> None:
+    accept(registry, PUBLISHER, station("CJ-1", STRANGER))
+    record = replace(station("CJ-2", STRANGER), pubkey=b"\x01" + bytes(31))
+    error = refused(registry, PUBLISHER, record)
+    assert (error.category, error.code) == ("keys", "key-weak")
+
+
 @pytest.mark.parametrize("make", [turnout, report])
 def test_record_naming_another_station_rejected(registry: KeyRegistry, make: Any) -> None:
     error = refused(registry, KEY_B1, make("AB-1"))

@@ -54,7 +54,8 @@ def _refuse(
 class KeyRegistry:
     """Who may sign what, updated entry by entry in log order (section 7 step 2)."""
 
-    __slots__ = ("_current", "_keys", "election_seen", "publisher_key", "publisher_key_id")
+    __slots__ = ("_current", "_keys", "_prime_key", "election_seen", "publisher_key",
+                 "publisher_key_id")
 
     def __init__(self, publisher_key: bytes) -> None:
         if type(publisher_key) is not bytes or len(publisher_key) != PUBLIC_KEY_SIZE:
@@ -64,6 +65,7 @@ class KeyRegistry:
         self.election_seen = False
         self._keys: dict[bytes, StationKey] = {}  # key id -> key, in registration order
         self._current: dict[str, bytes | None] = {}  # station -> current key id (None: revoked)
+        self._prime_key = b""  # the station key last found of prime order
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -240,7 +242,9 @@ class KeyRegistry:
         return owner.public_key
 
     def _check_station(self, record: Station) -> None:
-        if not is_prime_order_key(record.pubkey):
+        # A station record is checked here, then again when applied: the point check (as
+        # costly as a signature check) is pure, so the key last found of prime order is kept.
+        if record.pubkey != self._prime_key and not is_prime_order_key(record.pubkey):
             raise _refuse(
                 f"station {record.id}'s key is not a point of prime order (a small-order, "
                 "mixed-order or non-canonical key: anyone could sign for it)",
@@ -255,6 +259,7 @@ class KeyRegistry:
                 record,
                 record.id,
             )
+        self._prime_key = record.pubkey
         owner = self._keys.get(record.key_id)
         if owner is None:
             return
