@@ -19,6 +19,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
+from functools import cache
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
@@ -53,6 +54,7 @@ def best_rate(step: Callable[[], int], *, seconds: float, repeats: int = 3) -> f
     return best
 
 
+@cache
 def sample_entries(count: int = _SAMPLES) -> list[Entry]:
     """Real-sized signed entries (mostly turnout) from the benchmark generator."""
     plan = Plan.for_records(max(count * 4, 200))
@@ -137,10 +139,23 @@ def sha256_nodes(seconds: float) -> float:
     return best_rate(step, seconds=seconds)
 
 
-def verify_step(library: str, count: int = _SAMPLES) -> Callable[[], int]:
-    """One pass of the bare verify loop of ``library`` (pynacl, cryptography) over ``count``
-    entry-sized messages, each with a key of its own; it returns the verifies done."""
-    triples = _signature_triples(sample_entries(count))
+Triple = tuple[bytes, bytes, bytes]
+
+
+def signature_triples() -> list[Triple]:
+    """(public key, message, signature) of the sample entries: the payload of the verify loops."""
+    return _signature_triples(sample_entries())
+
+
+def sign_pairs() -> list[tuple[bytes, bytes]]:
+    """(32-byte seed, message) of the sample entries: the payload of the signing loop."""
+    return [(hashlib.sha256(b"sign %d" % i).digest(), entry_signed_message(ORIGIN, e.body))
+            for i, e in enumerate(sample_entries())]
+
+
+def verify_step(library: str, triples: Sequence[Triple]) -> Callable[[], int]:
+    """One pass of the bare verify loop of ``library`` (pynacl, cryptography) over ``triples``;
+    it returns the verifies done."""
     if library == "pynacl":
         from nacl.bindings import crypto_sign_open
         signed = [(s + m, k) for k, m, s in triples]
@@ -161,74 +176,82 @@ def verify_step(library: str, count: int = _SAMPLES) -> Callable[[], int]:
     return crypto_step
 
 
-def sign_step(count: int = _SAMPLES) -> Callable[[], int]:
+def sign_step(pairs: Sequence[tuple[bytes, bytes]]) -> Callable[[], int]:
     """One pass of the bare ``Ed25519PrivateKey.sign`` loop (what ``Signer.sign`` calls) over
-    ``count`` entry-sized messages, the keys made beforehand."""
-    messages = [entry_signed_message(ORIGIN, e.body) for e in sample_entries(count)]
-    keys = [Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"sign %d" % i).digest())
-            for i in range(len(messages))]
-    pairs = list(zip(keys, messages, strict=True))
+    ``pairs``, the key objects made beforehand."""
+    loaded = [(Ed25519PrivateKey.from_private_bytes(seed), m) for seed, m in pairs]
 
     def step() -> int:
-        for key, message in pairs:
+        for key, message in loaded:
             key.sign(message)
-        return len(pairs)
+        return len(loaded)
 
     return step
 
 
-def _loop_in_process(kind: str, library: str, seconds: float, repeats: int, barrier: Barrier,
-                     out: Any) -> None:
-    """A child of :func:`concurrent_rate`: ready its loop, then ``repeats`` windows, each started
-    with the others at the barrier; sends the rate of every window."""
-    step = sign_step() if kind == "sign" else verify_step(library)
-    step()  # warm
-    rates = []
-    for _ in range(repeats):
-        barrier.wait(timeout=120)
-        done = 0
-        start = time.perf_counter()
-        deadline = start + seconds
-        while True:
-            done += step()
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        rates.append(done / (now - start))
+def _step(kind: str, payload: Any) -> Callable[[], int]:
+    """The loop of ``kind``: ``verify-pynacl``, ``verify-cryptography`` or ``sign``."""
+    if kind == "sign":
+        return sign_step(payload)
+    return verify_step(kind.removeprefix("verify-"), payload)
+
+
+def _loops_in_process(loops: Sequence[tuple[str, Any]], seconds: float, repeats: int,
+                      barrier: Barrier, out: Any) -> None:
+    """A child of :func:`concurrent_rates`: for each loop, ``repeats`` windows, each started
+    with the other processes at the barrier; sends the rate of every window of every loop."""
+    rates: dict[str, list[float]] = {}
+    for kind, payload in loops:
+        step = _step(kind, payload)
+        step()  # warm
+        for _ in range(repeats):
+            barrier.wait(timeout=120)
+            done = 0
+            start = time.perf_counter()
+            deadline = start + seconds
+            while True:
+                done += step()
+                now = time.perf_counter()
+                if now >= deadline:
+                    break
+            rates.setdefault(kind, []).append(done / (now - start))
     out.send(rates)
     out.close()
 
 
-def concurrent_rate(kind: str, *, library: str = "pynacl", processes: int | None = None,
-                    seconds: float, repeats: int = 3) -> dict[str, Any]:
-    """Bare ``kind`` loop (verify, sign) in ``processes`` processes at once (default one per
-    core): each window starts in all of them together at a barrier, each counts its own; the
-    limit is the best window's sum (per-process rates of that window beside it)."""
+def concurrent_rates(loops: Sequence[tuple[str, Any]], *, processes: int | None = None,
+                     seconds: float, repeats: int = 3) -> dict[str, dict[str, Any]]:
+    """Bare loops (kind, payload: see :func:`_step`) in ``processes`` processes at once (default
+    one per core): each window starts in all of them together at a barrier and each counts its
+    own; a loop's limit is its best window's sum, the per-process rates of that window beside."""
     n = processes or cores()
     context = multiprocessing.get_context("spawn")  # no fork of a parent with threads
     barrier = context.Barrier(n)
     pipes = [context.Pipe(duplex=False) for _ in range(n)]
-    children = [context.Process(target=_loop_in_process, daemon=True,
-                                args=(kind, library, seconds, repeats, barrier, send))
+    children = [context.Process(target=_loops_in_process, daemon=True,
+                                args=(loops, seconds, repeats, barrier, send))
                 for _, send in pipes]
     for child in children:
         child.start()
-    wait = 120 + 3 * seconds * repeats
+    wait = 120 + 3 * seconds * repeats * len(loops)
     try:
-        per_process = []
+        per_process: list[dict[str, list[float]]] = []
         for receive, _ in pipes:
             if not receive.poll(wait):
-                raise RuntimeError(f"a {kind} loop process sent nothing in {wait:.0f} s")
+                raise RuntimeError(f"a bare loop process sent nothing in {wait:.0f} s")
             per_process.append(receive.recv())
     finally:
         for child in children:
             child.join(timeout=60)
             if child.is_alive():
                 child.kill()
-    windows = [sum(rates) for rates in zip(*per_process, strict=True)]
-    best = max(range(repeats), key=lambda i: windows[i])
-    return {"total": windows[best], "processes": n,
-            "per_process": [round(rates[best], 1) for rates in per_process]}
+    out = {}
+    for kind, _ in loops:
+        windows = [sum(w) for w in zip(*(p[kind] for p in per_process), strict=True)]
+        best = max(range(repeats), key=lambda i: windows[i])
+        out[kind] = {"total": windows[best], "processes": n,
+                     "per_process": [round(p[kind][best], 1) for p in per_process]}
+    return out
 
 
 def measure_limits(seconds: float = 1.0) -> dict[str, Any]:
@@ -242,7 +265,8 @@ def measure_limits(seconds: float = 1.0) -> dict[str, Any]:
     n_cores = cores()
     encoded = [encode_entry(e) for e in entries]
     library = "pynacl" if nacl is not None else "cryptography"
-    together = concurrent_rate("verify", library=library, processes=n_cores, seconds=seconds)
+    kind = f"verify-{library}"
+    together = concurrent_rates([(kind, triples)], processes=n_cores, seconds=seconds)[kind]
     single = nacl if nacl is not None else crypto
     return {
         "cores": n_cores,
