@@ -87,7 +87,7 @@ def audit_limit(limits: Mapping[str, Any]) -> float:
 def non_signature_budget_us(limits: Mapping[str, Any], target: float) -> float:
     """Microseconds per entry, summed over all processes, left for everything but the signature
     check at ``target`` of the limit: V * (1/target - 1), V = cores / limit seconds per verify."""
-    per_verify = limits["cores"] / audit_limit(limits)
+    per_verify: float = limits["cores"] / audit_limit(limits)
     return per_verify * (1 / target - 1) * 1e6
 
 
