@@ -210,15 +210,20 @@ def check_disk(day: Day) -> dict[str, int]:
 
 
 class RssProbe:
-    """Anonymous RSS when a count first reaches ``at``, and at the end."""
+    """Anonymous RSS when a count first reaches ``at`` and at the end, and the largest seen
+    (at each call) up to each of the two."""
 
     def __init__(self, at: int) -> None:
         self.at = at
-        self.at_probe_mib: float | None = None
+        self.at_probe_kib: int | None = None
+        self.max_at_probe_kib: int | None = None
+        self.max_kib = 0
 
     def seen(self, count: int) -> None:
-        if self.at_probe_mib is None and count >= self.at:
-            self.at_probe_mib = round(rss_anon_kib() / 1024, 1)
+        now = rss_anon_kib()
+        self.max_kib = max(self.max_kib, now)
+        if self.at_probe_kib is None and count >= self.at:
+            self.at_probe_kib, self.max_at_probe_kib = now, self.max_kib
 
     def progress(self, done: int, total: int) -> None:
         """A ``progress(done, total)`` callback of publish and verify."""
@@ -226,10 +231,21 @@ class RssProbe:
         self.seen(done)
 
     def figures(self) -> dict[str, Any]:
-        end = round(rss_anon_kib() / 1024, 1)
-        growth = None if not self.at_probe_mib else round(end / self.at_probe_mib, 3)
-        return {"rss_anon_probe_at": self.at, "rss_anon_at_probe_mib": self.at_probe_mib,
-                "rss_anon_end_mib": end, "rss_anon_end_over_probe": growth}
+        end = rss_anon_kib()
+        self.max_kib = max(self.max_kib, end)
+
+        def mib(kib: int | None) -> float | None:
+            return None if kib is None else round(kib / 1024, 1)
+
+        def ratio(a: int, b: int | None) -> float | None:
+            return None if not b else round(a / b, 3)
+
+        return {"rss_anon_probe_at": self.at, "rss_anon_at_probe_mib": mib(self.at_probe_kib),
+                "rss_anon_end_mib": mib(end),
+                "rss_anon_end_over_probe": ratio(end, self.at_probe_kib),
+                "rss_anon_max_to_probe_mib": mib(self.max_at_probe_kib),
+                "rss_anon_max_mib": mib(self.max_kib),
+                "rss_anon_max_over_max_to_probe": ratio(self.max_kib, self.max_at_probe_kib)}
 
 
 # --- phases -------------------------------------------------------------------------------
@@ -547,6 +563,9 @@ def report(day: Day, progress: dict[str, Any], wall: float) -> dict[str, Any]:
         "memory": {"ingest_rss_anon_at_probe_mib": ingest["rss_anon_at_probe_mib"],
                    "ingest_rss_anon_end_mib": ingest["rss_anon_end_mib"],
                    "probe_at": ingest["rss_anon_probe_at"], "end_over_probe": growth,
+                   "ingest_rss_anon_max_to_probe_mib": ingest["rss_anon_max_to_probe_mib"],
+                   "ingest_rss_anon_max_mib": ingest["rss_anon_max_mib"],
+                   "max_over_max_to_probe": ingest["rss_anon_max_over_max_to_probe"],
                    "target": RSS_TARGET, "met": None if growth is None else growth <= RSS_TARGET,
                    "peak_by_phase_mib": {k: v["rss_anon_peak_mib"] for k, v in phases.items()}},
         "disk": {"peak_workdir_bytes": max(v["workdir_bytes"] for v in phases.values()),
@@ -579,7 +598,9 @@ def summary(result: dict[str, Any]) -> str:
                  f"{'yes' if inc['met'] else 'NO'})")
     lines.append(f"ingest anon RSS: {mem['ingest_rss_anon_at_probe_mib']} MiB at "
                  f"{mem['probe_at']:,}, {mem['ingest_rss_anon_end_mib']} MiB at the end "
-                 f"(x{mem['end_over_probe']}, target <= {RSS_TARGET})")
+                 f"(x{mem['end_over_probe']}, target <= {RSS_TARGET}); the largest "
+                 f"{mem['ingest_rss_anon_max_to_probe_mib']} MiB up to {mem['probe_at']:,}, "
+                 f"{mem['ingest_rss_anon_max_mib']} MiB in all (x{mem['max_over_max_to_probe']})")
     lines.append(f"disk: at most {result['disk']['peak_workdir_bytes'] / 1e9:.2f} GB")
     return "\n".join(lines)
 

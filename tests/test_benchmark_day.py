@@ -65,6 +65,7 @@ def test_the_day_runs_every_phase_and_a_rerun_skips_the_finished_ones(
     assert written["limits"]["ed25519_verify_concurrent"] > 0
     assert written["limits"]["ed25519_sign_concurrent"] > 0
     assert written["memory"]["end_over_probe"] > 0
+    assert written["memory"]["max_over_max_to_probe"] >= 1
     assert written["disk"]["peak_workdir_bytes"] > 0
 
 
