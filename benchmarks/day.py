@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -275,10 +276,9 @@ def day_limits(seconds: float) -> dict[str, Any]:
 _SIGNING: tuple[Plan, Keys] | None = None
 
 
-def _signing_setup(size: int, seed: int) -> None:
-    """Each signing process makes the plan and the station keys once."""
+def _signing_setup(plan: Plan) -> None:
+    """Each signing process gets the plan (not the data files again) and makes the keys once."""
     global _SIGNING
-    plan = Plan.for_records(size, seed)
     _SIGNING = (plan, Keys.for_plan(plan, signing=True))
 
 
@@ -311,7 +311,7 @@ def phase_sign(day: Day) -> dict[str, Any]:
     done = cpu = 0.0
     worker_rss = 0
     started = time.perf_counter()
-    with context.Pool(n, initializer=_signing_setup, initargs=(day.size, day.seed)) as pool:
+    with context.Pool(n, initializer=_signing_setup, initargs=(_plan(day),)) as pool:
         for i, result in enumerate(pool.imap_unordered(_sign_chunk, tasks)):
             done += result["records"]
             cpu += result["cpu_seconds"]
@@ -360,8 +360,18 @@ def _append(ledger: Ledger, batch: list[bytes]) -> None:
                            f"batch item {first.position}: {first.error}")
 
 
+@cache
+def _plans(size: int, seed: int) -> Plan:
+    return Plan.for_records(size, seed)
+
+
+def _plan(day: Day) -> Plan:
+    """The day's plan, made once per process (it reads the data files)."""
+    return _plans(day.size, day.seed)
+
+
 def _publisher(day: Day) -> tuple[Plan, Keys]:
-    plan = Plan.for_records(day.size, day.seed)
+    plan = _plan(day)
     return plan, Keys.for_plan(plan)
 
 
