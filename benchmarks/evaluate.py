@@ -1,8 +1,10 @@
 """Rates divided by their limits, and the issue's targets checked (issue 6, "Targets").
 
 Limits are measured twice per run, before and after the workloads; each limit is the better of
-the two (a limit is what the machine can do at best). Peer rows are divided the other way: our
-rate over pymerkle's for the same operation at the same N.
+the two (a limit is what the machine can do at best). Audit and ingest are divided by the bare
+verify loop running on every core at once; their ratio to cores x one core is kept beside it.
+Peer rows are divided the other way: our rate over pymerkle's for the same operation at the
+same N.
 """
 
 from __future__ import annotations
@@ -67,13 +69,35 @@ def combine_limits(start: Mapping[str, Any], end: Mapping[str, Any] | None) -> d
     out["ed25519_verify_best"] = max(best_crypto, best_nacl)
     out["ed25519_verify_best_library"] = "pynacl" if best_nacl > best_crypto else "cryptography"
     out["ed25519_verify_all_cores"] = out["ed25519_verify_best"] * out["cores"]
+    if out.get("ed25519_verify_concurrent"):
+        library = out.get("ed25519_verify_concurrent_library", "pynacl")
+        single = out.get(f"ed25519_verify_{library}") or out["ed25519_verify_best"]
+        out["ed25519_scaling"] = round(out["ed25519_verify_concurrent"] / (out["cores"] * single),
+                                       3)
     return out
+
+
+def audit_limit(limits: Mapping[str, Any]) -> float:
+    """The limit audit and ingest are divided by: the bare verify loop on every core at once
+    (cores x one core where a run of old did not measure it)."""
+    value: float = limits.get("ed25519_verify_concurrent") or limits["ed25519_verify_all_cores"]
+    return value
+
+
+def non_signature_budget_us(limits: Mapping[str, Any], target: float) -> float:
+    """Microseconds per entry, summed over all processes, left for everything but the signature
+    check at ``target`` of the limit: V * (1/target - 1), V = cores / limit seconds per verify."""
+    per_verify: float = limits["cores"] / audit_limit(limits)
+    return per_verify * (1 / target - 1) * 1e6
 
 
 def _limit(row: Mapping[str, Any], n: int, limits: Mapping[str, Any]) -> tuple[float | None, str]:
     """The limit a row is divided by, and how it was made."""
     figure = row["figure"]
     if figure in ("audit", "ingest"):
+        if limits.get("ed25519_verify_concurrent"):
+            library = limits.get("ed25519_verify_concurrent_library", "pynacl")
+            return audit_limit(limits), f"Ed25519 ({library}) on {limits['cores']} cores at once"
         library = limits["ed25519_verify_best_library"]
         return limits["ed25519_verify_all_cores"], f"{limits['cores']} cores x Ed25519 ({library})"
     if figure == "sequencing":
@@ -109,6 +133,9 @@ def evaluate(
                 mine = ours.get((*_OURS_FOR_PEER[r["op"]], n))
                 ratio = None if mine is None or not r["rate"] else mine / r["rate"]
                 basis = "ours / pymerkle"
+            if r["figure"] in ("audit", "ingest") and limits.get("ed25519_verify_all_cores"):
+                r = {**r, "extra": {**r.get("extra", {}), "ratio_vs_cores_x_single": round(
+                    r["rate"] / limits["ed25519_verify_all_cores"], 3)}}
             target = TARGETS.get((r["figure"], r["op"], r["impl"]))
             rows.append({
                 **r, "n": n, "available": True, "limit": None if limit is None else round(limit, 1),

@@ -306,3 +306,20 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def record_at(plan: Plan, keys: Keys, position: int) -> tuple[int, Record]:
+    """(signer, record) at ``position`` of :func:`log_records`, made directly (signer -1 is the
+    publisher): a range of the log can be made anywhere without the records before it."""
+    count = len(plan.stations)
+    if position == 0:
+        return -1, plan.election()
+    if not 0 < position < plan.n:
+        raise IndexError(f"position {position} is outside a log of {plan.n} records")
+    if position <= count:
+        return -1, plan.station(position - 1, keys.public_keys[position - 1])
+    j = position - 1 - count
+    if j < plan.turnout:
+        return j % count, plan.turnout_record(j % count, j // count + 1)
+    i = j - plan.turnout
+    return i, plan.report(i)

@@ -2,6 +2,9 @@
 
 - Ed25519 verify/s of ``cryptography`` (OpenSSL) and of PyNaCl (libsodium) when installed, over
   messages the size of real entries, with key objects made beforehand;
+- the same bare verify loop run in every core at once (one process per core, started together,
+  the same windows, the total summed): what the cores give when they all work, which on a shared
+  machine can be less than cores x one core;
 - SHA-256 leaf hashes/s (0x00 || a real entry) and node hashes/s (0x01 || 64 bytes) in hashlib;
 - cores this process may run on.
 Each rate is the best of ``repeats`` timed windows: a limit is what the machine can do at best.
@@ -11,13 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import multiprocessing
 import os
 import platform
 import time
 from collections.abc import Callable, Sequence
+from functools import cache
+from multiprocessing.synchronize import Barrier
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from benchmarks.generator import ORIGIN, Keys, Plan, log_entries
 from ledger.core.hashing import entry_signed_message
@@ -48,6 +54,7 @@ def best_rate(step: Callable[[], int], *, seconds: float, repeats: int = 3) -> f
     return best
 
 
+@cache
 def sample_entries(count: int = _SAMPLES) -> list[Entry]:
     """Real-sized signed entries (mostly turnout) from the benchmark generator."""
     plan = Plan.for_records(max(count * 4, 200))
@@ -132,6 +139,121 @@ def sha256_nodes(seconds: float) -> float:
     return best_rate(step, seconds=seconds)
 
 
+Triple = tuple[bytes, bytes, bytes]
+
+
+def signature_triples() -> list[Triple]:
+    """(public key, message, signature) of the sample entries: the payload of the verify loops."""
+    return _signature_triples(sample_entries())
+
+
+def sign_pairs() -> list[tuple[bytes, bytes]]:
+    """(32-byte seed, message) of the sample entries: the payload of the signing loop."""
+    return [(hashlib.sha256(b"sign %d" % i).digest(), entry_signed_message(ORIGIN, e.body))
+            for i, e in enumerate(sample_entries())]
+
+
+def verify_step(library: str, triples: Sequence[Triple]) -> Callable[[], int]:
+    """One pass of the bare verify loop of ``library`` (pynacl, cryptography) over ``triples``;
+    it returns the verifies done."""
+    if library == "pynacl":
+        from nacl.bindings import crypto_sign_open
+        signed = [(s + m, k) for k, m, s in triples]
+
+        def nacl_step() -> int:
+            for message, key in signed:
+                crypto_sign_open(message, key)
+            return len(signed)
+
+        return nacl_step
+    loaded = [(Ed25519PublicKey.from_public_bytes(k), m, s) for k, m, s in triples]
+
+    def crypto_step() -> int:
+        for key, message, sig in loaded:
+            key.verify(sig, message)
+        return len(loaded)
+
+    return crypto_step
+
+
+def sign_step(pairs: Sequence[tuple[bytes, bytes]]) -> Callable[[], int]:
+    """One pass of the bare ``Ed25519PrivateKey.sign`` loop (what ``Signer.sign`` calls) over
+    ``pairs``, the key objects made beforehand."""
+    loaded = [(Ed25519PrivateKey.from_private_bytes(seed), m) for seed, m in pairs]
+
+    def step() -> int:
+        for key, message in loaded:
+            key.sign(message)
+        return len(loaded)
+
+    return step
+
+
+def _step(kind: str, payload: Any) -> Callable[[], int]:
+    """The loop of ``kind``: ``verify-pynacl``, ``verify-cryptography`` or ``sign``."""
+    if kind == "sign":
+        return sign_step(payload)
+    return verify_step(kind.removeprefix("verify-"), payload)
+
+
+def _loops_in_process(loops: Sequence[tuple[str, Any]], seconds: float, repeats: int,
+                      barrier: Barrier, out: Any) -> None:
+    """A child of :func:`concurrent_rates`: for each loop, ``repeats`` windows, each started
+    with the other processes at the barrier; sends the rate of every window of every loop."""
+    rates: dict[str, list[float]] = {}
+    for kind, payload in loops:
+        step = _step(kind, payload)
+        step()  # warm
+        for _ in range(repeats):
+            barrier.wait(timeout=120)
+            done = 0
+            start = time.perf_counter()
+            deadline = start + seconds
+            while True:
+                done += step()
+                now = time.perf_counter()
+                if now >= deadline:
+                    break
+            rates.setdefault(kind, []).append(done / (now - start))
+    out.send(rates)
+    out.close()
+
+
+def concurrent_rates(loops: Sequence[tuple[str, Any]], *, processes: int | None = None,
+                     seconds: float, repeats: int = 3) -> dict[str, dict[str, Any]]:
+    """Bare loops (kind, payload: see :func:`_step`) in ``processes`` processes at once (default
+    one per core): each window starts in all of them together at a barrier and each counts its
+    own; a loop's limit is its best window's sum, the per-process rates of that window beside."""
+    n = processes or cores()
+    context = multiprocessing.get_context("spawn")  # no fork of a parent with threads
+    barrier = context.Barrier(n)
+    pipes = [context.Pipe(duplex=False) for _ in range(n)]
+    children = [context.Process(target=_loops_in_process, daemon=True,
+                                args=(loops, seconds, repeats, barrier, send))
+                for _, send in pipes]
+    for child in children:
+        child.start()
+    wait = 120 + 3 * seconds * repeats * len(loops)
+    try:
+        per_process: list[dict[str, list[float]]] = []
+        for receive, _ in pipes:
+            if not receive.poll(wait):
+                raise RuntimeError(f"a bare loop process sent nothing in {wait:.0f} s")
+            per_process.append(receive.recv())
+    finally:
+        for child in children:
+            child.join(timeout=60)
+            if child.is_alive():
+                child.kill()
+    out = {}
+    for kind, _ in loops:
+        windows = [sum(w) for w in zip(*(p[kind] for p in per_process), strict=True)]
+        best = max(range(repeats), key=lambda i: windows[i])
+        out[kind] = {"total": windows[best], "processes": n,
+                     "per_process": [round(p[kind][best], 1) for p in per_process]}
+    return out
+
+
 def measure_limits(seconds: float = 1.0) -> dict[str, Any]:
     """Every limit of the run (rates per second, per core unless named otherwise)."""
     entries = sample_entries()
@@ -142,6 +264,10 @@ def measure_limits(seconds: float = 1.0) -> dict[str, Any]:
         "cryptography", crypto)
     n_cores = cores()
     encoded = [encode_entry(e) for e in entries]
+    library = "pynacl" if nacl is not None else "cryptography"
+    kind = f"verify-{library}"
+    together = concurrent_rates([(kind, triples)], processes=n_cores, seconds=seconds)[kind]
+    single = nacl if nacl is not None else crypto
     return {
         "cores": n_cores,
         "ed25519_verify_cryptography": round(crypto, 1),
@@ -150,6 +276,10 @@ def measure_limits(seconds: float = 1.0) -> dict[str, Any]:
         "ed25519_verify_best": round(best, 1),
         "ed25519_verify_best_library": best_name,
         "ed25519_verify_all_cores": round(best * n_cores, 1),
+        "ed25519_verify_concurrent": round(together["total"], 1),
+        "ed25519_verify_concurrent_library": library,
+        "ed25519_verify_concurrent_per_process": together["per_process"],
+        "ed25519_scaling": round(together["total"] / (n_cores * single), 3),
         "sha256_leaf": round(sha256_leaves(encoded, seconds), 1),
         "sha256_node": round(sha256_nodes(seconds), 1),
         "entry_bytes_mean": round(sum(map(len, encoded)) / len(encoded), 1),

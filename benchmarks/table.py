@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from benchmarks.evaluate import non_signature_budget_us
+
 _HEADER = ("figure", "op", "impl", "N", "rate/s", "limit/s", "ratio", "target", "met",
            "anon RSS MiB")
 
@@ -63,8 +65,26 @@ def limits_lines(limits: Mapping[str, Any]) -> str:
         f"Ed25519 verify/s per core: cryptography {_number(limits['ed25519_verify_cryptography'])}"
         f", PyNaCl {_number(nacl) if nacl else 'not installed'}"
         f", ledger.formats.signing {_number(limits['ed25519_verify_ledger_signing'])}",
-        f"audit/ingest limit: {_number(limits['ed25519_verify_all_cores'])}/s "
-        f"({limits['ed25519_verify_best_library']} on every core)",
+        *_audit_limit_lines(limits),
         f"SHA-256/s: leaf {_number(limits['sha256_leaf'])} (entries of "
         f"{limits['entry_bytes_mean']:.0f} bytes), node {_number(limits['sha256_node'])}",
     ])
+
+
+def _audit_limit_lines(limits: Mapping[str, Any]) -> list[str]:
+    """The audit/ingest limit: on every core at once, cores x one core, the scaling, the budget."""
+    single = (f"{_number(limits['ed25519_verify_all_cores'])}/s as {limits['cores']} cores x one "
+              f"core ({limits['ed25519_verify_best_library']})")
+    together = limits.get("ed25519_verify_concurrent")
+    if not together:
+        return [f"audit/ingest limit: {single}"]
+    per_process = ", ".join(_number(r) for r in limits.get(
+        "ed25519_verify_concurrent_per_process", []))
+    budget = ", ".join(f"{_number(non_signature_budget_us(limits, t), 1)} us at {t:g}"
+                       for t in (0.85, 0.8))
+    return [
+        f"audit/ingest limit: {_number(together)}/s, Ed25519 "
+        f"({limits.get('ed25519_verify_concurrent_library', 'pynacl')}) on every core at once "
+        f"({per_process}); {single}; scaling {limits.get('ed25519_scaling', 0):.3g}",
+        f"non-signature budget per entry, all processes: {budget}",
+    ]
