@@ -20,12 +20,16 @@ from ledger.auditor.verify import verify
 from ledger.formats.keys import verifier_key_for
 from ledger.formats.station_index import parse_station_file, station_file
 from ledger.mirror.pull import Mirror
+from ledger.publisher.destination import DirectoryDestination
+from ledger.publisher.ledger import Ledger
 from ledger.publisher.publish import publish
 from ledger.sources.http import HttpSource
 from ledger.sources.ledger_dir import LedgerDirSource
 from ledger.sources.published import PublishedDirSource
 from ledger.store.store import Store
 from tests.http_support import local_server
+from tests.test_log import new_ledger, publisher_key, signed, station_signer
+from tests.test_log import turnout as turnout_of
 from tests.test_sources import commit_blocks, golden_blocks
 from tests.verify_support import EXPECTED, PUBLISHER, VALID, VALID_SMALL, audit
 from tests.witness_support import witness_key
@@ -88,6 +92,86 @@ def test_republishing_a_grown_log_rewrites_only_the_station_files_that_changed(
     ab1 = parse_station_file(now["AB-1.json"], station_file("AB-1"))
     assert ab1.entries["report"]
     assert all(i > 220 for i in ab1.entries["report"])
+
+
+def every_file(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_republish_from_every_block_gives_the_tree_a_publish_from_nothing_gives(
+        tmp_path: Path) -> None:
+    # The station index carries on from the destination's files; where it cannot (VALID's
+    # revoke at 18 names a key registered at 8) it is derived from every entry again.
+    blocks = golden_blocks(VALID, 308)
+    fresh = every_file(_published(VALID, tmp_path / "fresh"))
+    for k in range(1, len(blocks)):
+        out = tmp_path / f"out-{k}"
+        with Store.create(tmp_path / f"ledger-{k}", {"vkey": EXPECTED["vkey"].encode()}) as store:
+            commit_blocks(store, blocks[:k])
+            publish(LedgerDirSource.from_store(store), out)
+            commit_blocks(store, blocks[k:])
+            store.put_meta("cosigned_checkpoint", (VALID / "checkpoint").read_bytes())
+            publish(LedgerDirSource.from_store(store), out)
+        assert every_file(out) == fresh, k
+
+
+def test_a_publish_stopped_before_its_checkpoint_leaves_no_entry_listed_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = golden_blocks(VALID, 308)
+    out = tmp_path / "out"
+    with Store.create(tmp_path / "ledger", {"vkey": EXPECTED["vkey"].encode()}) as store:
+        commit_blocks(store, blocks[:4])
+        publish(LedgerDirSource.from_store(store), out)
+        commit_blocks(store, blocks[4:6])
+        real_put = DirectoryDestination.put
+
+        def no_checkpoint(self: DirectoryDestination, path: str, data: bytes) -> None:
+            if path == "checkpoint":
+                raise OSError(28, "No space left on device")
+            real_put(self, path, data)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(DirectoryDestination, "put", no_checkpoint)
+            with pytest.raises(OSError, match="No space"):
+                publish(LedgerDirSource.from_store(store), out)
+        commit_blocks(store, blocks[6:])
+        store.put_meta("cosigned_checkpoint", (VALID / "checkpoint").read_bytes())
+        publish(LedgerDirSource.from_store(store), out)
+    assert every_file(out) == every_file(_published(VALID, tmp_path / "fresh"))
+
+
+def test_a_revoke_of_a_key_registered_before_is_listed_from_the_ledgers_own_registry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = new_ledger(tmp_path / "ledger")
+    ledger.append([signed(turnout_of("AB-1", 5)), signed(turnout_of("AB-2", 7))])
+    ledger.seal()
+    ledger.close()  # the checker state is stored on close
+    out = tmp_path / "out"
+    publish(str(tmp_path / "ledger"), out)
+    with Ledger.open(tmp_path / "ledger", signer=publisher_key()) as ledger:
+        ledger.revoke_key(station_signer("AB-1").key_id, "lost tablet")
+        ledger.seal()
+    from ledger.publisher import publish as publish_module
+
+    def every_entry_read(*args: object) -> None:
+        raise AssertionError("the index was derived from every entry again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(publish_module, "_index_of_every_entry", every_entry_read)
+        again = publish(str(tmp_path / "ledger"), out)
+    assert "stations/AB-1.json" in again.paths_written
+    assert "stations/AB-2.json" not in again.paths_written
+    assert every_file(out) == every_file(_published(tmp_path / "ledger", tmp_path / "fresh"))
+    ab1 = parse_station_file((out / station_file("AB-1")).read_bytes(), station_file("AB-1"))
+    assert len(ab1.entries["revoke"]) == 1
+
+
+def test_a_damaged_station_file_is_rewritten_by_a_full_publish(tmp_path: Path) -> None:
+    out = _published(VALID, tmp_path / "out")
+    (out / station_file("AB-3")).write_bytes(b"{")
+    assert "stations/AB-3.json" not in publish(str(VALID), out).paths_written
+    assert publish(str(VALID), out, full=True).paths_written == ("stations/AB-3.json",)
+    assert every_file(out) == every_file(_published(VALID, tmp_path / "fresh"))
 
 
 def _published(source: Path, out: Path) -> Path:

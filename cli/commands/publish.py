@@ -33,18 +33,23 @@ from ..output import emit_json, json_option, terminal_progress
 @click.option("--witness-timeout", type=click.FloatRange(min=0.1, max=600),
               default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time each witness has to answer (a 409 retry gets as long again).")
+@click.option("--full", is_flag=True,
+              help="Read every entry and compare every file already in OUTDIR (rewrites a "
+                   "damaged one), instead of carrying on after the checkpoint there.")
 @click.option("--results", is_flag=True,
               help="Also tally the published tree (the audit anyone runs) and write "
                    "results.json beside the tiles.")
 @json_option
 def publish_command(ledger: str, outdir: str, endpoint_url: str | None, witnesses: str | None,
-                    page_policy: str | None, witness_timeout: float, results: bool,
-                    as_json: bool) -> None:
+                    page_policy: str | None, witness_timeout: float, full: bool,
+                    results: bool, as_json: bool) -> None:
     """Publish LEDGER (a ledger directory, or any published tree or URL to mirror) into OUTDIR,
     a directory or s3://BUCKET/PREFIX of an S3-compatible object store.
 
-    Tiles, entry bundles and ledger.json are written first, the checkpoint last; files already
-    in OUTDIR with the same bytes are left alone, so publishing again writes only what changed.
+    Tiles, entry bundles and ledger.json are written first, the checkpoint last. Where OUTDIR
+    serves a checkpoint of this log, only the entries after it are read and only what they
+    change is written (the files at its right edge are checked first); --full reads every entry
+    and compares every file, which rewrites a damaged one.
     In an object store, tiles and bundles are uploaded 16 at a time with Cache-Control "public,
     max-age=31536000, immutable", every other file with "no-cache"; credentials and region are
     read as the AWS tools read them (AWS_* variables, ~/.aws/config, ~/.aws/credentials).
@@ -60,10 +65,11 @@ def publish_command(ledger: str, outdir: str, endpoint_url: str | None, witnesse
     if witnesses is not None:
         cosigned, result = publish_cosigned(ledger, outdir, read_policy(witnesses),
                                             timeout=witness_timeout, progress=progress,
-                                            page_policy=observers, endpoint_url=endpoint_url)
+                                            page_policy=observers, endpoint_url=endpoint_url,
+                                            full=full)
     else:
         result = publish(ledger, outdir, progress=progress, page_policy=observers,
-                         endpoint_url=endpoint_url)
+                         endpoint_url=endpoint_url, full=full)
     tally = None
     if results:
         with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:

@@ -56,9 +56,6 @@ class Destination(Protocol):
 
     #: How many files :meth:`put` may be writing at once.
     parallel: int
-    #: Whether the files the previous checkpoint there needs are taken as there (so a publish
-    #: reads only the entries after it), rather than each looked at.
-    trusts_previous: bool
 
     def describe(self) -> str:
         """The destination in words (a path or an ``s3://`` URL), for messages."""
@@ -101,7 +98,6 @@ class DirectoryDestination:
     it rewrites a damaged one)."""
 
     parallel = DIRECTORY_PARALLEL
-    trusts_previous = False
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -163,7 +159,6 @@ class ObjectStoreDestination:
     and compared (one GET of a small file)."""
 
     parallel = OBJECT_STORE_PARALLEL
-    trusts_previous = True
 
     def __init__(self, bucket: S3Bucket) -> None:
         self.bucket = bucket

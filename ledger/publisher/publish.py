@@ -2,13 +2,15 @@
 form"), into a directory or an S3-compatible object store (:mod:`ledger.publisher.destination`).
 
 One algorithm for both: hash tiles, entry bundles, ``ledger.json``, the station index
-(``stations/``, derived from every entry: docs/spec.md, "The station index") and the observer's
-page first (several files at once, bounded), then, once every one of them is durable, the
-checkpoint, replaced whole and last: a reader never sees a checkpoint whose tiles are missing,
-and a publish stopped at any point leaves the previous checkpoint with every file it needs. What
-is already there is not written again: the previous checkpoint at the destination says which
-tiles and bundles a complete publish put there (checked once, cheaply, at its right edge), and
-the rest is compared; partial tiles of every block checkpoint are written and kept.
+(``stations/``: docs/spec.md, "The station index") and the observer's page first (several files
+at once, bounded), then, once every one of them is durable, the checkpoint, replaced whole and
+last: a reader never sees a checkpoint whose tiles are missing, and a publish stopped at any
+point leaves the previous checkpoint with every file it needs. What is already there is not
+read or written again: the previous checkpoint at the destination says which tiles and bundles
+a complete publish put there (checked once, cheaply, at its right edge), so only the entries
+after it are read, and the station index carries on from the destination's files
+(:mod:`ledger.publisher.index_update`); the rest is compared; partial tiles of every block
+checkpoint are written and kept.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ledger.check.registry import KeyRegistry
 from ledger.core.hashing import HASH_SIZE, LEDGER_FORMAT
 from ledger.errors import (
     ConsistencyError,
     InputError,
+    MalformedError,
     RootMismatchError,
     VerificationError,
     Where,
@@ -44,6 +48,7 @@ from ledger.formats.tiles import (
     tile_levels,
 )
 from ledger.publisher.destination import Destination, open_destination
+from ledger.publisher.index_update import IndexNotFollowed, UpdatedIndex
 from ledger.publisher.page import PageTrust, page_files
 from ledger.publisher.tile_export import TileBuilder, TileBytes, station_index_files
 from ledger.sources.ledger_dir import LedgerDirSource
@@ -86,6 +91,7 @@ def publish(
     page_policy: Policy | None = None,
     progress: Callable[[int, int], None] | None = None,
     endpoint_url: str | None = None,
+    full: bool = False,
 ) -> PublishResult:
     """Publish the latest checkpoint of a ledger (or of any source, path or URL) into ``outdir``:
     a directory, an ``s3://BUCKET/PREFIX`` (at ``endpoint_url``, else where the AWS tools'
@@ -94,11 +100,12 @@ def publish(
     ``vkey`` is the publisher's verifier key; by default the one the source states. The
     checkpoint must verify with it and its root must equal the root of the entries, or it is not
     written (tiles written before the check stay, unseen without a checkpoint that needs them).
-    ``progress(done, total)`` is called every 4,096 entries. Into an object store that already
+    ``progress(done, total)`` is called every 4,096 entries. Where the destination already
     serves a checkpoint of this log, only the entries after it are read (the tiles at its size
-    come from the source); a directory is gone through from the first entry, every file compared.
-    The station index is derived from every entry either way. The observer's page is written
-    too (:mod:`ledger.publisher.page`), with ``vkey`` and ``page_policy`` as its trust inputs.
+    come from the source, and the station files of the stations those entries name from the
+    destination); with ``full``, every entry is read and every file compared, which rewrites a
+    damaged one. The observer's page is written too (:mod:`ledger.publisher.page`), with
+    ``vkey`` and ``page_policy`` as its trust inputs.
 
     Raises:
         SignatureError / MalformedError: the checkpoint does not verify with ``vkey``.
@@ -112,11 +119,11 @@ def publish(
     if isinstance(ledger_or_source, str | os.PathLike):
         with closing(open_source(os.fspath(ledger_or_source))) as opened:
             return publish(opened, outdir, vkey=vkey, page_policy=page_policy,
-                           progress=progress, endpoint_url=endpoint_url)
+                           progress=progress, endpoint_url=endpoint_url, full=full)
     if isinstance(outdir, str | os.PathLike):
         with closing(open_destination(outdir, endpoint_url=endpoint_url)) as destination:
             return publish(ledger_or_source, destination, vkey=vkey, page_policy=page_policy,
-                           progress=progress)
+                           progress=progress, full=full)
     if isinstance(ledger_or_source, Source):
         source: Source = ledger_or_source
     else:  # the publisher's open Ledger: read its store directly
@@ -130,18 +137,13 @@ def publish(
     checkpoint = open_checkpoint(note, [verifier]).checkpoint
     page_trust = PageTrust(vkey=verifier, policy=page_policy)
     page_files(page_trust)  # a policy that does not name this log's key fails before any write
-    previous = _previous_checkpoint(outdir, verifier, checkpoint)
+    previous = None if full else _previous_checkpoint(outdir, verifier, checkpoint)
     presumed = _presumed_size(outdir, previous)
     builder = _resumed(outdir, source, previous, presumed)
-    stations = StationIndexBuilder()
-    election: Election | None = None
     start = builder.size
-    # The tiles before ``start`` are there already; the station index still needs each entry.
-    for done, entry in enumerate(source.iter_entries(0, start) if start else ()):
-        record = decode_entry_record(entry)[1]
-        election = record if done == 0 and isinstance(record, Election) else election
-        if not isinstance(record, Block):
-            stations.add(done, record)
+    # After the previous checkpoint, the station index carries on from the destination's files.
+    kept = _kept_index(outdir, start, _key_owner(source, verifier)) if start else None
+    election = _election(source, start) if start else None
     with _Uploads(outdir) as uploads:
         sizes: list[int] = []
         for done, entry in enumerate(source.iter_entries(start, checkpoint.size), start):
@@ -150,11 +152,14 @@ def publish(
             uploads.put_all(builder.append(entry), presumed=builder.size <= presumed)
             record = decode_entry_record(entry)[1]
             election = record if done == 0 and isinstance(record, Election) else election
-            if not isinstance(record, Block):
-                stations.add(done, record)
-            else:
+            if isinstance(record, Block):
                 sizes.append(builder.size)
                 uploads.put_all(builder.partials(), presumed=builder.size <= presumed)
+            elif kept is not None:
+                try:
+                    kept.add(done, record)
+                except IndexNotFollowed:
+                    kept = None  # derived from every entry below
             if previous is not None and builder.size == previous.size:
                 _same_log(outdir, previous, builder.root())
         if builder.root() != checkpoint.root:
@@ -167,8 +172,9 @@ def publish(
             progress(checkpoint.size, checkpoint.size)
         info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
         uploads.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
-        for path, data in [*station_index_files(stations),
-                           *page_files(replace(page_trust, election=election)).items()]:
+        index = station_index_files(kept.builder, names=kept.all_names()) if kept is not None \
+            else station_index_files(_index_of_every_entry(source, checkpoint.size))
+        for path, data in [*index, *page_files(replace(page_trust, election=election)).items()]:
             uploads.put(path, data)
         uploads.wait()  # every file the checkpoint needs is there and durable ...
         uploads.put(CHECKPOINT_FILE, note)  # ... before the checkpoint that makes them visible
@@ -252,11 +258,10 @@ def _presumed_size(outdir: Destination, previous: Checkpoint | None) -> int:
 
 def _resumed(outdir: Destination, source: Source, previous: Checkpoint | None,
              presumed: int) -> TileBuilder:
-    """Where the tile builder starts: at the previous checkpoint's size when the destination
-    takes its files as there (an object store) and the source gives the tiles at that size's
-    right edge, whose root must be the previous checkpoint's (else a fork); at 0 otherwise (a
-    directory looks at every file, which repairs a damaged one)."""
-    if previous is None or presumed == 0 or not outdir.trusts_previous:
+    """Where the tile builder starts: at the previous checkpoint's size when its files are there
+    and the source gives the tiles at that size's right edge, whose root must be the previous
+    checkpoint's (else a fork); at 0 otherwise."""
+    if previous is None or presumed == 0:
         return TileBuilder()
     try:
         rows: list[list[bytes]] = []
@@ -275,6 +280,64 @@ def _resumed(outdir: Destination, source: Source, previous: Checkpoint | None,
     builder = TileBuilder.resume(presumed, rows, entries)
     _same_log(outdir, previous, builder.root())
     return builder
+
+
+def _kept_index(outdir: Destination, start: int,
+                key_owner: Callable[[bytes], str | None] | None) -> UpdatedIndex | None:
+    """The destination's station index to carry on, or None (derived from every entry)."""
+    try:
+        return UpdatedIndex(outdir, start, key_owner)
+    except IndexNotFollowed:
+        return None
+
+
+def _key_owner(source: Source, publisher: VerifierKey) -> Callable[[bytes], str | None] | None:
+    """The station a key id was registered for, from a ledger directory's stored checker
+    state (read at the first revoke); None for other sources."""
+    if not isinstance(source, LedgerDirSource):
+        return None
+    store = source.store
+    registries: list[KeyRegistry | None] = []
+
+    def owner(key: bytes) -> str | None:
+        from ledger.store.integrity import decode_state  # lmdb only where a ledger is read
+
+        if not registries:
+            state = store.snapshot()[1]
+            try:
+                registries.append(None if state is None else decode_state(state,
+                                                                          publisher).registry)
+            except MalformedError:
+                # a damaged state: the ledger's own checks report it; the index is then
+                # derived from every entry
+                registries.append(None)
+        registry = registries[0]
+        found = None if registry is None else registry.signer_for(key)
+        return None if found is None else found.station
+
+    return owner
+
+
+def _election(source: Source, size: int) -> Election | None:
+    """The election record, entry 0 of the tree of ``size`` (for the observer's page)."""
+    entries = source.iter_entries(0, size)
+    try:
+        record = decode_entry_record(next(entries))[1]
+    finally:
+        close = getattr(entries, "close", None)
+        if close is not None:
+            close()
+    return record if isinstance(record, Election) else None
+
+
+def _index_of_every_entry(source: Source, size: int) -> StationIndexBuilder:
+    """The station index of the first ``size`` entries, read from the first."""
+    stations = StationIndexBuilder()
+    for index, entry in enumerate(source.iter_entries(0, size)):
+        record = decode_entry_record(entry)[1]
+        if not isinstance(record, Block):
+            stations.add(index, record)
+    return stations
 
 
 def _right_edge(size: int) -> list[tuple[TileId | BundleId, int | None]]:

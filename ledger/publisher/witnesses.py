@@ -389,7 +389,7 @@ def _merge(ledger: Ledger, text: str, note: bytes, new: dict[str, NoteSignature]
 def publish_cosigned(
     ledger: str | os.PathLike[str], outdir: str | os.PathLike[str], witnesses: Policy, *,
     timeout: float = DEFAULT_TIMEOUT, progress: Callable[[int, int], None] | None = None,
-    page_policy: Policy | None = None, endpoint_url: str | None = None,
+    page_policy: Policy | None = None, endpoint_url: str | None = None, full: bool = False,
 ) -> tuple[Cosigned, PublishResult]:
     """Open the ledger directory for writing, collect the witnesses' cosignatures of its latest
     checkpoint (:func:`collect_cosignatures`), then publish it with them into ``outdir`` (a
@@ -407,5 +407,5 @@ def publish_cosigned(
     with Ledger.open(ledger) as opened:
         cosigned = collect_cosignatures(opened, witnesses, timeout=timeout)
         result = publish(opened, outdir, progress=progress, page_policy=page_policy,
-                         endpoint_url=endpoint_url)
+                         endpoint_url=endpoint_url, full=full)
     return cosigned, result
