@@ -92,6 +92,41 @@ class NewEntry(NamedTuple):
     block: int | None = None
 
 
+class NewEntries(NamedTuple):
+    """Entries to append, by column: the same as a tuple of :class:`NewEntry`, without an
+    object per entry (bulk sequencing: a named tuple per entry costs 0.6 us to build).
+
+    ``lookup`` holds each entry's lookup keys; ``blocks`` each entry's block height or None,
+    or nothing at all when no entry is a block.
+    """
+
+    data: Sequence[bytes]
+    leaf_hashes: Sequence[bytes]
+    lookup: Sequence[tuple[LookupKey, ...]]
+    blocks: Sequence[int | None] = ()
+
+
+_NO_ENTRIES = NewEntries(data=(), leaf_hashes=(), lookup=())
+
+
+def as_columns(entries: tuple[NewEntry, ...] | NewEntries) -> NewEntries:
+    """``entries`` by column (a tuple of :class:`NewEntry` transposed in one step).
+
+    Raises:
+        ValueError: the columns of a :class:`NewEntries` differ in length.
+    """
+    if isinstance(entries, NewEntries):
+        count = len(entries.data)
+        if len(entries.leaf_hashes) != count or len(entries.lookup) != count or (
+                entries.blocks and len(entries.blocks) != count):
+            raise ValueError("the columns of a batch of new entries differ in length")
+        return entries
+    if not entries:
+        return _NO_ENTRIES
+    data, leaves, lookup, blocks = zip(*entries, strict=True)
+    return NewEntries(data=data, leaf_hashes=leaves, lookup=lookup, blocks=blocks)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Commit:
     """One write transaction: entries appended at ``size``, then state and checkpoint.
@@ -101,7 +136,7 @@ class Commit:
     """
 
     size: int
-    entries: tuple[NewEntry, ...] = ()
+    entries: tuple[NewEntry, ...] | NewEntries = ()
     state: bytes | None = None
     checkpoint: bytes | None = None
     root: bytes | None = None
@@ -146,7 +181,7 @@ class Rows(NamedTuple):
     lookup: list[Row]
 
 
-def batch_rows(size: int, entries: Sequence[NewEntry], frontier: list[bytes]) -> Rows:
+def batch_rows(size: int, entries: NewEntries, frontier: list[bytes]) -> Rows:
     """The rows of ``entries`` appended at ``size``; ``frontier`` (the compact range) advances.
 
     Whole-batch operations (map, zip) where they can be: sequencing makes millions of rows, and
@@ -155,17 +190,16 @@ def batch_rows(size: int, entries: Sequence[NewEntry], frontier: list[bytes]) ->
     Raises:
         ValueError: a leaf hash is not 32 bytes.
     """
-    end = size + len(entries)
-    leaves = [entry.leaf_hash for entry in entries]
+    end = size + len(entries.data)
+    leaves = list(entries.leaf_hashes)
     if set(map(len, leaves)) - {HASH_SIZE}:
         raise ValueError("a leaf hash is 32 bytes")
     keys = list(map(u64, range(size, end)))
-    datas = [entry.data for entry in entries]
     nodes = completed_subtrees(frontier, size, leaves)
-    blocks = [(u64(e.block), key) for key, e in zip(keys, entries, strict=True)
-              if e.block is not None]
-    lookups = lookup_rows(size, keys, entries)
-    return Rows(entries=list(zip(keys, datas, strict=True)),
+    blocks = [(u64(block), key) for key, block in zip(keys, entries.blocks, strict=True)
+              if block is not None] if entries.blocks else []
+    lookups = lookup_rows(size, keys, entries.lookup)
+    return Rows(entries=list(zip(keys, entries.data, strict=True)),
                 nodes=list(zip(keys, nodes, strict=True)), blocks=blocks,
                 lookup=[(key, b"") for key in lookups])
 
@@ -174,20 +208,22 @@ _subject_prefix = lru_cache(maxsize=_PREFIX_CACHE)(LookupKey.prefix)
 _concat = bytes.__add__
 
 
-def lookup_rows(size: int, keys: list[bytes], entries: Sequence[NewEntry]) -> list[bytes]:
-    """The sorted ``lookup`` keys of ``entries`` appended at ``size`` (``keys``: their u64s).
+def lookup_rows(size: int, keys: list[bytes],
+                lookup: Sequence[tuple[LookupKey, ...]]) -> list[bytes]:
+    """The sorted ``lookup`` keys of the entries appended at ``size`` (``keys``: their u64s;
+    ``lookup``: the lookup keys of each).
 
     Epoch by epoch, with whole-list operations and each subject's encoding cached: a station's
     subjects recur in every round, and a per-row Python step costs as much as LMDB's write.
     """
     out: list[bytes] = []
-    end = size + len(entries)
+    end = size + len(lookup)
     start = size
     while start < end:
         stop = min(end, ((start >> LOOKUP_EPOCH_BITS) + 1) << LOOKUP_EPOCH_BITS)
-        part, part_keys = entries[start - size:stop - size], keys[start - size:stop - size]
-        subjects = [subject for e in part for subject in e.lookup]
-        owners = [key for key, e in zip(part_keys, part, strict=True) for _ in e.lookup]
+        part, part_keys = lookup[start - size:stop - size], keys[start - size:stop - size]
+        subjects = [subject for each in part for subject in each]
+        owners = [key for key, each in zip(part_keys, part, strict=True) for _ in each]
         epoch = _u32(start >> LOOKUP_EPOCH_BITS)
         out.extend(map(epoch.__add__, map(_concat, map(_subject_prefix, subjects), owners)))
         start = stop
