@@ -45,13 +45,16 @@ PUBLISHED_DIR = "published"
 
 
 def _lookup(record: Record) -> tuple[LookupKey, ...]:
-    """The lookup keys a publisher stores for a record: (station, kind[, category])."""
-    if type(record) is Station:
-        return (LookupKey(station=record.id, kind=record.KIND),)
+    """The lookup keys a publisher stores for a record: (station, kind[, category]).
+
+    Positional, as :func:`ledger.store.integrity.lookup_keys` builds them: keyword arguments
+    make a named tuple cost 0.2 us more, once per entry."""
     if type(record) is Turnout:
-        return (LookupKey(station=record.station, kind=record.KIND),)
+        return (LookupKey(record.station, record.KIND),)
     if type(record) is Report:
-        return (LookupKey(station=record.station, kind=record.KIND, category=record.category),)
+        return (LookupKey(record.station, record.KIND, record.category),)
+    if type(record) is Station:
+        return (LookupKey(record.id, record.KIND),)
     return ()
 
 
