@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from ledger.core.hashing import leaf_hash
 from ledger.core.merkle import CompactRange, root
 from ledger.errors import StoreCorruptError
+from ledger.store import layout as store_layout
 from ledger.store.layout import (
     LookupKey,
     NewEntries,
@@ -120,3 +121,15 @@ def test_a_stored_integer_of_the_wrong_length_is_corruption() -> None:
     assert from_u64(u64(2**40)) == 2**40
     with pytest.raises(StoreCorruptError):
         from_u64(b"\x00" * 7)
+
+
+def test_the_cache_of_encoded_subjects_stays_bounded_and_right(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_layout, "_PREFIX_CACHE", 3)
+    monkeypatch.setattr(store_layout, "_PREFIXES", {})
+    subjects = [LookupKey(f"AB-{i % 11}", "report", f"C{i % 2}") for i in range(60)]
+    for start in range(0, 60, 7):
+        batch = subjects[start:start + 7]
+        assert store_layout._subject_prefixes(batch) == [s.prefix() for s in batch]
+        assert len(store_layout._PREFIXES) <= 3 + len(batch)
