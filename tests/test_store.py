@@ -26,7 +26,7 @@ from ledger.core.merkle import (
 from ledger.errors import StoreCorruptError, StoreError, StoreLockedError
 from ledger.store import layout as store_layout
 from ledger.store import store as store_module
-from ledger.store.store import Commit, LookupKey, NewEntry, Store
+from ledger.store.store import Commit, LookupKey, NewEntries, NewEntry, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -418,6 +418,24 @@ def test_a_node_reader_reads_a_whole_proof_in_one_transaction(
     store.close()
     with pytest.raises(StoreError, match="closed"):
         read(0, 0)
+
+
+def test_a_commit_by_column_stores_what_the_same_entries_one_by_one_store(
+    tmp_path: Path
+) -> None:
+    entries = new_entries(0, 50)
+    columns = NewEntries(data=[e.data for e in entries], leaf_hashes=[e.leaf_hash for e in entries],
+                         lookup=[e.lookup for e in entries])
+    with Store.create(tmp_path / "a", {}) as a, Store.create(tmp_path / "b", {}) as b:
+        a.commit(Commit(size=0, entries=entries))
+        b.commit(Commit(size=0, entries=columns))
+        for table in ("entries", "nodes", "lookup", "blocks"):
+            with a.tables() as ta, b.tables() as tb:
+                assert list(ta.rows(table)) == list(tb.rows(table))
+        with pytest.raises(ValueError, match="checkpoint must come with the block"):
+            b.commit(Commit(size=50, entries=columns._replace(blocks=[None] * 50),
+                            checkpoint=b"note"))
+        assert b.size() == 50
 
 
 def test_lookups_span_epochs_in_index_order(

@@ -60,7 +60,7 @@ from ledger.formats.records import (
 from ledger.publisher.checker_keeper import CheckerKeeper
 from ledger.store.integrity import encode_state, lookup_keys, revoked_station
 from ledger.store.layout import META_LEDGER_FORMAT, META_ORIGIN, META_VKEY
-from ledger.store.store import Commit, NewEntry, Store
+from ledger.store.store import Commit, LookupKey, NewEntries, NewEntry, Store
 
 #: Store meta names.
 _PROGRESS_EVERY = 1000
@@ -429,7 +429,10 @@ class Ledger:
         datas = [e if isinstance(e, bytes) else encode_entry(e) for e in entries]
         verdicts = self._keeper.verdicts(checker, datas)
         start = checker.size
-        new: list[NewEntry] = []
+        new_data: list[bytes] = []  # the accepted entries, by column (NewEntries)
+        new_leaves: list[bytes] = []
+        new_lookup: list[tuple[LookupKey, ...]] = []
+        new_blocks: list[int | None] = []
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         warnings: list[Finding] = []
@@ -445,7 +448,10 @@ class Ledger:
                         break
                     continue
                 in_batch[checked.leaf_hash] = checked.index
-                new.append(_new_entry(checked, data, checker))
+                new_data.append(data)
+                new_leaves.append(checked.leaf_hash)
+                new_lookup.append(lookup_keys(checked, checker.registry))
+                new_blocks.append(checked.block)
                 accepted.append(Accepted(position=position, index=checked.index,
                                          kind=checked.kind or "", station=checked.station))
                 warnings.extend(checked.warnings)
@@ -453,14 +459,16 @@ class Ledger:
                 self._keeper.load()
                 return AppendResult(accepted=(), rejected=tuple(rejected), warnings=(),
                                     size=start, written=False)
-            if new:
-                self.store.commit(Commit(size=start, entries=tuple(new),
+            if new_data:
+                new = NewEntries(data=new_data, leaf_hashes=new_leaves, lookup=new_lookup,
+                                 blocks=new_blocks)
+                self.store.commit(Commit(size=start, entries=new,
                                          state=self._keeper.due(checker), root=checker.root()))
         except BaseException:
             self._keeper.load()  # the checker ran ahead of the store: reset it
             raise
         return AppendResult(accepted=tuple(accepted), rejected=tuple(rejected),
-                            warnings=tuple(warnings), size=start + len(new))
+                            warnings=tuple(warnings), size=start + len(new_data))
 
     def _writer_checker(self) -> EntryChecker:
         if not self.store.writable:

@@ -76,7 +76,7 @@ def lookup_keys(checked: CheckedEntry, registry: KeyRegistry) -> tuple[LookupKey
     if station is None:
         return ()
     category = checked.record.category if type(checked.record) is Report else ""
-    return (LookupKey(station=station, kind=checked.kind or "", category=category),)
+    return (LookupKey(station, checked.kind or "", category),)  # positional: once per entry
 
 
 class _Differences:

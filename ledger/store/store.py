@@ -30,8 +30,10 @@ from ledger.store.layout import (
     FORMAT,
     Commit,
     LookupKey,
+    NewEntries,
     NewEntry,
     Row,
+    as_columns,
     batch_rows,
     from_u64,
     lmdb_required_size,
@@ -43,7 +45,7 @@ from ledger.store.layout import (
 )
 from ledger.store.writelock import LOCK_FILE, WriteLock
 
-__all__ = ["DATA_FILE", "FORMAT", "Commit", "LookupKey", "NewEntry", "Store"]
+__all__ = ["DATA_FILE", "FORMAT", "Commit", "LookupKey", "NewEntries", "NewEntry", "Store"]
 
 #: Enough of the data file to hold both LMDB meta pages (at most 2 x 32 KiB pages).
 _META_HEAD_BYTES = 1 << 16
@@ -555,14 +557,14 @@ class Store:
         size = self._size(txn)
         if size != change.size:
             raise ValueError(f"change starts at {change.size}, the store holds {size}")
-        if change.checkpoint is not None and (not change.entries
-                                              or change.entries[-1].block is None):
+        entries = as_columns(change.entries)
+        if change.checkpoint is not None and (not entries.blocks or entries.blocks[-1] is None):
             raise ValueError("a checkpoint must come with the block entry it seals")
         tree = self._tree if self._tree is not None and self._tree.size == size \
             else self._frontier(txn, size)
         frontier = list(tree.hashes)
-        rows = batch_rows(size, change.entries, frontier)
-        index = size + len(change.entries)
+        rows = batch_rows(size, entries, frontier)
+        index = size + len(entries.data)
         self._put_all(txn, b"entries", rows.entries, "entry")
         self._put_all(txn, b"nodes", rows.nodes, "tree node")
         self._put_all(txn, b"blocks", rows.blocks, "block")
