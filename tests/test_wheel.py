@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 import zipfile
 from pathlib import Path
@@ -23,7 +24,9 @@ from ledger.publisher.page import ASSETS, PAGE_FILE
 ROOT = Path(__file__).resolve().parent.parent
 STEP_TIMEOUT = 300
 #: The runtime dependencies but lmdb (pyproject.toml), for the auditor's install.
-AUDITOR_DEPENDENCIES = ["cryptography>=42", "msgpack>=1.0.5", "click>=8.1", "pynacl>=1.5"]
+AUDITOR_DEPENDENCIES = [
+    d for d in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"] if not d.startswith("lmdb")]
 
 pytestmark = pytest.mark.slow
 
