@@ -141,7 +141,9 @@ def publish(
     presumed = _presumed_size(outdir, previous)
     builder = _resumed(outdir, source, previous, presumed)
     start = builder.size
-    # After the previous checkpoint, the station index carries on from the destination's files.
+    # From the first entry the station index is built as the entries go by; after the previous
+    # checkpoint it carries on from the destination's files.
+    fresh = StationIndexBuilder() if start == 0 else None
     kept = _kept_index(outdir, start, _key_owner(source, verifier)) if start else None
     election = _election(source, start) if start else None
     with _Uploads(outdir) as uploads:
@@ -155,6 +157,8 @@ def publish(
             if isinstance(record, Block):
                 sizes.append(builder.size)
                 uploads.put_all(builder.partials(), presumed=builder.size <= presumed)
+            elif fresh is not None:
+                fresh.add(done, record)
             elif kept is not None:
                 try:
                     kept.add(done, record)
@@ -172,8 +176,11 @@ def publish(
             progress(checkpoint.size, checkpoint.size)
         info = {"format": LEDGER_FORMAT, "origin": checkpoint.origin, "vkey": key}
         uploads.put(LEDGER_JSON, json.dumps(info).encode("utf-8"))
-        index = station_index_files(kept.builder, names=kept.all_names()) if kept is not None \
-            else station_index_files(_index_of_every_entry(source, checkpoint.size))
+        if kept is not None:
+            index = station_index_files(kept.builder, names=kept.all_names())
+        else:
+            index = station_index_files(fresh if fresh is not None
+                                        else _index_of_every_entry(source, checkpoint.size))
         for path, data in [*index, *page_files(replace(page_trust, election=election)).items()]:
             uploads.put(path, data)
         uploads.wait()  # every file the checkpoint needs is there and durable ...
