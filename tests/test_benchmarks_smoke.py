@@ -51,6 +51,15 @@ def test_harness_measures_every_workload_at_n_200_against_its_limit(
         "cores:")
 
 
+def test_the_audit_parts_are_measured_on_a_published_tree() -> None:
+    from benchmarks.audit_parts import measure
+    from tests.conftest import GOLDEN_DIR
+
+    parts = measure(GOLDEN_DIR / "valid-small", repeat=1)
+    assert set(parts) >= {"checker and tile audit", "checker", "decode_checked", "leaf hash"}
+    assert all(us > 0 for us in parts.values())
+
+
 def test_two_runs_are_compared_row_by_row(report: dict[str, Any]) -> None:
     from benchmarks.compare import compare
 
