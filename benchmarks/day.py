@@ -49,6 +49,7 @@ from benchmarks.limits import (
     verify_step,
 )
 from benchmarks.memory import AnonSampler, rss_anon_kib
+from benchmarks.workloads import append_all
 from ledger.auditor.verify import verify
 from ledger.formats.keys import note_signer_for, verifier_key_for
 from ledger.formats.records import encode_entry, encode_record, sign_body
@@ -351,15 +352,6 @@ def seals_after(plan: Plan, position: int) -> bool:
     return (position - turnout_end) % count == 0
 
 
-def _append(ledger: Ledger, batch: list[bytes]) -> None:
-    """Append a batch of generated entries that must all be accepted."""
-    result = ledger.append(batch)
-    if result.rejected:
-        first = result.rejected[0]
-        raise RuntimeError(f"Ledger.append refused {len(result.rejected)} generated entries; "
-                           f"batch item {first.position}: {first.error}")
-
-
 @cache
 def _plans(size: int, seed: int) -> Plan:
     return Plan.for_records(size, seed)
@@ -391,7 +383,7 @@ def phase_ingest(day: Day) -> dict[str, Any]:
             seal = seals_after(plan, position) or position == day.ingest_end
             if seal or len(batch) >= APPEND_BATCH:
                 t = time.perf_counter()
-                _append(ledger, batch)
+                append_all(ledger, batch)
                 if seal:
                     ledger.seal()
                     seals += 1
@@ -446,7 +438,7 @@ def phase_append(day: Day) -> dict[str, Any]:
         before = ledger.size
         audited = load_progress(day)["phases"]["ingest"]["tree_size"]
         if before == audited:
-            _append(ledger, data)
+            append_all(ledger, data)
         elif before != audited + len(data):
             raise RuntimeError(f"the ledger holds {before:,} entries, neither the ingested "
                                f"{audited:,} nor those and the {len(data):,} held back: start "

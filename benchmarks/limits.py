@@ -40,18 +40,19 @@ def cores() -> int:
 
 def best_rate(step: Callable[[], int], *, seconds: float, repeats: int = 3) -> float:
     """Best items/s over ``repeats`` windows of about ``seconds`` each; ``step`` returns a count."""
-    best = 0.0
-    for _ in range(repeats):
-        done = 0
-        start = time.perf_counter()
-        deadline = start + seconds
-        while True:
-            done += step()
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        best = max(best, done / (now - start))
-    return best
+    return max(window_rate(step, seconds) for _ in range(repeats))
+
+
+def window_rate(step: Callable[[], int], seconds: float) -> float:
+    """Items/s of ``step`` (which returns a count) called over one window of about ``seconds``."""
+    done = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        done += step()
+        now = time.perf_counter()
+        if now >= deadline:
+            return done / (now - start)
 
 
 @cache
@@ -206,15 +207,7 @@ def _loops_in_process(loops: Sequence[tuple[str, Any]], seconds: float, repeats:
         step()  # warm
         for _ in range(repeats):
             barrier.wait(timeout=120)
-            done = 0
-            start = time.perf_counter()
-            deadline = start + seconds
-            while True:
-                done += step()
-                now = time.perf_counter()
-                if now >= deadline:
-                    break
-            rates.setdefault(kind, []).append(done / (now - start))
+            rates.setdefault(kind, []).append(window_rate(step, seconds))
     out.send(rates)
     out.close()
 

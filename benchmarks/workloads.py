@@ -144,7 +144,7 @@ def ingest(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     watch = Stopwatch()
     try:
         stations = [ledger.sign(plan.station(i, k)) for i, k in enumerate(keys.public_keys)]
-        _append_all(ledger, stations)
+        append_all(ledger, stations)
         ledger.seal()
         setup = time.perf_counter() - setup
         signed = log_entries(plan, keys, signed=True)
@@ -154,7 +154,7 @@ def ingest(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
         for chunk in batched(signed, BATCH):
             data = [encode_entry(entry) for _, entry in chunk]
             with watch:
-                _append_all(ledger, data)
+                append_all(ledger, data)
                 ledger.seal()
             appended += len(chunk)
         size = ledger.size
@@ -173,7 +173,7 @@ def ingest(n: int, workdir: Path, seed: int, seconds: float) -> list[Row]:
     ]
 
 
-def _append_all(ledger: Ledger, data: list[bytes]) -> None:
+def append_all(ledger: Ledger, data: list[bytes]) -> None:
     """Append a batch that must be accepted whole (the generator makes only valid records)."""
     result = ledger.append(data)
     if result.rejected:

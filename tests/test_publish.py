@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,7 @@ from tests.test_sources import (
     published_files,
     publisher_only,
 )
+from tests.verify_support import ReadingSource
 
 VALID = GOLDEN_DIR / "valid"
 SMALL = GOLDEN_DIR / "valid-small"
@@ -142,20 +142,8 @@ def test_growing_ledger_publishes_only_new_files(tmp_path: Path) -> None:
     assert (tmp_path / "out/tile/0/000.p/221").is_file()
 
 
-class _Reading(PublishedDirSource):
-    """A published directory that notes where each read of the entries starts."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.starts: list[int] = []
-
-    def iter_entries(self, start: int, size: int) -> Iterator[bytes]:
-        self.starts.append(start)
-        return super().iter_entries(start, size)
-
-
 def test_a_first_publish_reads_the_entries_once(tmp_path: Path) -> None:
-    source = _Reading(VALID)
+    source = ReadingSource(VALID)
     publish(source, tmp_path)
     assert source.starts == [0]  # the tiles and the station index in the same pass
 
@@ -166,7 +154,7 @@ def test_a_republish_reads_only_the_entries_after_the_checkpoint_there(tmp_path:
         commit_blocks(store, blocks[:-1])
         publish(LedgerDirSource.from_store(store), tmp_path / "out")
         size = store.size()
-    source = _Reading(VALID)
+    source = ReadingSource(VALID)
     publish(source, tmp_path / "out")
     assert source.starts == [0, size]  # the election record for the page, then the new ones
 

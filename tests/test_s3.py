@@ -27,11 +27,18 @@ from ledger.formats.notes import parse_unverified_note, sign_note
 from ledger.formats.tiles import MAX_TILE_BYTES
 from ledger.mirror.pull import origin_dir_name
 from ledger.publisher.publish import publish
-from ledger.sources.published import PublishedDirSource
 from ledger.sources.s3 import S3Bucket, S3Source
 from tests.http_support import local_server
 from tests.s3_support import BUCKET, S3Server, apply, aws_settings, s3_client, s3_server
-from tests.verify_support import EXPECTED, KEYS, PUBLISHER, VALID, copy_log, embedded_checkpoint
+from tests.verify_support import (
+    EXPECTED,
+    KEYS,
+    PUBLISHER,
+    VALID,
+    ReadingSource,
+    copy_log,
+    embedded_checkpoint,
+)
 from tests.witness_support import LEDGER, free_port, witness_key
 
 SMALL = EXPECTED["block_indices"][1] + 1  # an earlier block checkpoint of VALID
@@ -180,18 +187,6 @@ def test_every_reading_command_reads_s3(aws: S3Server, pub: Path, tmp_path: Path
 # --- incremental, and never listing the bucket --------------------------------------------------
 
 
-class _Reading(PublishedDirSource):
-    """A published directory that notes where each read of the entries starts."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.starts: list[int] = []
-
-    def iter_entries(self, start: int, size: int) -> Iterator[bytes]:
-        self.starts.append(start)
-        return super().iter_entries(start, size)
-
-
 def test_republishing_uploads_only_the_new_files_and_reads_only_the_new_entries(
         aws: S3Server, small_site: Path, request: pytest.FixtureRequest) -> None:
     prefix = prefix_of(request)
@@ -199,7 +194,7 @@ def test_republishing_uploads_only_the_new_files_and_reads_only_the_new_entries(
     first = publish(small_site, url)
     assert sorted(aws.puts(prefix)) == sorted(f"{prefix}/{p}" for p in first.paths_written)
     before = files_under(aws.folder(prefix))
-    source = _Reading(VALID)
+    source = ReadingSource(VALID)
     grown = publish(source, url)
     # only the entries after the old size are tiled (the tiles at its edge come from the
     # source); the election record is read for the page; a revoke among the new entries names

@@ -85,3 +85,16 @@ def serve(directory: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class ReadingSource(PublishedDirSource):
+    """A published directory that notes where each read of the entries starts (how many passes
+    over the log a publish makes, and from where)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.starts: list[int] = []
+
+    def iter_entries(self, start: int, size: int) -> Iterator[bytes]:
+        self.starts.append(start)
+        return super().iter_entries(start, size)
